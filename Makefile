@@ -1,0 +1,114 @@
+# Leaf & Bean customer-support bot. The targets here are the only entry points.
+#   make run    create environments, install, seed demo data, train if stale, start everything
+#   make test   every test (lint, types, unit, PostgreSQL/RabbitMQ/Redis, end-to-end)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY_MAIN ?= $(shell command -v python3.11 || command -v python3)
+PY_RASA ?= $(shell command -v python3.10 || ls -d $$HOME/.pyenv/versions/3.10.*/bin/python 2>/dev/null | tail -1)
+VENV := .venv
+VENV_RASA := .venv-rasa
+PY := $(VENV)/bin/python
+RASA := $(VENV_RASA)/bin/rasa
+RASA_PY := $(VENV_RASA)/bin/python
+MODELS := models
+MODEL_INPUTS := config.yml $(shell find bot nlu_data -type f \( -name '*.yml' -o -name '*.py' -o -name '*.txt' \) -not -path '*/__pycache__/*' 2>/dev/null | sort)
+MODEL_HASH = $(shell cat $(MODEL_INPUTS) | sha256sum | cut -c1-12)
+MODEL = $(MODELS)/leafbean-$(MODEL_HASH).tar.gz
+RASA_PORT ?= 5005
+ACTION_PORT ?= 5055
+
+export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTION_PORT)/webhook
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help run test install env db train shell hash lint typecheck test-main test-rasa test-data clean bench-nlu eval-nlu
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+
+## Environments ---------------------------------------------------------------
+$(VENV)/.installed: pyproject.toml requirements/main.lock
+	@test -x $(PY) || $(PY_MAIN) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements/main.lock
+	touch $@
+
+$(VENV_RASA)/.installed: bot/requirements.txt
+	@test -n "$(PY_RASA)" || { echo "Python 3.10 is needed for Rasa 3.6 (pyenv install 3.10.13)"; exit 1; }
+	@test -x $(RASA_PY) || $(PY_RASA) -m venv $(VENV_RASA)
+	$(RASA_PY) -m pip install -q --upgrade pip
+	$(RASA_PY) -m pip install -q -r bot/requirements.txt $(patsubst %,-r %,$(wildcard bot/requirements-dev.txt))
+	touch $@
+
+install: $(VENV)/.installed $(VENV_RASA)/.installed
+
+## lock the main environment after changing pyproject.toml
+lock: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[dev]' && $(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements/main.lock
+
+## Configuration: a git-ignored .env with a random identity secret ------------
+.env:
+	@echo "IDENTITY_SECRET=$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > .env
+	@echo "Wrote .env with a new random IDENTITY_SECRET"
+
+env: .env
+
+## Data -----------------------------------------------------------------------
+db: install .env
+	@mkdir -p var
+	$(PY) -m analytics seed
+	$(PY) -m analytics export-nlu
+
+## Model: retrained only when config.yml, bot/ or nlu_data/ change -----------
+train: install
+	@if [ -f "$(MODEL)" ]; then echo "Model $(MODEL) is up to date"; else \
+	  echo "Training $(MODEL) ..."; \
+	  $(RASA) train --config config.yml --domain bot/domain --data bot/data nlu_data \
+	    --out $(MODELS) --fixed-model-name leafbean-$(MODEL_HASH) && \
+	  ls -1t $(MODELS)/leafbean-*.tar.gz | tail -n +4 | xargs -r rm -f; fi
+
+model-path:
+	@echo $(MODEL)
+
+## Run everything -------------------------------------------------------------
+run: db train
+	@echo
+	@echo "  Rasa REST:      http://localhost:$(RASA_PORT)/webhooks/rest/webhook"
+	@echo "  Rasa socket.io: http://localhost:$(RASA_PORT)/socket.io"
+	@echo "  Action server:  http://localhost:$(ACTION_PORT)/health"
+	@echo "  Chat here:      make shell        (as a customer: make shell CUSTOMER=cus_0001)"
+	@echo "  Ctrl-C stops everything."
+	@echo
+	MODEL=$(MODEL) RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) $(VENV)/bin/honcho start -f Procfile
+
+shell: .env
+	$(PY) bot/chat.py --url http://localhost:$(RASA_PORT) $(if $(CUSTOMER),--customer $(CUSTOMER))
+
+hash: .env
+	@$(PY) bot/chat.py --print-hash $(CUSTOMER)
+
+## Tests ----------------------------------------------------------------------
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+test-data: install
+	$(RASA) data validate --config config.yml --domain bot/domain --data bot/data nlu_data --fail-on-warnings
+
+test-rasa: install train
+	$(RASA_PY) -m pytest tests/bot -q
+	$(RASA) test core --model $(MODEL) --stories tests/conversations --endpoints bot/endpoints.yml \
+	  --fail-on-prediction-errors --out var/results/core
+
+test-main: install train .env
+	MODEL=$(MODEL) $(VENV)/bin/pytest -q
+
+test: lint typecheck test-data test-rasa test-main
+
+clean:
+	rm -rf var/results $(MODELS)

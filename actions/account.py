@@ -1,0 +1,63 @@
+"""``action_account_status``: plan, renewal and points of the customer."""
+
+from __future__ import annotations
+
+from rasa_sdk.events import EventType
+
+from actions import formatting as fmt
+from actions.base import ShopAction, Turn
+from analytics import repo
+from analytics.models import Subscription
+
+
+def plan_name(turn: Turn, subscription: Subscription) -> str:
+    """Returns the subscription box's name in the reply language."""
+    product = repo.product_by_sku(turn.session, subscription.plan)
+    return fmt.product_name(product, turn.language) if product else subscription.plan
+
+
+def renewal_text(subscription: Subscription, language: str) -> str:
+    """Describes the next renewal or the end of a pause."""
+    if subscription.status == "paused" and subscription.paused_until is not None:
+        until = fmt.day(subscription.paused_until, language)
+        return f"Paused until {until}. " if language == fmt.LANG_EN else f"暂停至 {until}。"
+    if subscription.next_renewal_at is not None:
+        when = fmt.day(subscription.next_renewal_at, language)
+        return f"Next box ships on {when}. " if language == fmt.LANG_EN else f"下一盒将于 {when} 发出。"
+    return ""
+
+
+class ActionAccountStatus(ShopAction):
+    """Tells the customer their plan, renewal date and points."""
+
+    requires_customer = True
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_account_status"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        """Reads the subscription and points and answers."""
+        assert turn.customer is not None
+        note = segment_note(turn)
+        subscription = repo.current_subscription(turn.session, turn.customer.id)
+        if subscription is None:
+            turn.say("utter_account_no_subscription", points=turn.customer.points, segment_note=note)
+            return []
+        turn.say(
+            "utter_account_status",
+            plan=plan_name(turn, subscription),
+            status=fmt.pick(fmt.SUBSCRIPTION_STATUS[subscription.status], turn.language),
+            renewal=renewal_text(subscription, turn.language),
+            points=turn.customer.points,
+            segment_note=note,
+        )
+        return []
+
+
+def segment_note(turn: Turn) -> str:
+    """A friendly sentence from the customer's segment (never a raw score).
+
+    Filled in from the brain's stored scores; empty until they exist.
+    """
+    return ""

@@ -1,0 +1,88 @@
+"""``action_identify``: who is talking, and in which language to answer.
+
+Rasa runs it after every user message (it is the custom mapping of the
+``language``, ``customer_id`` and ``customer_name`` slots). It never speaks.
+
+Language rule: a Chinese or English message is answered in that language; a
+mixed (code-switched) message in the verified customer's profile language, else
+Chinese. Messages without a detected language (button payloads such as
+``/affirm``) keep the current language.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions.base import (
+    LANG_ZH,
+    SLOT_CUSTOMER_ID,
+    SLOT_LANGUAGE,
+    SUPPORTED_LANGUAGES,
+    reply_language,
+    verified_customer,
+)
+from actions.store import session_scope
+
+logger = logging.getLogger(__name__)
+
+PARSE_LANGUAGE_KEY = "language"
+LANG_MIXED = "mixed"
+SLOT_CUSTOMER_NAME = "customer_name"
+
+
+def choose_language(detected: str | None, profile: str | None, current: str) -> str:
+    """Chooses the reply language.
+
+    Args:
+        detected: The NLU's detected message language (``zh``, ``en``, ``mixed``)
+            or None when the message had no text to detect from.
+        profile: The verified customer's profile language, if known.
+        current: The conversation's current reply language.
+
+    Returns:
+        ``zh`` or ``en``.
+    """
+    if detected in SUPPORTED_LANGUAGES:
+        return str(detected)
+    if detected == LANG_MIXED:
+        return profile if profile in SUPPORTED_LANGUAGES else LANG_ZH
+    return current
+
+
+class ActionIdentify(Action):
+    """Sets ``customer_id``, ``customer_name`` and ``language`` for this turn."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_identify"
+
+    def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> list[EventType]:
+        """Verifies the identity hash and picks the reply language."""
+        customer_id: str | None = None
+        name: str | None = None
+        profile: str | None = None
+        try:
+            with session_scope() as session:
+                customer = verified_customer(session, tracker)
+                if customer is not None:
+                    customer_id, name, profile = customer.external_id, customer.name, customer.language
+        except SQLAlchemyError:
+            logger.exception("Store unavailable while identifying the customer")
+        detected = (tracker.latest_message or {}).get(PARSE_LANGUAGE_KEY)
+        language = choose_language(detected, profile, reply_language(tracker))
+        return [
+            SlotSet(SLOT_CUSTOMER_ID, customer_id),
+            SlotSet(SLOT_CUSTOMER_NAME, name),
+            SlotSet(SLOT_LANGUAGE, language),
+        ]

@@ -1,0 +1,71 @@
+"""``action_order_status``: where the customer's order is."""
+
+from __future__ import annotations
+
+from rasa_sdk.events import EventType, SlotSet
+
+from actions import formatting as fmt
+from actions.base import ShopAction, Turn
+from analytics import repo
+from analytics.models import Order
+
+SLOT_ORDER_ID = "order_id"
+STATUS_RESPONSES = {
+    "pending": "utter_order_pending",
+    "in_transit": "utter_order_in_transit",
+    "delayed": "utter_order_delayed",
+    "delivered": "utter_order_delivered",
+}
+
+
+def order_reply(order: Order, language: str) -> tuple[str, dict[str, str]]:
+    """Chooses the response and its values for an order's state.
+
+    Args:
+        order: The order, with items loaded.
+        language: The reply language.
+
+    Returns:
+        The response name and its template values.
+    """
+    values = {
+        "order_number": order.order_number,
+        "items": fmt.order_items(order, language),
+        "created": fmt.day(order.created_at, language),
+        "carrier": fmt.carrier(order.carrier, language),
+        "tracking_number": order.tracking_number or "-",
+        "eta": fmt.day(order.estimated_delivery, language),
+        "delivered": fmt.day(order.delivered_at, language),
+    }
+    if order.status in fmt.CLOSED_STATUS:
+        values["status"] = fmt.pick(fmt.CLOSED_STATUS[order.status], language)
+        return "utter_order_closed", values
+    return STATUS_RESPONSES.get(order.shipping_status, "utter_order_pending"), values
+
+
+class ActionOrderStatus(ShopAction):
+    """Answers with the named order's status, or the latest order's."""
+
+    requires_customer = True
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_order_status"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        """Looks the order up (only among the customer's own) and reports it."""
+        assert turn.customer is not None
+        number = next(turn.tracker.get_latest_entity_values(SLOT_ORDER_ID), None)
+        if number:
+            order = repo.get_order(turn.session, turn.customer.id, number)
+            if order is None:
+                turn.say("utter_order_not_found", order_number=number.upper())
+                return [SlotSet(SLOT_ORDER_ID, None)]
+        else:
+            order = repo.latest_order(turn.session, turn.customer.id)
+            if order is None:
+                turn.say("utter_no_orders")
+                return []
+        response, values = order_reply(order, turn.language)
+        turn.say(response, **values)
+        return [SlotSet(SLOT_ORDER_ID, None)]

@@ -1,0 +1,48 @@
+"""``action_refund_request``: opens a refund request the founder reviews."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rasa_sdk.events import EventType, SlotSet
+
+from actions.base import ShopAction, Turn
+from analytics import repo
+
+SLOT_ORDER_ID = "order_id"
+
+
+class ActionRefundRequest(ShopAction):
+    """Creates (idempotently) a refund request for the named or latest order."""
+
+    requires_customer = True
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_refund_request"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        """Finds the order and records the request."""
+        assert turn.customer is not None
+        number = next(turn.tracker.get_latest_entity_values(SLOT_ORDER_ID), None)
+        if number:
+            order = repo.get_order(turn.session, turn.customer.id, number)
+            if order is None:
+                turn.say("utter_order_not_found", order_number=number.upper())
+                return [SlotSet(SLOT_ORDER_ID, None)]
+        else:
+            order = repo.latest_order(turn.session, turn.customer.id)
+            if order is None:
+                turn.say("utter_no_orders")
+                return []
+        existing = repo.open_refund_request(turn.session, order.id)
+        if existing is not None:
+            turn.say("utter_refund_exists", request_id=existing.id, order_number=order.order_number)
+            return [SlotSet(SLOT_ORDER_ID, None)]
+        text = (turn.tracker.latest_message or {}).get("text") or ""
+        request = repo.create_refund_request(
+            turn.session, turn.customer.id, order_id=order.id, reason=text[:500], at=datetime.now(UTC)
+        )
+        turn.session.flush()
+        turn.say("utter_refund_created", request_id=request.id, order_number=order.order_number)
+        return [SlotSet(SLOT_ORDER_ID, None)]

@@ -1,0 +1,174 @@
+"""Cancelling and pausing the subscription box, with a confirmation step.
+
+The question the bot is waiting on lives in the ``pending_action`` slot:
+``cancel_subscription``, ``pause_subscription`` or ``retention_offer``.
+``action_confirm`` (affirm) and ``action_decline`` (deny) resolve it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from rasa_sdk.events import EventType, SlotSet
+
+from actions import formatting as fmt
+from actions.account import plan_name
+from actions.base import SLOT_PENDING, ShopAction, Turn
+from analytics import repo
+from analytics.models import Subscription
+
+logger = logging.getLogger(__name__)
+
+PENDING_CANCEL = "cancel_subscription"
+PENDING_PAUSE = "pause_subscription"
+PENDING_OFFER = "retention_offer"
+PAUSE_DAYS = 30
+CANCEL_REASON_CHAT = "cancelled in chat"
+
+
+def now() -> datetime:
+    """The current time (UTC)."""
+    return datetime.now(UTC)
+
+
+def clear_pending() -> list[EventType]:
+    """The event that forgets any pending confirmation."""
+    return [SlotSet(SLOT_PENDING, None)]
+
+
+def do_cancel(turn: Turn, subscription: Subscription) -> list[EventType]:
+    """Cancels for real and tells the customer."""
+    repo.cancel_subscription(turn.session, subscription, reason=CANCEL_REASON_CHAT, at=now())
+    turn.say("utter_subscription_canceled", plan=plan_name(turn, subscription))
+    return clear_pending()
+
+
+class ActionCancelSubscription(ShopAction):
+    """Asks to confirm a cancellation (or makes a retention offer first)."""
+
+    requires_customer = True
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_cancel_subscription"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        """Starts (or, if they insist after an offer, completes) the cancellation."""
+        assert turn.customer is not None
+        subscription = repo.current_subscription(turn.session, turn.customer.id)
+        if subscription is None:
+            turn.say("utter_no_subscription")
+            return clear_pending()
+        if turn.tracker.get_slot(SLOT_PENDING) == PENDING_OFFER:
+            return do_cancel(turn, subscription)  # asked to cancel again: they insist
+        plan = plan_name(turn, subscription)
+        offer = retention_offer_text(turn)
+        if offer is not None:
+            turn.say("utter_retention_offer", offer=offer, plan=plan)
+            return [SlotSet(SLOT_PENDING, PENDING_OFFER)]
+        turn.say("utter_confirm_cancel", plan=plan)
+        return [SlotSet(SLOT_PENDING, PENDING_CANCEL)]
+
+
+def retention_offer_text(turn: Turn) -> str | None:
+    """The brain's retention offer for this customer, in the reply language.
+
+    Returns None when the brain has no offer (not high value and high risk).
+    """
+    return None
+
+
+class ActionPauseSubscription(ShopAction):
+    """Asks to confirm pausing the subscription for a month."""
+
+    requires_customer = True
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_pause_subscription"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        """Checks the subscription can be paused and asks for confirmation."""
+        assert turn.customer is not None
+        subscription = repo.current_subscription(turn.session, turn.customer.id)
+        if subscription is None:
+            turn.say("utter_no_subscription")
+            return clear_pending()
+        plan = plan_name(turn, subscription)
+        if subscription.status == "paused":
+            turn.say(
+                "utter_already_paused", plan=plan, until=fmt.day(subscription.paused_until, turn.language)
+            )
+            return clear_pending()
+        until = now() + timedelta(days=PAUSE_DAYS)
+        turn.say("utter_confirm_pause", plan=plan, until=fmt.day(until, turn.language))
+        return [SlotSet(SLOT_PENDING, PENDING_PAUSE)]
+
+
+class ActionConfirm(ShopAction):
+    """The customer said yes: carry out what was pending."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_confirm"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        """Cancels, pauses, or applies the accepted offer."""
+        pending = turn.tracker.get_slot(SLOT_PENDING)
+        if pending is None:
+            turn.say("utter_nothing_pending")
+            return []
+        if turn.customer is None:
+            turn.say("utter_ask_sign_in")
+            return clear_pending()
+        subscription = repo.current_subscription(turn.session, turn.customer.id)
+        if subscription is None:
+            turn.say("utter_no_subscription")
+            return clear_pending()
+        plan = plan_name(turn, subscription)
+        if pending == PENDING_CANCEL:
+            return do_cancel(turn, subscription)
+        if pending == PENDING_PAUSE:
+            until = now() + timedelta(days=PAUSE_DAYS)
+            repo.pause_subscription(turn.session, subscription, until=until, at=now())
+            turn.say("utter_subscription_paused", plan=plan, until=fmt.day(until, turn.language))
+            return clear_pending()
+        if pending == PENDING_OFFER:
+            offer = accept_retention_offer(turn, subscription)
+            turn.say("utter_offer_accepted", offer=offer, plan=plan)
+            return clear_pending()
+        logger.warning("Unknown pending action %r", pending)
+        turn.say("utter_nothing_pending")
+        return clear_pending()
+
+
+def accept_retention_offer(turn: Turn, subscription: Subscription) -> str:
+    """Records an accepted retention offer and returns its text."""
+    raise NotImplementedError("retention offers come with the brain")
+
+
+class ActionDecline(ShopAction):
+    """The customer said no: keep things as they are (or cancel anyway)."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_decline"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        """Declining an offer means cancel anyway; declining a question keeps things."""
+        pending = turn.tracker.get_slot(SLOT_PENDING)
+        if pending is None or turn.customer is None:
+            turn.say("utter_nothing_pending")
+            return clear_pending()
+        subscription = repo.current_subscription(turn.session, turn.customer.id)
+        if subscription is None:
+            turn.say("utter_no_subscription")
+            return clear_pending()
+        if pending == PENDING_OFFER:
+            return do_cancel(turn, subscription)
+        if pending == PENDING_CANCEL:
+            turn.say("utter_cancel_kept", plan=plan_name(turn, subscription))
+            return clear_pending()
+        turn.say("utter_nothing_pending")
+        return clear_pending()

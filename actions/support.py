@@ -1,0 +1,63 @@
+"""Complaints, problem reports and handing the conversation to the founder."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rasa_sdk.events import EventType
+
+from actions.base import ShopAction, Turn
+from analytics import repo
+
+REASON_ASKED = "customer asked for a person"
+
+
+def hand_off(turn: Turn, reason: str) -> None:
+    """Marks the conversation as needing the founder."""
+    repo.mark_handoff(
+        turn.session,
+        turn.sender_id,
+        customer_id=turn.customer.id if turn.customer is not None else None,
+        reason=reason,
+        at=datetime.now(UTC),
+    )
+
+
+class ActionHandoff(ShopAction):
+    """Flags the conversation for the founder and tells the customer."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_handoff"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        """Marks the handoff."""
+        hand_off(turn, REASON_ASKED)
+        turn.say("utter_handoff")
+        return []
+
+
+class ActionComplain(ShopAction):
+    """Apologises and offers a person."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_complain"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        """Answers a complaint."""
+        turn.say("utter_complain")
+        return []
+
+
+class ActionReportProblem(ShopAction):
+    """Apologises for a concrete problem and offers a refund or a person."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_report_problem"
+
+    def act(self, turn: Turn) -> list[EventType]:
+        """Answers a problem report."""
+        turn.say("utter_report_problem")
+        return []
