@@ -6,13 +6,13 @@ from rasa_sdk.events import EventType
 
 from actions import formatting as fmt
 from actions.base import ShopAction, Turn
-from analytics import repo
+from analytics import catalogue, repo
 from analytics.models import Subscription
 
 
 def plan_name(turn: Turn, subscription: Subscription) -> str:
     """Returns the subscription box's name in the reply language."""
-    product = repo.product_by_sku(turn.session, subscription.plan)
+    product = catalogue.product_by_sku(turn.session, subscription.plan)
     return fmt.product_name(product, turn.language) if product else subscription.plan
 
 

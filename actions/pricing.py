@@ -6,7 +6,7 @@ from rasa_sdk.events import EventType, SlotSet
 
 from actions import formatting as fmt
 from actions.base import ShopAction, Turn
-from analytics import repo
+from analytics import catalogue
 
 SLOT_PRODUCT = "product"
 
@@ -21,7 +21,7 @@ class ActionPricing(ShopAction):
     def act(self, turn: Turn) -> list[EventType]:
         """Answers with the price."""
         name = next(turn.tracker.get_latest_entity_values(SLOT_PRODUCT), None)
-        product = repo.find_product(turn.session, name) if name else None
+        product = catalogue.find_product(turn.session, name) if name else None
         if product is not None:
             turn.say(
                 "utter_price",
@@ -29,6 +29,6 @@ class ActionPricing(ShopAction):
                 price=fmt.money(product.price_cents),
             )
             return [SlotSet(SLOT_PRODUCT, None)]
-        overview = repo.price_overview(turn.session)
+        overview = catalogue.price_overview(turn.session)
         turn.say("utter_price_overview", **{k: fmt.money(v) for k, v in overview.items()})
         return [SlotSet(SLOT_PRODUCT, None)]

@@ -35,14 +35,13 @@ class ActionRefundRequest(ShopAction):
             if order is None:
                 turn.say("utter_no_orders")
                 return []
-        existing = repo.open_refund_request(turn.session, order.id)
-        if existing is not None:
-            turn.say("utter_refund_exists", request_id=existing.id, order_number=order.order_number)
-            return [SlotSet(SLOT_ORDER_ID, None)]
         text = (turn.tracker.latest_message or {}).get("text") or ""
+        at = datetime.now(UTC)
         request = repo.create_refund_request(
-            turn.session, turn.customer.id, order_id=order.id, reason=text[:500], at=datetime.now(UTC)
+            turn.session, turn.customer.id, order_id=order.id, reason=text[:500] or "-", at=at
         )
-        turn.session.flush()
+        if request.created_at != at:  # the open request that already existed
+            turn.say("utter_refund_exists", request_id=request.id, order_number=order.order_number)
+            return [SlotSet(SLOT_ORDER_ID, None)]
         turn.say("utter_refund_created", request_id=request.id, order_number=order.order_number)
         return [SlotSet(SLOT_ORDER_ID, None)]

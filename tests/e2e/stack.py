@@ -1,0 +1,171 @@
+"""Starts the real processes of the product for end-to-end tests.
+
+Each process gets free ports, its own SQLite files in a temporary folder and
+its log in that folder, and is stopped (and its log shown on failure) at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+RASA_BIN = REPO / ".venv-rasa" / "bin" / "rasa"
+START_TIMEOUT_S = 180.0
+
+
+def free_port() -> int:
+    """Returns a TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def model_path() -> Path:
+    """The trained model to serve: $MODEL (set by `make test`) or the newest one."""
+    if os.environ.get("MODEL"):
+        return Path(os.environ["MODEL"])
+    models = sorted((REPO / "models").glob("leafbean-*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise RuntimeError("No trained model: run `make train` first.")
+    return models[-1]
+
+
+@dataclass
+class Process:
+    """A started process and where its output goes."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+    url: str
+
+    def stop(self) -> None:
+        """Stops the process (SIGTERM, then SIGKILL)."""
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+    def tail(self, lines: int = 60) -> str:
+        """The end of the process's log."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def start(name: str, args: list[str], env: dict[str, str], workdir: Path, health_url: str) -> Process:
+    """Starts a process and waits until ``health_url`` answers 200.
+
+    Raises:
+        RuntimeError: If the process exits or does not become healthy in time.
+    """
+    log = workdir / f"{name}.log"
+    handle = log.open("wb")
+    popen = subprocess.Popen(args, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    process = Process(name, popen, log, health_url.rsplit("/", 1)[0])
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if popen.poll() is not None:
+            raise RuntimeError(f"{name} exited with {popen.returncode}:\n{process.tail()}")
+        try:
+            if httpx.get(health_url, timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.stop()
+    raise RuntimeError(f"{name} did not start within {START_TIMEOUT_S} s:\n{process.tail()}")
+
+
+def base_env(database_url: str, secret: str) -> dict[str, str]:
+    """The environment of the product's processes for one test stack."""
+    env = dict(os.environ)
+    env.update(
+        SHOP_DATABASE_URL=database_url,
+        IDENTITY_SECRET=secret,
+        PYTHONPATH=str(REPO),
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    return env
+
+
+@contextmanager
+def action_server(env: dict[str, str], workdir: Path) -> Iterator[Process]:
+    """Runs ``python -m actions`` on a free port."""
+    port = free_port()
+    process = start(
+        "actions",
+        [sys.executable, "-m", "actions", "--port", str(port)],
+        env,
+        workdir,
+        f"http://127.0.0.1:{port}/health",
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def write_endpoints(workdir: Path, action_url: str) -> Path:
+    """Writes an endpoints file with this stack's tracker store and action server."""
+    path = workdir / "endpoints.yml"
+    path.write_text(
+        f"action_endpoint:\n  url: {action_url}/webhook\n"
+        "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
+        f"  db: {workdir / 'tracker.db'}\n"
+        "event_broker:\n  type: SQL\n  dialect: sqlite\n"
+        f"  db: {workdir / 'events.db'}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@contextmanager
+def rasa_server(env: dict[str, str], workdir: Path, action_url: str) -> Iterator[Process]:
+    """Runs ``rasa run`` with the trained model, REST and socket.io channels."""
+    port = free_port()
+    endpoints = write_endpoints(workdir, action_url)
+    process = start(
+        "rasa",
+        [
+            str(RASA_BIN), "run", "--model", str(model_path()), "--enable-api",
+            "--port", str(port), "--credentials", str(REPO / "bot" / "credentials.yml"),
+            "--endpoints", str(endpoints),
+        ],
+        env,
+        workdir,
+        f"http://127.0.0.1:{port}/status",
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def say(rasa_url: str, sender: str, text: str, metadata: dict[str, str] | None = None) -> list[dict]:
+    """Sends one message over REST and returns the bot's replies."""
+    response = httpx.post(
+        f"{rasa_url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": text, "metadata": metadata or {}},
+        timeout=60,
+    )
+    response.raise_for_status()
+    return list(response.json())
+
+
+def texts(replies: list[dict]) -> str:
+    """All reply texts joined, for assertions."""
+    return "\n".join(r.get("text", "") for r in replies)
