@@ -17,6 +17,7 @@ MODEL_HASH = $(shell cat $(MODEL_INPUTS) | sha256sum | cut -c1-12)
 MODEL = $(MODELS)/leafbean-$(MODEL_HASH).tar.gz
 RASA_PORT ?= 5005
 ACTION_PORT ?= 5055
+WEB_PORT ?= 8000
 
 export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTION_PORT)/webhook
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
@@ -48,15 +49,20 @@ install: $(VENV)/.installed $(VENV_RASA)/.installed
 lock: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[dev]' && $(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements/main.lock
 
-## Configuration: a git-ignored .env with a random identity secret ------------
-.env:
-	@echo "IDENTITY_SECRET=$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > .env
-	@echo "Wrote .env with a new random IDENTITY_SECRET"
+## Configuration: a git-ignored .env with random secrets (missing keys only) -
+SECRET_KEYS := IDENTITY_SECRET RASA_AUTH_TOKEN SESSION_SECRET CONSOLE_PASSWORD
+env:
+	@touch .env; chmod 600 .env
+	@for key in $(SECRET_KEYS); do grep -q "^$$key=" .env || { \
+	  echo "$$key=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >> .env; \
+	  echo "Wrote a new random $$key into .env"; \
+	  [ $$key = CONSOLE_PASSWORD ] && echo "  Console login: founder / $$(grep '^CONSOLE_PASSWORD=' .env | cut -d= -f2)"; }; \
+	done; true
 
-env: .env
+.env: env
 
 ## Data -----------------------------------------------------------------------
-db: install .env
+db: install env
 	@mkdir -p var
 	$(PY) -m analytics seed
 	$(PY) -m analytics export-nlu
@@ -78,15 +84,18 @@ run: db train
 	@echo "  Rasa REST:      http://localhost:$(RASA_PORT)/webhooks/rest/webhook"
 	@echo "  Rasa socket.io: http://localhost:$(RASA_PORT)/socket.io"
 	@echo "  Action server:  http://localhost:$(ACTION_PORT)/health"
+	@echo "  Demo shop:      http://localhost:$(WEB_PORT)/"
+	@echo "  Console:        http://localhost:$(WEB_PORT)/console  (user founder, password: CONSOLE_PASSWORD in .env)"
 	@echo "  Chat here:      make shell        (as a customer: make shell CUSTOMER=cus_0001)"
 	@echo "  Ctrl-C stops everything."
 	@echo
-	MODEL=$(MODEL) RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) $(VENV)/bin/honcho start -f Procfile
+	MODEL=$(MODEL) RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) WEB_PORT=$(WEB_PORT) \
+	  $(VENV)/bin/honcho start -f Procfile
 
-shell: .env
+shell: env
 	$(PY) bot/chat.py --url http://localhost:$(RASA_PORT) $(if $(CUSTOMER),--customer $(CUSTOMER))
 
-hash: .env
+hash: env
 	@$(PY) bot/chat.py --print-hash $(CUSTOMER)
 
 ## Tests ----------------------------------------------------------------------
@@ -105,7 +114,7 @@ test-rasa: install train
 	$(RASA) test core --model $(MODEL) --stories tests/conversations --endpoints bot/endpoints.yml \
 	  --fail-on-prediction-errors --out var/results/core
 
-test-main: install train .env
+test-main: install train env
 	MODEL=$(MODEL) $(VENV)/bin/pytest -q
 
 test: lint typecheck test-data test-rasa test-main
