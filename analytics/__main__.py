@@ -1,0 +1,123 @@
+"""Command line of the analytics package: ``python -m analytics <command>``.
+
+Commands:
+    migrate: upgrade the store at ``SHOP_DATABASE_URL`` to the latest schema.
+    seed: migrate and fill the store with the demo shop (refuses a non-empty store
+        unless ``--reset``; exits 0 when already seeded so ``make run`` can call it).
+    export-nlu: write the NLU product lookup table and the jieba user dictionary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from analytics.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+CMD_MIGRATE = "migrate"
+CMD_SEED = "seed"
+CMD_EXPORT_NLU = "export-nlu"
+
+
+def _reference(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date: {value!r}") from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser.
+
+    Returns:
+        The parser with one sub-command per action.
+    """
+    from analytics.generator import DEFAULT_CUSTOMERS, DEFAULT_SEED
+
+    parser = argparse.ArgumentParser(prog="python -m analytics", description=__doc__)
+    parser.add_argument("--database-url", help="override SHOP_DATABASE_URL")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(CMD_MIGRATE, help="upgrade the store schema to head")
+    seed = sub.add_parser(CMD_SEED, help="migrate and seed the demo shop")
+    seed.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS, help="total customers")
+    seed.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
+    seed.add_argument("--reset", action="store_true", help="delete existing rows first")
+    seed.add_argument(
+        "--reference-date",
+        type=_reference,
+        default=None,
+        help="end of the history (ISO date, UTC); default today 00:00 UTC",
+    )
+    seed.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    export = sub.add_parser(CMD_EXPORT_NLU, help="write the NLU lookup and jieba dictionary")
+    export.add_argument(
+        "--from-csv", action="store_true", help="read the catalogue CSV instead of the database"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: Arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        The process exit code.
+    """
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    url = args.database_url or get_settings().database_url
+    if args.command == CMD_MIGRATE:
+        from analytics.db import upgrade_to_head
+
+        upgrade_to_head(url)
+        print("Store schema is up to date.")
+        return 0
+    if args.command == CMD_SEED:
+        from analytics.generator import seed_database
+
+        try:
+            result = seed_database(
+                url,
+                n_customers=args.customers,
+                seed=args.seed,
+                reference=args.reference_date,
+                reset=args.reset,
+                progress=not args.no_progress and sys.stderr.isatty(),
+            )
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if not result.seeded:
+            print(
+                f"Store already seeded ({result.counts['customers']} customers); "
+                "nothing to do. Use --reset to re-seed."
+            )
+            return 0
+        summary = ", ".join(f"{name}={n}" for name, n in result.counts.items())
+        print(f"Seeded in {result.seconds:.1f} s: {summary}")
+        return 0
+    if args.command == CMD_EXPORT_NLU:
+        from analytics.nlu_export import export_nlu
+
+        paths = export_nlu(None if args.from_csv else url)
+        for path in paths:
+            print(f"wrote {path}")
+        return 0
+    return 2  # pragma: no cover - argparse enforces the choices
+
+
+if __name__ == "__main__":
+    sys.exit(main())
