@@ -1,0 +1,1 @@
+"""Leaf & Bean bot: Rasa-side code (custom NLU components in bot.nlu)."""

@@ -1,0 +1,148 @@
+"""Tests for bot.nlu.classifier (TF-IDF + calibrated linear intent classifier)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.classifier import BilingualIntentClassifier, TextIntentModel
+from bot.nlu.tokenizer import BilingualTokenizer
+
+EXAMPLES = {
+    "greet": ["你好", "在吗", "hi", "hello there", "您好呀", "good morning", "嗨，在不在", "hey"],
+    "order_status": [
+        "我的订单到哪了",
+        "where is my order",
+        "订单什么时候到",
+        "track my package",
+        "查一下物流",
+        "my parcel has not arrived",
+        "快递到哪里了",
+        "when will my order arrive",
+    ],
+    "cancel_subscription": [
+        "取消订阅",
+        "I want to cancel my subscription",
+        "帮我退订每月礼盒",
+        "stop my monthly box",
+        "不想再订了",
+        "please cancel my plan",
+        "我要取消会员订阅",
+        "unsubscribe me from the box",
+    ],
+    "pricing": [
+        "多少钱",
+        "how much is it",
+        "价格是多少",
+        "what does the tea cost",
+        "这个咖啡怎么卖",
+        "what's the price",
+        "贵不贵",
+        "how expensive is the kettle",
+    ],
+}
+
+
+def tokenized_training_data(
+    model_storage: ModelStorage, execution_context: ExecutionContext
+) -> tuple[TrainingData, BilingualTokenizer]:
+    tokenizer = BilingualTokenizer.create(
+        {**BilingualTokenizer.get_default_config(), "dictionary_path": None},
+        model_storage,
+        Resource("tok"),
+        execution_context,
+    )
+    messages = [
+        Message(data={TEXT: text, INTENT: intent})
+        for intent, texts in EXAMPLES.items()
+        for text in texts
+    ]
+    data = TrainingData(messages)
+    tokenizer.process_training_data(data)
+    return data, tokenizer
+
+
+@pytest.mark.parametrize("model", ["svc", "lr", "ensemble"])
+def test_trains_predicts_and_round_trips(
+    model_storage: ModelStorage, execution_context: ExecutionContext, model: str
+) -> None:
+    data, tokenizer = tokenized_training_data(model_storage, execution_context)
+    config = {**BilingualIntentClassifier.get_default_config(), "model": model}
+    resource = Resource(f"clf_{model}")
+    classifier = BilingualIntentClassifier.create(
+        config, model_storage, resource, execution_context
+    )
+    classifier.train(data)
+    loaded = BilingualIntentClassifier.load(config, model_storage, resource, execution_context)
+
+    cases = {
+        "我的快递到哪了": "order_status",
+        "where is my parcel": "order_status",
+        "我想取消訂閱": "cancel_subscription",  # Traditional
+        "cancel 我的订阅": "cancel_subscription",  # code-switched
+        "hello": "greet",
+        "这个多少钱": "pricing",
+    }
+    messages = [Message(data={TEXT: text}) for text in cases]
+    tokenizer.process(messages)
+    loaded.process(messages)
+    for message, expected in zip(messages, cases.values(), strict=True):
+        assert message.get(INTENT)["name"] == expected, message.get(TEXT)
+        ranking = message.get(INTENT_RANKING_KEY)
+        confidences = [r["confidence"] for r in ranking]
+        assert confidences == sorted(confidences, reverse=True)
+        assert len(ranking) == len(EXAMPLES)
+        assert sum(confidences) == pytest.approx(1.0, abs=1e-6)
+        assert message.as_dict(only_output_properties=True)[INTENT]["name"] == expected
+
+
+def test_out_of_domain_gets_lower_confidence(
+    model_storage: ModelStorage, execution_context: ExecutionContext
+) -> None:
+    data, tokenizer = tokenized_training_data(model_storage, execution_context)
+    config = {**BilingualIntentClassifier.get_default_config(), "model": "lr"}
+    classifier = BilingualIntentClassifier.create(
+        config, model_storage, Resource("clf"), execution_context
+    )
+    classifier.train(data)
+    messages = [Message(data={TEXT: t}) for t in ["where is my order", "量子力学的基本原理"]]
+    tokenizer.process(messages)
+    classifier.process(messages)
+    in_domain, out_of_domain = (m.get(INTENT)["confidence"] for m in messages)
+    assert in_domain > out_of_domain
+    assert out_of_domain < 0.5
+
+
+def test_untrained_classifier_returns_no_intent(
+    model_storage: ModelStorage, execution_context: ExecutionContext
+) -> None:
+    classifier = BilingualIntentClassifier.create(
+        BilingualIntentClassifier.get_default_config(),
+        model_storage,
+        Resource("empty"),
+        execution_context,
+    )
+    classifier.train(TrainingData())
+    message = Message(data={TEXT: "hi"})
+    classifier.process([message])
+    assert message.get(INTENT) == {"name": None, "confidence": 0.0}
+
+
+def test_text_model_trains_fast_on_thousands_of_examples() -> None:
+    words, labels = [], []
+    for i in range(4000):
+        label = f"intent_{i % 40}"
+        words.append(f"word{i % 40} filler{i % 7} common text number {i % 13}")
+        labels.append(label)
+    model = TextIntentModel(char_ngram_range=(1, 4))
+    start = time.perf_counter()
+    model.fit(words, words, labels)
+    assert time.perf_counter() - start < 30
+    assert model.predict(["word3 filler1 common"], ["word3 filler1 common"]) == ["intent_3"]
