@@ -1,0 +1,1 @@
+"""Benchmarks of the customer-success brain (``python -m bench.brain.<name>``)."""

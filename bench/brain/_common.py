@@ -1,0 +1,95 @@
+"""Shared helpers for the brain benchmarks: data location and the report section."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH_DOC = REPO / "docs" / "benchmarks.md"
+SECTION = "## Customer-success brain"
+
+
+def shared_data_dir() -> Path:
+    """Directory of the public data sets (env ``SHARED_DATA_DIR``, default ``../shared/data``)."""
+    env = os.environ.get("SHARED_DATA_DIR")
+    p = Path(env) if env else REPO / ".." / "shared" / "data"
+    if not p.is_absolute():
+        p = REPO / p
+    return p.resolve()
+
+
+def provenance(module: str) -> str:
+    """One line: command, date (UTC) and commit of this run."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "analytics", "bench"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        if dirty:
+            commit += " (+ uncommitted changes)"
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    args = " ".join(sys.argv[1:])
+    cmd = f"`.venv/bin/python -m {module}{(' ' + args) if args else ''}`"
+    return f"Command: {cmd} · date: {now} · commit: `{commit}`"
+
+
+def write_subsection(title: str, body: str, path: Path = BENCH_DOC) -> None:
+    """Replace (or append) ``### title`` inside the brain section of ``docs/benchmarks.md``.
+
+    Only the brain section is touched; other sections of the file are preserved verbatim.
+    """
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    if SECTION not in text:
+        text = (
+            text.rstrip("\n")
+            + f"\n\n{SECTION}\n\nWritten by `bench/brain/*`; regenerate, do not edit by hand.\n"
+        )
+    start = text.index(SECTION)
+    nxt = re.search(r"^## (?!#)", text[start + len(SECTION) :], flags=re.M)
+    end = start + len(SECTION) + nxt.start() if nxt else len(text)
+    section = text[start:end]
+    block = f"### {title}\n\n{body.strip()}\n\n"
+    pat = re.compile(rf"^### {re.escape(title)}\n.*?(?=^### |\Z)", flags=re.M | re.S)
+    if pat.search(section):
+        section = pat.sub(lambda _: block, section, count=1)
+    else:
+        section = section.rstrip("\n") + "\n\n" + block
+    new = (
+        text[:start] + section.rstrip("\n") + "\n" + ("\n" + text[end:] if end < len(text) else "")
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(new, encoding="utf-8")
+
+
+def md_table(rows: Sequence[Mapping[str, object]], floatfmt: str = "{:.4f}") -> str:
+    """Minimal markdown table from a list of dicts."""
+    if not rows:
+        return ""
+    cols = list(rows[0].keys())
+
+    def fmt(v: object) -> str:
+        if not isinstance(v, float):
+            return str(v)
+        s = floatfmt.format(v)
+        return s.rstrip("0").rstrip(".") if "." in s else s
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
