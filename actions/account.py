@@ -23,7 +23,11 @@ def renewal_text(subscription: Subscription, language: str) -> str:
         return f"Paused until {until}. " if language == fmt.LANG_EN else f"暂停至 {until}。"
     if subscription.next_renewal_at is not None:
         when = fmt.day(subscription.next_renewal_at, language)
-        return f"Next box ships on {when}. " if language == fmt.LANG_EN else f"下一盒将于 {when} 发出。"
+        return (
+            f"Next box ships on {when}. "
+            if language == fmt.LANG_EN
+            else f"下一盒将于 {when} 发出。"
+        )
     return ""
 
 
@@ -42,7 +46,9 @@ class ActionAccountStatus(ShopAction):
         note = segment_note(turn)
         subscription = repo.current_subscription(turn.session, turn.customer.id)
         if subscription is None:
-            turn.say("utter_account_no_subscription", points=turn.customer.points, segment_note=note)
+            turn.say(
+                "utter_account_no_subscription", points=turn.customer.points, segment_note=note
+            )
             return []
         turn.say(
             "utter_account_status",

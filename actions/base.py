@@ -9,6 +9,7 @@ with a polite apology instead: the conversation itself stays intact in Rasa.
 
 from __future__ import annotations
 
+import abc
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,16 +100,18 @@ def verified_customer(session: Session, tracker: Tracker) -> Customer | None:
     return repo.get_customer(session, external_id)
 
 
-class ShopAction(Action):
-    """Base class of actions that read or change the store."""
+class ShopAction(Action, abc.ABC):
+    """Base class of actions that read or change the store (abstract: not served)."""
 
     #: Actions that show personal data set this; anonymous customers are then
     #: asked to sign in and :meth:`act` is not called.
     requires_customer: bool = False
 
-    def name(self) -> str:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    @abc.abstractmethod
+    def name(self) -> str:
+        """The action's name in the domain."""
 
+    @abc.abstractmethod
     def act(self, turn: Turn) -> list[EventType]:
         """Does the action's work. Subclasses implement this.
 
@@ -118,7 +121,6 @@ class ShopAction(Action):
         Returns:
             Events to apply to the conversation.
         """
-        raise NotImplementedError
 
     def run(
         self,

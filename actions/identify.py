@@ -76,7 +76,11 @@ class ActionIdentify(Action):
             with session_scope() as session:
                 customer = verified_customer(session, tracker)
                 if customer is not None:
-                    customer_id, name, profile = customer.external_id, customer.name, customer.language
+                    customer_id, name, profile = (
+                        customer.external_id,
+                        customer.name,
+                        customer.language,
+                    )
         except SQLAlchemyError:
             logger.exception("Store unavailable while identifying the customer")
         detected = (tracker.latest_message or {}).get(PARSE_LANGUAGE_KEY)

@@ -98,7 +98,9 @@ class ActionPauseSubscription(ShopAction):
         plan = plan_name(turn, subscription)
         if subscription.status == "paused":
             turn.say(
-                "utter_already_paused", plan=plan, until=fmt.day(subscription.paused_until, turn.language)
+                "utter_already_paused",
+                plan=plan,
+                until=fmt.day(subscription.paused_until, turn.language),
             )
             return clear_pending()
         until = now() + timedelta(days=PAUSE_DAYS)

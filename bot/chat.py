@@ -54,10 +54,14 @@ def send(url: str, sender: str, text: str, metadata: dict[str, str]) -> list[dic
 
 def main() -> None:
     """Reads lines from the terminal and prints the bot's answers."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--url", default="http://localhost:5005")
     parser.add_argument("--customer", help="chat as this verified customer (e.g. cus_0001)")
-    parser.add_argument("--print-hash", metavar="CUSTOMER_ID", help="print the identity hash and exit")
+    parser.add_argument(
+        "--print-hash", metavar="CUSTOMER_ID", help="print the identity hash and exit"
+    )
     args = parser.parse_args()
     if args.print_hash:
         print(customer_hash(args.print_hash))

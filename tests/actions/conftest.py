@@ -43,7 +43,10 @@ def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {"SHOP_DATABASE_URL": f"sqlite:///{path}", "PATH": "/usr/bin:/bin"}
     subprocess.run(
         [sys.executable, "-m", "analytics", "seed", "--customers", str(SEED_CUSTOMERS)],
-        cwd=REPO, env=env, check=True, capture_output=True,
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
     )
     return path
 
@@ -55,7 +58,9 @@ def secret() -> str:
 
 
 @pytest.fixture()
-def store(seeded_db: Path, tmp_path: Path, secret: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def store(
+    seeded_db: Path, tmp_path: Path, secret: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     """A private copy of the seeded store, wired into the action server's settings."""
     copy = tmp_path / "shop.db"
     shutil.copy(seeded_db, copy)

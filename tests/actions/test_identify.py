@@ -24,22 +24,34 @@ def test_choose_language_rules() -> None:
 def test_verified_customer_sets_identity_slots(
     store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    events = ActionIdentify().run(dispatcher, make_tracker("我的order呢", customer=DEMO_EN, language="mixed"), {})
-    assert slots(events) == {"customer_id": DEMO_EN, "customer_name": DEMO_NAMES[DEMO_EN], "language": "en"}
+    events = ActionIdentify().run(
+        dispatcher, make_tracker("我的order呢", customer=DEMO_EN, language="mixed"), {}
+    )
+    assert slots(events) == {
+        "customer_id": DEMO_EN,
+        "customer_name": DEMO_NAMES[DEMO_EN],
+        "language": "en",
+    }
     assert dispatcher.messages == []
 
 
 def test_forged_identity_clears_the_slots(
     store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    tracker = make_tracker("hi", customer=DEMO_ZH, forged=True, language="en", slots={"customer_id": DEMO_ZH})
+    tracker = make_tracker(
+        "hi", customer=DEMO_ZH, forged=True, language="en", slots={"customer_id": DEMO_ZH}
+    )
     assert slots(ActionIdentify().run(dispatcher, tracker, {})) == {
-        "customer_id": None, "customer_name": None, "language": "en"
+        "customer_id": None,
+        "customer_name": None,
+        "language": "en",
     }
 
 
 def test_broken_store_still_sets_the_language(
     broken_store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    events = ActionIdentify().run(dispatcher, make_tracker("hello", customer=DEMO_EN, language="en"), {})
+    events = ActionIdentify().run(
+        dispatcher, make_tracker("hello", customer=DEMO_EN, language="en"), {}
+    )
     assert slots(events)["language"] == "en" and slots(events)["customer_id"] is None

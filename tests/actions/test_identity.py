@@ -20,8 +20,13 @@ def test_hash_is_the_hex_hmac_sha256_of_the_id() -> None:
 
 def test_valid_hash_verifies_and_is_case_insensitive() -> None:
     good = customer_hash("cus_0001", "s")
-    assert verified_customer_id({"customer_id": "cus_0001", "customer_hash": good}, "s") == "cus_0001"
-    assert verified_customer_id({"customer_id": "cus_0001", "customer_hash": good.upper()}, "s") == "cus_0001"
+    assert (
+        verified_customer_id({"customer_id": "cus_0001", "customer_hash": good}, "s") == "cus_0001"
+    )
+    assert (
+        verified_customer_id({"customer_id": "cus_0001", "customer_hash": good.upper()}, "s")
+        == "cus_0001"
+    )
 
 
 def test_anything_else_is_anonymous() -> None:

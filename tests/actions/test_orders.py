@@ -26,7 +26,9 @@ def test_forged_hash_is_asked_to_sign_in(
     assert responses(dispatcher) == ["utter_ask_sign_in"]
 
 
-def test_latest_order_in_transit(store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher) -> None:
+def test_latest_order_in_transit(
+    store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
+) -> None:
     ActionOrderStatus().run(dispatcher, make_tracker("我的订单到哪了", customer=DEMO_ZH), {})
     [message] = dispatcher.messages
     assert message["response"] == "utter_order_in_transit"
@@ -49,7 +51,9 @@ def test_named_order_of_another_customer_is_not_found(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     entities = [{"entity": "order_id", "value": DEMO_EN_LATEST_ORDER.lower()}]
-    ActionOrderStatus().run(dispatcher, make_tracker("where is it", customer=DEMO_ZH, entities=entities), {})
+    ActionOrderStatus().run(
+        dispatcher, make_tracker("where is it", customer=DEMO_ZH, entities=entities), {}
+    )
     assert responses(dispatcher) == ["utter_order_not_found"]
     assert DEMO_EN_LATEST_ORDER in dispatcher.messages[0]["order_number"]
 
@@ -67,7 +71,9 @@ def test_named_own_order_is_found(
     assert dispatcher.messages[0]["order_number"] == oldest.order_number
 
 
-def test_customer_without_orders(store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher) -> None:
+def test_customer_without_orders(
+    store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
+) -> None:
     ActionOrderStatus().run(dispatcher, make_tracker("where is my order", customer=DEMO_NEW), {})
     assert responses(dispatcher) == ["utter_no_orders"]
 

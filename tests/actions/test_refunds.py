@@ -16,12 +16,15 @@ def test_refund_request_is_recorded_once(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     before = session.scalar(select(func.count(RefundRequest.id)))
-    tracker = make_tracker("I want a refund, the beans were stale", intent="refund_request", customer=DEMO_EN)
+    tracker = make_tracker(
+        "I want a refund, the beans were stale", intent="refund_request", customer=DEMO_EN
+    )
     ActionRefundRequest().run(dispatcher, tracker, {})
     ActionRefundRequest().run(dispatcher, tracker, {})
     assert responses(dispatcher) == ["utter_refund_created", "utter_refund_exists"]
     assert dispatcher.messages[0]["order_number"] == DEMO_EN_LATEST_ORDER
     assert dispatcher.messages[0]["request_id"] == dispatcher.messages[1]["request_id"]
+    session.rollback()  # end the read snapshot to see what the action committed
     assert session.scalar(select(func.count(RefundRequest.id))) == before + 1
     request = session.get(RefundRequest, dispatcher.messages[0]["request_id"])
     assert request is not None and "stale" in request.reason and request.source == "chat"
@@ -32,6 +35,9 @@ def test_refund_for_someone_elses_order_is_refused(
 ) -> None:
     before = session.scalar(select(func.count(RefundRequest.id)))
     entities = [{"entity": "order_id", "value": DEMO_EN_LATEST_ORDER}]
-    ActionRefundRequest().run(dispatcher, make_tracker("退款", customer=DEMO_ZH, entities=entities), {})
+    ActionRefundRequest().run(
+        dispatcher, make_tracker("退款", customer=DEMO_ZH, entities=entities), {}
+    )
     assert responses(dispatcher) == ["utter_order_not_found"]
+    session.rollback()
     assert session.scalar(select(func.count(RefundRequest.id))) == before

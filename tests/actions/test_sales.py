@@ -19,8 +19,16 @@ from tests.actions.conftest import MakeTracker, responses
 def test_price_of_a_named_product_in_either_language(
     store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    ActionPricing().run(dispatcher, make_tracker("龙井多少钱", entities=[{"entity": "product", "value": "西湖龙井"}]), {})
-    tracker = make_tracker("price?", entities=[{"entity": "product", "value": "west lake longjing"}], slots={"language": "en"})
+    ActionPricing().run(
+        dispatcher,
+        make_tracker("龙井多少钱", entities=[{"entity": "product", "value": "西湖龙井"}]),
+        {},
+    )
+    tracker = make_tracker(
+        "price?",
+        entities=[{"entity": "product", "value": "west lake longjing"}],
+        slots={"language": "en"},
+    )
     ActionPricing().run(dispatcher, tracker, {})
     assert [m["price"] for m in dispatcher.messages] == ["128", "128"]
     assert [m["product"] for m in dispatcher.messages] == ["西湖龙井", "West Lake Longjing"]
@@ -50,7 +58,9 @@ def test_account_status_is_private_and_in_language(
     store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     ActionAccountStatus().run(dispatcher, make_tracker("my plan"), {})
-    ActionAccountStatus().run(dispatcher, make_tracker("my plan", customer=DEMO_EN, slots={"language": "en"}), {})
+    ActionAccountStatus().run(
+        dispatcher, make_tracker("my plan", customer=DEMO_EN, slots={"language": "en"}), {}
+    )
     assert responses(dispatcher) == ["utter_ask_sign_in", "utter_account_status"]
     assert dispatcher.messages[1]["plan"] == "Monthly Coffee Box"
 
@@ -67,7 +77,12 @@ def test_greeting_uses_the_verified_name_only(
 def test_handoff_flags_the_conversation(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    ActionHandoff().run(dispatcher, make_tracker("转人工", intent="human_handoff", sender="conv-42"), {})
+    ActionHandoff().run(
+        dispatcher, make_tracker("转人工", intent="human_handoff", sender="conv-42"), {}
+    )
     assert responses(dispatcher) == ["utter_handoff"]
-    conversation = session.scalars(select(Conversation).where(Conversation.sender_id == "conv-42")).one()
+    session.rollback()
+    conversation = session.scalars(
+        select(Conversation).where(Conversation.sender_id == "conv-42")
+    ).one()
     assert conversation.needs_handoff and conversation.customer_id is None

@@ -21,9 +21,11 @@ from tests.actions.conftest import MakeTracker, responses
 
 def subscription_of(session: Session, external_id: str) -> Subscription:
     customer = session.scalars(select(Customer).where(Customer.external_id == external_id)).one()
-    session.expire_all()
+    session.rollback()  # a fresh snapshot: see what the action committed
     return session.scalars(
-        select(Subscription).where(Subscription.customer_id == customer.id).order_by(Subscription.started_at.desc())
+        select(Subscription)
+        .where(Subscription.customer_id == customer.id)
+        .order_by(Subscription.started_at.desc())
     ).first()
 
 
@@ -35,7 +37,9 @@ def pending(events: list[dict]) -> object:
 def test_cancel_asks_first_and_changes_nothing(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    events = ActionCancelSubscription().run(dispatcher, make_tracker("取消订阅", customer=DEMO_ZH), {})
+    events = ActionCancelSubscription().run(
+        dispatcher, make_tracker("取消订阅", customer=DEMO_ZH), {}
+    )
     assert responses(dispatcher) == ["utter_confirm_cancel"]
     assert pending(events) == PENDING_CANCEL
     assert subscription_of(session, DEMO_ZH).status == "active"
@@ -44,7 +48,9 @@ def test_cancel_asks_first_and_changes_nothing(
 def test_confirming_cancels_for_real(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    tracker = make_tracker("/affirm", intent="affirm", customer=DEMO_ZH, slots={"pending_action": PENDING_CANCEL})
+    tracker = make_tracker(
+        "/affirm", intent="affirm", customer=DEMO_ZH, slots={"pending_action": PENDING_CANCEL}
+    )
     events = ActionConfirm().run(dispatcher, tracker, {})
     assert responses(dispatcher) == ["utter_subscription_canceled"]
     assert pending(events) is None
@@ -55,7 +61,9 @@ def test_confirming_cancels_for_real(
 def test_declining_keeps_the_subscription(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    tracker = make_tracker("no", intent="deny", customer=DEMO_EN, slots={"pending_action": PENDING_CANCEL})
+    tracker = make_tracker(
+        "no", intent="deny", customer=DEMO_EN, slots={"pending_action": PENDING_CANCEL}
+    )
     ActionDecline().run(dispatcher, tracker, {})
     assert responses(dispatcher) == ["utter_cancel_kept"]
     assert subscription_of(session, DEMO_EN).status == "active"
@@ -66,7 +74,9 @@ def test_pause_then_confirm(
 ) -> None:
     events = ActionPauseSubscription().run(dispatcher, make_tracker("pause", customer=DEMO_EN), {})
     assert pending(events) == PENDING_PAUSE and responses(dispatcher) == ["utter_confirm_pause"]
-    tracker = make_tracker("yes", intent="affirm", customer=DEMO_EN, slots={"pending_action": PENDING_PAUSE})
+    tracker = make_tracker(
+        "yes", intent="affirm", customer=DEMO_EN, slots={"pending_action": PENDING_PAUSE}
+    )
     ActionConfirm().run(dispatcher, tracker, {})
     assert responses(dispatcher)[-1] == "utter_subscription_paused"
     subscription = subscription_of(session, DEMO_EN)

@@ -62,7 +62,9 @@ def rasa(env: dict[str, str], stack_dir: Path, actions_proc: Process) -> Iterato
 
 
 @pytest.fixture(scope="session")
-def rasa_without_actions(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+def rasa_without_actions(
+    env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Process]:
     """A Rasa server whose action server is down (nothing listens on its port)."""
     workdir = tmp_path_factory.mktemp("no_actions")
     with rasa_server(env, workdir, f"http://127.0.0.1:{free_port()}") as process:

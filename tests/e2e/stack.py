@@ -65,7 +65,9 @@ class Process:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def start(name: str, args: list[str], env: dict[str, str], workdir: Path, health_url: str) -> Process:
+def start(
+    name: str, args: list[str], env: dict[str, str], workdir: Path, health_url: str
+) -> Process:
     """Starts a process and waits until ``health_url`` answers 200.
 
     Raises:
@@ -141,9 +143,17 @@ def rasa_server(env: dict[str, str], workdir: Path, action_url: str) -> Iterator
     process = start(
         "rasa",
         [
-            str(RASA_BIN), "run", "--model", str(model_path()), "--enable-api",
-            "--port", str(port), "--credentials", str(REPO / "bot" / "credentials.yml"),
-            "--endpoints", str(endpoints),
+            str(RASA_BIN),
+            "run",
+            "--model",
+            str(model_path()),
+            "--enable-api",
+            "--port",
+            str(port),
+            "--credentials",
+            str(REPO / "bot" / "credentials.yml"),
+            "--endpoints",
+            str(endpoints),
         ],
         env,
         workdir,
@@ -155,7 +165,9 @@ def rasa_server(env: dict[str, str], workdir: Path, action_url: str) -> Iterator
         process.stop()
 
 
-def say(rasa_url: str, sender: str, text: str, metadata: dict[str, str] | None = None) -> list[dict]:
+def say(
+    rasa_url: str, sender: str, text: str, metadata: dict[str, str] | None = None
+) -> list[dict]:
     """Sends one message over REST and returns the bot's replies."""
     response = httpx.post(
         f"{rasa_url}/webhooks/rest/webhook",

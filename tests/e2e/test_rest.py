@@ -88,10 +88,16 @@ def test_out_of_domain_message_gets_a_polite_fallback_offering_a_person(rasa: Pr
     assert "/human_handoff" in payloads
 
 
-def test_action_server_down_leaves_a_polite_answer(rasa_without_actions: Process, secret: str) -> None:
+def test_action_server_down_leaves_a_polite_answer(
+    rasa_without_actions: Process, secret: str
+) -> None:
     sender = new_sender()
-    reply = texts(say(rasa_without_actions.url, sender, "我的订单到哪了", identity(DEMO_ZH, secret)))
+    reply = texts(
+        say(rasa_without_actions.url, sender, "我的订单到哪了", identity(DEMO_ZH, secret))
+    )
     assert "系统暂时连接不上" in reply
-    tracker = __import__("httpx").get(f"{rasa_without_actions.url}/conversations/{sender}/tracker").json()
+    tracker = (
+        __import__("httpx").get(f"{rasa_without_actions.url}/conversations/{sender}/tracker").json()
+    )
     user_texts = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
     assert "我的订单到哪了" in user_texts

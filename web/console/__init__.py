@@ -1,0 +1,25 @@
+"""The founder's console: inbox, conversations, customers, teaching the bot, take-over.
+
+:func:`web.app.create_app` includes ``router`` and calls ``setup(app)``. Both are loaded
+lazily (PEP 562) so that importing :mod:`web.console.models` (e.g. from the Alembic
+migration) stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fastapi import APIRouter, FastAPI
+
+    router: APIRouter
+
+    def setup(app: FastAPI) -> None: ...
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("router", "setup"):
+        from web.console import routes
+
+        return getattr(routes, name)
+    raise AttributeError(name)

@@ -1,0 +1,151 @@
+"""Tables of the founder's console (migration ``0100_console``).
+
+They live in the store beside :mod:`analytics.models` and share its ``Base`` (and so its
+constraint naming convention), but only the console reads or writes them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from analytics.models import Base
+
+
+def utcnow() -> datetime:
+    """Returns the current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class ConsoleUser(Base):
+    """A console login (the founder; more users are possible but not needed)."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(8), server_default=text("'zh'"), default="zh")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class ConversationTag(Base):
+    """A free-form tag the founder put on a conversation."""
+
+    __tablename__ = "conversation_tags"
+    __table_args__ = (UniqueConstraint("conversation_id", "tag", name="uq_conversation_tags_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    tag: Mapped[str] = mapped_column(String(50), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Note(Base):
+    """A founder's note on a conversation (and so on its customer)."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IntentCorrection(Base):
+    """The founder confirmed or corrected the intent of one user message."""
+
+    __tablename__ = "intent_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    predicted_intent: Mapped[str | None] = mapped_column(String(100))
+    intent: Mapped[str] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(8))
+    written_to: Mapped[str | None] = mapped_column(String(255))
+    author: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationFacts(Base):
+    """Per-conversation summary kept by the console for fast lists and search.
+
+    ``risk_base_cents`` is the customer's lifetime value times churn risk at the time of
+    the last refresh; the inbox multiplies it by an "unresolved" weight at query time.
+    """
+
+    __tablename__ = "console_conversation_facts"
+    __table_args__ = (Index("ix_console_facts_risk", "risk_base_cents"),)
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    intents: Mapped[str] = mapped_column(String(1000), server_default=text("''"), default="")
+    had_fallback: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    message_count: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    min_confidence: Mapped[float | None] = mapped_column(Float)
+    avg_sentiment: Mapped[float | None] = mapped_column(Float)
+    preview: Mapped[str] = mapped_column(String(300), server_default=text("''"), default="")
+    search_text: Mapped[str] = mapped_column(Text, server_default=text("''"), default="")
+    risk_base_cents: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    last_message_id: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+
+
+class Takeover(Base):
+    """The founder took a conversation over from the bot (active until handed back)."""
+
+    __tablename__ = "takeovers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    active: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=True)
+
+
+class ConsoleState(Base):
+    """Small key/value state of the console (e.g. the facts refresh watermark)."""
+
+    __tablename__ = "console_state"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+CONSOLE_MODELS: tuple[type[Base], ...] = (
+    ConsoleUser,
+    ConversationTag,
+    Note,
+    IntentCorrection,
+    ConversationFacts,
+    Takeover,
+    ConsoleState,
+)
+"""Every console table."""
