@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-from analytics.settings import get_settings as get_store_settings, parse_env_file, REPO_ROOT
+from analytics.settings import REPO_ROOT, parse_env_file
+from analytics.settings import get_settings as get_store_settings
 
 ENV_WEB_PORT = "WEB_PORT"
 ENV_RASA_URL = "RASA_URL"
