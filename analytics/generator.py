@@ -95,6 +95,8 @@ ORDER_NUMBER_PREFIX = "LB"
 FIRST_ORDER_NUMBER = 100001
 LAST_GENERATED_ORDER_NUMBER = 899999
 INSERT_CHUNK = 5000
+DEMO_RANDOM_STREAM = "leaf-and-bean-demo"
+"""Seed of the demo customers' own random stream: they are identical for every seed."""
 
 TYPE_LOYAL = "loyal"
 TYPE_LAPSING = "lapsing"
@@ -1138,7 +1140,7 @@ def generate_shop(
     catalogue = load_catalogue(catalogue_path)
     by_sku = {row.sku: row for row in catalogue}
 
-    demo_sim = _Sim(random.Random(f"{seed}:demo"), reference, by_sku)
+    demo_sim = _Sim(random.Random(DEMO_RANDOM_STREAM), reference, by_sku)
     drafts = _demo_customers(demo_sim, reference)
     n_random = n_customers - len(drafts)
     types = _assign_types(n_random, random.Random(f"{seed}:types"))
