@@ -115,6 +115,27 @@ class ConversationFacts(Base):
     last_message_id: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
 
 
+class CustomerFacts(Base):
+    """Per-customer values the console lists and filters by.
+
+    Copied from the brain's ``customer_scores`` when that table exists (``source`` is
+    ``"brain"``), else estimated from orders (``source`` is ``"estimate"``).
+    """
+
+    __tablename__ = "console_customer_facts"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    spend_cents: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    order_count: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    last_order_at: Mapped[datetime | None]
+    segment: Mapped[str] = mapped_column(String(40), index=True)
+    churn_risk: Mapped[float] = mapped_column(Float, index=True)
+    clv_cents: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    source: Mapped[str] = mapped_column(String(16))
+
+
 class Takeover(Base):
     """The founder took a conversation over from the bot (active until handed back)."""
 
@@ -145,6 +166,7 @@ CONSOLE_MODELS: tuple[type[Base], ...] = (
     Note,
     IntentCorrection,
     ConversationFacts,
+    CustomerFacts,
     Takeover,
     ConsoleState,
 )

@@ -121,6 +121,30 @@ def upgrade() -> None:
     )
     op.create_index("ix_console_facts_risk", "console_conversation_facts", ["risk_base_cents"])
     op.create_table(
+        "console_customer_facts",
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("spend_cents", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("order_count", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("last_order_at", UTCDateTime(), nullable=True),
+        sa.Column("segment", sa.String(length=40), nullable=False),
+        sa.Column("churn_risk", sa.Float(), nullable=False),
+        sa.Column("clv_cents", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_console_customer_facts_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_console_customer_facts")),
+    )
+    op.create_index(
+        op.f("ix_console_customer_facts_segment"), "console_customer_facts", ["segment"]
+    )
+    op.create_index(
+        op.f("ix_console_customer_facts_churn_risk"), "console_customer_facts", ["churn_risk"]
+    )
+    op.create_table(
         "takeovers",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("conversation_id", sa.Integer(), nullable=False),
@@ -153,6 +177,9 @@ def downgrade() -> None:
     op.drop_table("console_state")
     op.drop_index(op.f("ix_takeovers_conversation_id"), table_name="takeovers")
     op.drop_table("takeovers")
+    op.drop_index(op.f("ix_console_customer_facts_churn_risk"), table_name="console_customer_facts")
+    op.drop_index(op.f("ix_console_customer_facts_segment"), table_name="console_customer_facts")
+    op.drop_table("console_customer_facts")
     op.drop_index("ix_console_facts_risk", table_name="console_conversation_facts")
     op.drop_table("console_conversation_facts")
     op.drop_table("intent_corrections")
