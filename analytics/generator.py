@@ -980,12 +980,18 @@ def _demo_customers(sim: _Sim, ref: datetime) -> list[_CustomerDraft]:
             shipped, delivered, created + d(4), items, delivered > created + d(4),
         )  # fmt: skip
 
-    def box_history(draft: _CustomerDraft, sub: _SubDraft, last: datetime) -> None:
-        at = sub.started_at
+    def box_history(
+        draft: _CustomerDraft, sub: _SubDraft, last: datetime, skip: int | None = None
+    ) -> None:
+        at, k = sub.started_at, 0
         while at <= last:
-            sub.events.append((EVENT_RENEW, at, None))
-            draft.orders.append(delivered_order(at, [(sub.plan, 1, sub.price_cents)]))
+            if k == skip:
+                sub.events.append((EVENT_SKIP, at, None))
+            else:
+                sub.events.append((EVENT_RENEW, at, None))
+                draft.orders.append(delivered_order(at, [(sub.plan, 1, sub.price_cents)]))
             at += d(RENEWAL_DAYS)
+            k += 1
 
     # 王小明: loyal tea subscriber, latest order in transit.
     wang = _CustomerDraft(
@@ -1001,8 +1007,7 @@ def _demo_customers(sim: _Sim, ref: datetime) -> list[_CustomerDraft]:
         wang.orders.append(delivered_order(ref - d(days_ago), [line(s) for s in skus]))
     sub = _SubDraft(PLAN_TEA_BOX, ref - d(300 - 0.4), cat[PLAN_TEA_BOX].price_cents)
     sub.events.append((EVENT_START, sub.started_at, None))
-    box_history(wang, sub, ref - d(11))
-    sub.events.append((EVENT_SKIP, sub.started_at + d(RENEWAL_DAYS * 4 + 10), None))
+    box_history(wang, sub, ref - d(11), skip=4)
     sub.next_renewal_at = sub.started_at + d(RENEWAL_DAYS * 10)
     wang.subscriptions.append(sub)
     created = ref - d(2.1)

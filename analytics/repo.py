@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -352,7 +352,7 @@ def best_sellers(
     if limit <= 0:
         return []
     if since is None:
-        since = datetime.now().astimezone() - BEST_SELLER_WINDOW
+        since = datetime.now(UTC) - BEST_SELLER_WINDOW
     bought = (
         select(OrderItem.product_id)
         .join(Order, Order.id == OrderItem.order_id)

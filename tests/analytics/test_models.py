@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from analytics.__main__ import main
 from analytics.db import alembic_config, make_engine, make_sessionmaker, upgrade_to_head
 from analytics.models import Base, Customer, Order
 from analytics.settings import (
@@ -67,6 +68,16 @@ def test_migrate_is_idempotent_and_reversible(sqlite_url: str) -> None:
         assert set(inspect(engine).get_table_names()) == {"alembic_version"}
         upgrade_to_head(sqlite_url)
         assert _schema_diffs(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_migrate_cli(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--database-url", sqlite_url, "migrate"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    engine = make_engine(sqlite_url)
+    try:
+        assert EXPECTED_TABLES <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
 
