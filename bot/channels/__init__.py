@@ -1,0 +1,1 @@
+"""Custom Rasa input channels (Rasa environment): ``bot.channels.widget.WidgetInput``."""
