@@ -506,7 +506,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape ``(n, 2)``; column 1 is the churn risk."""
-        return np.asarray(self.model_.predict_proba(self._check(X)))
+        Xc = self._check(X)
+        return np.asarray(self.model_.predict_proba(Xc))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """0/1 churn labels at a 0.5 threshold."""

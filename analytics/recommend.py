@@ -249,7 +249,9 @@ class ItemItemRecommender(BaseEstimator):
         out_because = np.full((m, n), -1, dtype=np.int32)
         sim = self.similarity_.astype(np.float32)
         # popularity prior as a tiny tie-breaking score below any collaborative score
-        pop = (self.popularity_ / max(self.popularity_.max(), 1.0)).astype(np.float32) * 1e-6
+        # (by popularity rank, so ties break exactly as in ``recommend``)
+        pop = np.zeros(k, dtype=np.float32)
+        pop[self.popular_order_] = (np.arange(k, 0, -1) / k * 1e-6).astype(np.float32)
         inactive = np.array(
             [self.item_index_[s] for s in self.inactive_skus if s in self.item_index_], dtype=int
         )
