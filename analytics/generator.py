@@ -37,6 +37,7 @@ from analytics import demo
 from analytics.models import (
     ALL_MODELS,
     CATEGORY_COFFEE,
+    CATEGORY_SUBSCRIPTION,
     CATEGORY_TEA,
     CHANNEL_WEB,
     CONV_OPEN,
@@ -591,7 +592,7 @@ class _Sim:
         _, core, accessories = CLUSTERS[primary]
         n_lines = 1 + (rng.random() < 0.45) + (rng.random() < 0.15)
         chosen: list[str] = []
-        all_skus = [s for s, p in self.cat.items() if p.category != "subscription"]
+        all_skus = [s for s, p in self.cat.items() if p.category != CATEGORY_SUBSCRIPTION]
         for _ in range(n_lines * 3):
             if len(chosen) >= n_lines:
                 break
