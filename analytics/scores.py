@@ -1,0 +1,157 @@
+"""Stored brain scores per customer, read by the actions, and the retention-offer rule.
+
+The table ``customer_scores`` holds one current row per customer, written by
+``python -m analytics score`` (:mod:`analytics.scoring`). Actions only read it
+(:func:`get_scores`), so no model is fit or even loaded on a request path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from analytics.models import SUB_ACTIVE, SUB_PAUSED, Base, Customer
+
+__all__ = [
+    "HIGH_RISK",
+    "HIGH_VALUE_CENTS",
+    "CustomerScore",
+    "RetentionOffer",
+    "choose_retention_offer",
+    "get_scores",
+    "get_scores_by_external_id",
+]
+
+HIGH_RISK = 0.5
+"""Churn probability (90 days) from which a customer counts as high risk."""
+HIGH_VALUE_CENTS = 50_000
+"""Lifetime value (CNY cents) from which a customer counts as high value."""
+VIP_VALUE_CENTS = 150_000
+"""Lifetime value above which the bigger offer (a free month) is made."""
+HIGH_VALUE_SEGMENTS = frozenset({"champions", "loyal", "at_risk"})
+
+
+class CustomerScore(Base):
+    """The brain's latest scores for one customer."""
+
+    __tablename__ = "customer_scores"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    segment: Mapped[str] = mapped_column(String(32), index=True)
+    churn_risk: Mapped[float] = mapped_column(Float, index=True)
+    churn_reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    clv_cents: Mapped[int] = mapped_column(Integer)
+    expected_purchases_90d: Mapped[float] = mapped_column(Float)
+    p_alive: Mapped[float] = mapped_column(Float)
+    health: Mapped[float] = mapped_column(Float)
+    health_components: Mapped[dict[str, float]] = mapped_column(JSON)
+    lifecycle_stage: Mapped[str] = mapped_column(String(16), index=True)
+    recommendations: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    model_version: Mapped[str] = mapped_column(String(64))
+    scored_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return (
+            f"CustomerScore(customer_id={self.customer_id!r}, segment={self.segment!r}, "
+            f"model_version={self.model_version!r})"
+        )
+
+
+def get_scores(session: Session, customer_id: int) -> CustomerScore | None:
+    """The stored scores of a customer (internal id), or ``None`` if not scored yet."""
+    return session.get(CustomerScore, customer_id)
+
+
+def get_scores_by_external_id(session: Session, external_id: str) -> CustomerScore | None:
+    """The stored scores of a customer by the external id the host website sends."""
+    stmt = (
+        select(CustomerScore)
+        .join(Customer, Customer.id == CustomerScore.customer_id)
+        .where(Customer.external_id == external_id)
+    )
+    return session.scalars(stmt).first()
+
+
+@dataclass(frozen=True)
+class RetentionOffer:
+    """An offer the bot may make before a cancellation goes through.
+
+    The texts never mention scores, risk or value; they are what the customer reads.
+    """
+
+    kind: str  # "free_month" | "discount_3_boxes" | "discount_next_order"
+    text_en: str
+    text_zh: str
+
+    def text(self, language: str) -> str:
+        """The offer in ``zh`` or ``en``."""
+        return self.text_zh if language == "zh" else self.text_en
+
+
+OFFERS: dict[str, RetentionOffer] = {
+    "free_month": RetentionOffer(
+        "free_month",
+        "Before you go: as a thank-you for being with us, your next box is on us. "
+        "Would you like to keep your subscription with a free month?",
+        "在您离开之前：感谢您一直以来的支持，下一期礼盒我们免费送您。要不要保留订阅，免费体验一个月？",
+    ),
+    "discount_3_boxes": RetentionOffer(
+        "discount_3_boxes",
+        "Before you go: we can take 20% off your next 3 boxes. Would you like to stay?",
+        "在您离开之前：我们可以为您接下来的 3 期礼盒打八折。要不要继续订阅？",
+    ),
+    "discount_next_order": RetentionOffer(
+        "discount_next_order",
+        "We'd love to see you again: here is 20% off your next order.",
+        "期待再次为您服务：下一笔订单我们为您打八折。",
+    ),
+}
+
+
+def _has_live_subscription(customer: Any) -> bool:
+    subs = getattr(customer, "subscriptions", None) or []
+    return any(getattr(s, "status", None) in (SUB_ACTIVE, SUB_PAUSED) for s in subs)
+
+
+def choose_retention_offer(
+    score: CustomerScore | None,
+    customer: Customer | Any,
+    *,
+    high_risk: float = HIGH_RISK,
+    high_value_cents: int = HIGH_VALUE_CENTS,
+    vip_value_cents: int = VIP_VALUE_CENTS,
+) -> RetentionOffer | None:
+    """Pick a retention offer for a high-value, high-risk customer, else ``None``.
+
+    Rules: no offer without scores, or unless the churn risk is at least ``high_risk`` and
+    the customer is valuable (CLV at least ``high_value_cents`` or a Champions / Loyal /
+    At-risk segment). Subscribers get a free month when their CLV is at least
+    ``vip_value_cents``, else 20% off the next 3 boxes; other customers get 20% off their
+    next order.
+
+    Args:
+        score: The stored scores (:func:`get_scores`).
+        customer: The customer (its ``subscriptions`` are looked at, if loaded).
+        high_risk: Risk threshold.
+        high_value_cents: Value threshold.
+        vip_value_cents: Value threshold of the free month.
+
+    Returns:
+        The offer (texts in both languages) or ``None``.
+    """
+    if score is None or score.churn_risk < high_risk:
+        return None
+    valuable = score.clv_cents >= high_value_cents or score.segment in HIGH_VALUE_SEGMENTS
+    if not valuable:
+        return None
+    if _has_live_subscription(customer):
+        if score.clv_cents >= vip_value_cents:
+            return OFFERS["free_month"]
+        return OFFERS["discount_3_boxes"]
+    return OFFERS["discount_next_order"]
