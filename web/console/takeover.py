@@ -1,0 +1,101 @@
+"""Taking a conversation over from the bot and handing it back, through Rasa.
+
+When the widget channel (``bot/channels/widget.py``) is installed, its founder routes are
+used: ``POST /webhooks/widget/founder/<sender_id>/{pause,resume,message,typing}`` with
+``Authorization: Bearer $RASA_AUTH_TOKEN``. They append the events to the tracker *and*
+push them to the customer's widget over socket.io. Otherwise Rasa's own HTTP API is used
+(``POST /conversations/<sender_id>/tracker/events``): the bot pauses and resumes, and the
+founder's message is recorded in the tracker (a REST client sees it in the tracker only).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from analytics.settings import REPO_ROOT
+
+logger = logging.getLogger(__name__)
+
+WIDGET_CHANNEL_FILE = REPO_ROOT / "bot" / "channels" / "widget.py"
+WIDGET_PREFIX = "/webhooks/widget/founder"
+TIMEOUT_S = 15.0
+
+
+class TakeoverError(RuntimeError):
+    """Rasa refused or could not be reached (the message says which)."""
+
+
+@dataclass(frozen=True)
+class RasaBridge:
+    """Talks to the running Rasa server on the founder's behalf.
+
+    Attributes:
+        rasa_url: Rasa's base URL (``RASA_URL``).
+        token: ``RASA_AUTH_TOKEN`` (bearer for the widget routes, ``?token=`` for the API).
+        widget_file: The widget channel's source; its presence selects the widget routes.
+    """
+
+    rasa_url: str
+    token: str | None
+    widget_file: Path = WIDGET_CHANNEL_FILE
+
+    @property
+    def via_widget(self) -> bool:
+        """Whether the widget channel's founder routes are used."""
+        return self.widget_file.exists()
+
+    def _post(self, path: str, payload: Any, *, bearer: bool) -> httpx.Response:
+        url = self.rasa_url.rstrip("/") + path
+        headers = {}
+        params = {}
+        if self.token:
+            if bearer:
+                headers["Authorization"] = f"Bearer {self.token}"
+            else:
+                params["token"] = self.token
+        try:
+            response = httpx.post(
+                url, json=payload, headers=headers, params=params, timeout=TIMEOUT_S
+            )
+        except httpx.HTTPError as error:
+            raise TakeoverError(f"Rasa is not reachable at {self.rasa_url}: {error}") from error
+        if response.status_code >= 400:
+            raise TakeoverError(f"Rasa answered {response.status_code}: {response.text[:300]}")
+        return response
+
+    def _widget(self, sender_id: str, what: str, payload: Any) -> None:
+        self._post(f"{WIDGET_PREFIX}/{quote(sender_id, safe='')}/{what}", payload, bearer=True)
+
+    def _events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        path = f"/conversations/{quote(sender_id, safe='')}/tracker/events"
+        self._post(path, events, bearer=False)
+
+    def pause(self, sender_id: str) -> None:
+        """Pauses the bot in this conversation."""
+        if self.via_widget:
+            self._widget(sender_id, "pause", {})
+        else:
+            self._events(sender_id, [{"event": "pause"}])
+
+    def resume(self, sender_id: str) -> None:
+        """Lets the bot answer again."""
+        if self.via_widget:
+            self._widget(sender_id, "resume", {})
+        else:
+            self._events(sender_id, [{"event": "resume"}])
+
+    def say(self, sender_id: str, text: str) -> None:
+        """Sends the founder's message to the customer."""
+        if self.via_widget:
+            self._widget(sender_id, "message", {"text": text})
+        else:
+            self._events(
+                sender_id,
+                [{"event": "bot", "text": text, "metadata": {"author": "founder"}}],
+            )
