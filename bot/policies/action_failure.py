@@ -13,7 +13,7 @@ after it. The conversation stays in the tracker store untouched.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
 from rasa.engine.graph import ExecutionContext
@@ -25,6 +25,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import METADATA_MODEL_ID
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ CUSTOM_ACTION_PREFIX = "action_"
 DEFAULT_PRIORITY = 7
 
 
-def failed_custom_action(tracker: DialogueStateTracker, domain: Domain) -> Optional[str]:
+def failed_custom_action(tracker: DialogueStateTracker, domain: Domain) -> str | None:
     """Returns the name of the custom action that just ran without any result.
 
     Args:
@@ -50,6 +51,8 @@ def failed_custom_action(tracker: DialogueStateTracker, domain: Domain) -> Optio
     last = tracker.events[-1]
     if not isinstance(last, ActionExecuted) or not last.action_name:
         return None
+    if METADATA_MODEL_ID not in (last.metadata or {}):
+        return None
     name = last.action_name
     if name.startswith(CUSTOM_ACTION_PREFIX) and name in domain.user_actions:
         return name
@@ -63,7 +66,7 @@ class ActionFailurePolicy(Policy):
     """Apologises when a custom action returned no events (action server down)."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         """Returns the default configuration (see parent class for full docstring)."""
         return {"priority": DEFAULT_PRIORITY, "response": APOLOGY_RESPONSE}
 
@@ -74,7 +77,7 @@ class ActionFailurePolicy(Policy):
 
     def __init__(
         self,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -86,7 +89,7 @@ class ActionFailurePolicy(Policy):
 
     def train(
         self,
-        training_trackers: List[TrackerWithCachedStates],
+        training_trackers: list[TrackerWithCachedStates],
         domain: Domain,
         **kwargs: Any,
     ) -> Resource:
@@ -101,7 +104,7 @@ class ActionFailurePolicy(Policy):
         self,
         tracker: DialogueStateTracker,
         domain: Domain,
-        rule_only_data: Optional[Dict[Text, Any]] = None,
+        rule_only_data: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
         """Predicts the apology after a silent custom action, else abstains."""

@@ -100,6 +100,7 @@ def base_env(database_url: str, secret: str) -> dict[str, str]:
         PYTHONPATH=str(REPO),
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         TF_CPP_MIN_LOG_LEVEL="2",
+        RASA_TELEMETRY_ENABLED="false",
     )
     return env
 
@@ -137,9 +138,55 @@ def write_endpoints(workdir: Path, action_url: str) -> Path:
 
 @contextmanager
 def rasa_server(env: dict[str, str], workdir: Path, action_url: str) -> Iterator[Process]:
-    """Runs ``rasa run`` with the trained model, REST and socket.io channels."""
+    """Runs ``rasa run`` with the trained model and this stack's SQLite stores."""
+    with rasa_server_with(env, workdir, write_endpoints(workdir, action_url)) as process:
+        yield process
+
+
+def say(
+    rasa_url: str, sender: str, text: str, metadata: dict[str, str] | None = None
+) -> list[dict]:
+    """Sends one message over REST and returns the bot's replies."""
+    response = httpx.post(
+        f"{rasa_url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": text, "metadata": metadata or {}},
+        timeout=60,
+    )
+    response.raise_for_status()
+    return list(response.json())
+
+
+def texts(replies: list[dict]) -> str:
+    """All reply texts joined, for assertions."""
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def write_production_endpoints(
+    workdir: Path, action_url: str, tracker_db: str, redis_db: int, queue: str
+) -> Path:
+    """Writes an endpoints file for the production path: PostgreSQL, Redis, RabbitMQ.
+
+    Uses the local servers (PostgreSQL on 5432 with trust auth, Redis on 6379,
+    RabbitMQ on 5672 as guest).
+    """
+    path = workdir / "endpoints.prod.yml"
+    path.write_text(
+        f"action_endpoint:\n  url: {action_url}/webhook\n"
+        "tracker_store:\n  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n  port: 5432\n"
+        f"  db: {tracker_db}\n  username: postgres\n  password: ''\n"
+        f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: 6379\n  db: {redis_db}\n"
+        "  key_prefix: e2e\n"
+        "event_broker:\n  type: pika\n  url: 127.0.0.1\n  username: guest\n  password: guest\n"
+        f"  queues:\n    - {queue}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@contextmanager
+def rasa_server_with(env: dict[str, str], workdir: Path, endpoints: Path) -> Iterator[Process]:
+    """Runs ``rasa run`` with a given endpoints file."""
     port = free_port()
-    endpoints = write_endpoints(workdir, action_url)
     process = start(
         "rasa",
         [
@@ -163,21 +210,3 @@ def rasa_server(env: dict[str, str], workdir: Path, action_url: str) -> Iterator
         yield process
     finally:
         process.stop()
-
-
-def say(
-    rasa_url: str, sender: str, text: str, metadata: dict[str, str] | None = None
-) -> list[dict]:
-    """Sends one message over REST and returns the bot's replies."""
-    response = httpx.post(
-        f"{rasa_url}/webhooks/rest/webhook",
-        json={"sender": sender, "message": text, "metadata": metadata or {}},
-        timeout=60,
-    )
-    response.raise_for_status()
-    return list(response.json())
-
-
-def texts(replies: list[dict]) -> str:
-    """All reply texts joined, for assertions."""
-    return "\n".join(r.get("text", "") for r in replies)
