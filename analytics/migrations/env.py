@@ -13,13 +13,13 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from analytics.db import make_engine
-from analytics.models import Base
+from analytics.schema import metadata
 from analytics.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _url() -> str:

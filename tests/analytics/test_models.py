@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 
 from analytics.__main__ import main
 from analytics.db import alembic_config, make_engine, make_sessionmaker, upgrade_to_head
-from analytics.models import Base, Customer, Order
+from analytics.models import Customer, Order
+from analytics.schema import metadata
 from analytics.settings import (
     ENV_DATABASE_URL,
     ENV_IDENTITY_SECRET,
@@ -39,7 +40,7 @@ EXPECTED_TABLES = {
 def _schema_diffs(engine: Engine) -> list[object]:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
-        return list(compare_metadata(context, Base.metadata))
+        return list(compare_metadata(context, metadata))
 
 
 def _customer(external_id: str, created_at: datetime) -> Customer:

@@ -1,0 +1,104 @@
+"""Retention offers made by the bot before a cancellation, and what came of them.
+
+Each offer is recorded when made (``offered``) and resolved when the customer
+answers (``accepted`` keeps the subscription, ``declined`` lets the cancellation
+go through). The record keeps the bot from offering twice in a row and tells the
+founder (and the churn model) how well offers work.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from analytics.models import Base, Subscription, UTCDateTime
+
+logger = logging.getLogger(__name__)
+
+OUTCOME_OFFERED = "offered"
+OUTCOME_ACCEPTED = "accepted"
+OUTCOME_DECLINED = "declined"
+OUTCOMES = (OUTCOME_OFFERED, OUTCOME_ACCEPTED, OUTCOME_DECLINED)
+#: No second offer to the same subscription within this time.
+OFFER_COOLDOWN = timedelta(days=90)
+
+
+class RetentionOfferRecord(Base):
+    """One retention offer made in a conversation."""
+
+    __tablename__ = "retention_offers"
+    __table_args__ = (
+        CheckConstraint(
+            "outcome IN ('offered', 'accepted', 'declined')", name="outcome"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    sender_id: Mapped[str] = mapped_column(String(255))
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(16), default=OUTCOME_OFFERED)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+def recently_offered(session: Session, subscription: Subscription, at: datetime) -> bool:
+    """Whether this subscription got an offer within :data:`OFFER_COOLDOWN` before ``at``."""
+    since = at - OFFER_COOLDOWN
+    found = session.scalars(
+        select(RetentionOfferRecord.id).where(
+            RetentionOfferRecord.subscription_id == subscription.id,
+            RetentionOfferRecord.offered_at >= since,
+        )
+    ).first()
+    return found is not None
+
+
+def record_offer(
+    session: Session, subscription: Subscription, *, kind: str, sender_id: str, at: datetime
+) -> RetentionOfferRecord:
+    """Records an offer just made to the subscription's customer."""
+    record = RetentionOfferRecord(
+        customer_id=subscription.customer_id,
+        subscription_id=subscription.id,
+        kind=kind,
+        sender_id=sender_id,
+        offered_at=at,
+        outcome=OUTCOME_OFFERED,
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def resolve_offer(
+    session: Session, subscription: Subscription, *, accepted: bool, at: datetime
+) -> RetentionOfferRecord | None:
+    """Marks the subscription's open offer accepted or declined.
+
+    Returns:
+        The resolved record, or None when there was no open offer.
+    """
+    record = session.scalars(
+        select(RetentionOfferRecord)
+        .where(
+            RetentionOfferRecord.subscription_id == subscription.id,
+            RetentionOfferRecord.outcome == OUTCOME_OFFERED,
+        )
+        .order_by(RetentionOfferRecord.offered_at.desc())
+    ).first()
+    if record is None:
+        logger.warning("No open retention offer for subscription %s", subscription.id)
+        return None
+    record.outcome = OUTCOME_ACCEPTED if accepted else OUTCOME_DECLINED
+    record.resolved_at = at
+    session.flush()
+    return record
