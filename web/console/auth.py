@@ -21,6 +21,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -48,6 +49,11 @@ _secret_fallback = secrets.token_hex(32)
 def hash_password(password: str) -> str:
     """Hashes a password with Argon2id."""
     return _hasher.hash(password)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_hex(16))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -151,7 +157,7 @@ def authenticate(db: Session, username: str, password: str) -> ConsoleUser | Non
     """Returns the user when the password is right, else ``None``."""
     user = db.scalar(select(ConsoleUser).where(ConsoleUser.username == username))
     if user is None:
-        verify_password(hash_password("timing"), password)  # same work for unknown users
+        verify_password(_dummy_hash(), password)  # same work for unknown users
         return None
     if not verify_password(user.password_hash, password):
         return None
@@ -184,6 +190,11 @@ class LoginThrottle:
         """Records a failed login of ``key``."""
         with self._lock:
             self._recent(key, time.monotonic()).append(time.monotonic())
+
+    def clear(self) -> None:
+        """Forgets every failure."""
+        with self._lock:
+            self._failures.clear()
 
     def succeeded(self, key: str) -> None:
         """Forgets the failures of ``key``."""

@@ -97,6 +97,7 @@ def dispose_engines() -> None:
         _engines.clear()
         _founder_ready.clear()
     FACTS.reset()
+    _throttle.clear()
 
 
 def _codec() -> auth.SessionCodec:
@@ -222,8 +223,10 @@ def _back(url: str, *, msg: str = "", err: str = "") -> RedirectResponse:
         params.append(f"msg={quote(msg)}")
     if err:
         params.append(f"err={quote(err)}")
+    url, _, fragment = url.partition("#")
     sep = "&" if "?" in url else "?"
-    return RedirectResponse(url + (sep + "&".join(params) if params else ""), status_code=303)
+    url += sep + "&".join(params) if params else ""
+    return RedirectResponse(url + (f"#{fragment}" if fragment else ""), status_code=303)
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str], filename: str) -> Response:

@@ -154,15 +154,28 @@ def existing_examples(nlu_dir: Path) -> dict[str, Existing]:
     found: dict[str, Existing] = {}
     for path in sorted(nlu_dir.rglob("*.yml")):
         try:
-            data = _yaml().load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, YAMLError):
+            stat = path.stat()
+        except OSError:
             continue
-        for item in data.get("nlu") or []:
-            if not isinstance(item, dict) or "intent" not in item:
-                continue
-            for example in _examples(item.get("examples")):
-                found.setdefault(normalise(example), Existing(path, str(item["intent"]), example))
+        for key, intent, example in _file_examples(str(path), stat.st_mtime_ns, stat.st_size):
+            found.setdefault(key, Existing(path, intent, example))
     return found
+
+
+@lru_cache(maxsize=256)
+def _file_examples(path: str, mtime_ns: int, size: int) -> tuple[tuple[str, str, str], ...]:
+    """(key, intent, example) of one NLU file; cached until the file changes."""
+    try:
+        data = _yaml().load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, YAMLError):
+        return ()
+    out = []
+    for item in data.get("nlu") or []:
+        if not isinstance(item, dict) or "intent" not in item:
+            continue
+        for example in _examples(item.get("examples")):
+            out.append((normalise(example), str(item["intent"]), example))
+    return tuple(out)
 
 
 def read_corrections(path: Path) -> dict[str, list[str]]:
