@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rasa_sdk.events import EventType
 
+from actions import brain
 from actions import formatting as fmt
 from actions.base import ShopAction, Turn
 from analytics import catalogue, repo
@@ -43,7 +44,7 @@ class ActionAccountStatus(ShopAction):
     def act(self, turn: Turn) -> list[EventType]:
         """Reads the subscription and points and answers."""
         assert turn.customer is not None
-        note = segment_note(turn)
+        note = brain.segment_note(brain.scores_of(turn.session, turn.customer), turn.language)
         subscription = repo.current_subscription(turn.session, turn.customer.id)
         if subscription is None:
             turn.say(
@@ -59,11 +60,3 @@ class ActionAccountStatus(ShopAction):
             segment_note=note,
         )
         return []
-
-
-def segment_note(turn: Turn) -> str:
-    """A friendly sentence from the customer's segment (never a raw score).
-
-    Filled in from the brain's stored scores; empty until they exist.
-    """
-    return ""

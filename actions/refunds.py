@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from rasa_sdk.events import EventType, SlotSet
 
 from actions.base import ShopAction, Turn
+from actions.support import REASON_VIP_REFUND, escalate_vip
 from analytics import repo
 
 SLOT_ORDER_ID = "order_id"
@@ -44,4 +45,5 @@ class ActionRefundRequest(ShopAction):
             turn.say("utter_refund_exists", request_id=request.id, order_number=order.order_number)
             return [SlotSet(SLOT_ORDER_ID, None)]
         turn.say("utter_refund_created", request_id=request.id, order_number=order.order_number)
+        escalate_vip(turn, REASON_VIP_REFUND)
         return [SlotSet(SLOT_ORDER_ID, None)]

@@ -12,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 
 from rasa_sdk.events import EventType, SlotSet
 
+from actions import brain
 from actions import formatting as fmt
 from actions.account import plan_name
 from actions.base import SLOT_PENDING, ShopAction, Turn
-from analytics import repo
+from analytics import offers, repo
 from analytics.models import Subscription
+from analytics.scores import choose_retention_offer
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +40,9 @@ def clear_pending() -> list[EventType]:
 
 
 def do_cancel(turn: Turn, subscription: Subscription) -> list[EventType]:
-    """Cancels for real and tells the customer."""
+    """Cancels for real (declining any open offer) and tells the customer."""
+    if turn.tracker.get_slot(SLOT_PENDING) == PENDING_OFFER:
+        offers.resolve_offer(turn.session, subscription, accepted=False, at=now())
     repo.cancel_subscription(turn.session, subscription, reason=CANCEL_REASON_CHAT, at=now())
     turn.say("utter_subscription_canceled", plan=plan_name(turn, subscription))
     return clear_pending()
@@ -63,7 +67,7 @@ class ActionCancelSubscription(ShopAction):
         if turn.tracker.get_slot(SLOT_PENDING) == PENDING_OFFER:
             return do_cancel(turn, subscription)  # asked to cancel again: they insist
         plan = plan_name(turn, subscription)
-        offer = retention_offer_text(turn)
+        offer = retention_offer_text(turn, subscription)
         if offer is not None:
             turn.say("utter_retention_offer", offer=offer, plan=plan)
             return [SlotSet(SLOT_PENDING, PENDING_OFFER)]
@@ -71,12 +75,24 @@ class ActionCancelSubscription(ShopAction):
         return [SlotSet(SLOT_PENDING, PENDING_CANCEL)]
 
 
-def retention_offer_text(turn: Turn) -> str | None:
-    """The brain's retention offer for this customer, in the reply language.
+def retention_offer_text(turn: Turn, subscription: Subscription) -> str | None:
+    """Makes (and records) the brain's retention offer, if it has one.
 
-    Returns None when the brain has no offer (not high value and high risk).
+    Only high-value, high-risk customers get one (see
+    :func:`analytics.scores.choose_retention_offer`), and never twice within the
+    cool-down, so a customer who insists can always cancel.
+
+    Returns:
+        The offer in the reply language, or None.
     """
-    return None
+    assert turn.customer is not None
+    offer = choose_retention_offer(brain.scores_of(turn.session, turn.customer), turn.customer)
+    if offer is None or offers.recently_offered(turn.session, subscription, now()):
+        return None
+    offers.record_offer(
+        turn.session, subscription, kind=offer.kind, sender_id=turn.sender_id, at=now()
+    )
+    return offer.text(turn.language)
 
 
 class ActionPauseSubscription(ShopAction):
@@ -137,17 +153,12 @@ class ActionConfirm(ShopAction):
             turn.say("utter_subscription_paused", plan=plan, until=fmt.day(until, turn.language))
             return clear_pending()
         if pending == PENDING_OFFER:
-            offer = accept_retention_offer(turn, subscription)
-            turn.say("utter_offer_accepted", offer=offer, plan=plan)
+            offers.resolve_offer(turn.session, subscription, accepted=True, at=now())
+            turn.say("utter_offer_accepted", plan=plan)
             return clear_pending()
         logger.warning("Unknown pending action %r", pending)
         turn.say("utter_nothing_pending")
         return clear_pending()
-
-
-def accept_retention_offer(turn: Turn, subscription: Subscription) -> str:
-    """Records an accepted retention offer and returns its text."""
-    raise NotImplementedError("retention offers come with the brain")
 
 
 class ActionDecline(ShopAction):

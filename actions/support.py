@@ -6,10 +6,26 @@ from datetime import UTC, datetime
 
 from rasa_sdk.events import EventType
 
+from actions import brain
 from actions.base import ShopAction, Turn
 from analytics import repo
 
 REASON_ASKED = "customer asked for a person"
+REASON_VIP_COMPLAINT = "VIP complaint"
+REASON_VIP_REFUND = "VIP refund request"
+
+
+def escalate_vip(turn: Turn, reason: str) -> bool:
+    """Hands a VIP's conversation to the founder as a priority.
+
+    Returns:
+        True if the customer is a VIP (and the handoff was made).
+    """
+    if not brain.is_vip(brain.scores_of(turn.session, turn.customer)):
+        return False
+    hand_off(turn, reason)
+    turn.say("utter_handoff_priority")
+    return True
 
 
 def hand_off(turn: Turn, reason: str) -> None:
@@ -38,7 +54,7 @@ class ActionHandoff(ShopAction):
 
 
 class ActionComplain(ShopAction):
-    """Apologises and offers a person."""
+    """Apologises and offers a person; a VIP goes straight to the founder."""
 
     def name(self) -> str:
         """The action's name in the domain."""
@@ -46,7 +62,8 @@ class ActionComplain(ShopAction):
 
     def act(self, turn: Turn) -> list[EventType]:
         """Answers a complaint."""
-        turn.say("utter_complain")
+        if not escalate_vip(turn, REASON_VIP_COMPLAINT):
+            turn.say("utter_complain")
         return []
 
 

@@ -16,7 +16,7 @@ DEMO_ZH = "cus_0001"
 DEMO_EN = "cus_0002"
 """Emily Carter: English, coffee subscription (S02) active, latest order delivered."""
 DEMO_VIP_AT_RISK = "cus_0003"
-"""李娜: Chinese, high spend, recent late delivery and complaints, lapsing."""
+"""李娜: Chinese, high spend, late deliveries and complaints, tea box paused: lapsing."""
 DEMO_NEW = "cus_0004"
 """Tom Baker: English, signed up last week, no orders."""
 

@@ -1063,9 +1063,11 @@ def _demo_customers(sim: _Sim, ref: datetime) -> list[_CustomerDraft]:
     sub = _SubDraft(PLAN_TEA_BOX, ref - d(210), cat[PLAN_TEA_BOX].price_cents)
     sub.events.append((EVENT_START, sub.started_at, None))
     box_history(lina, sub, ref - d(45))
-    sim.cancel(sub, ref - d(32), TYPE_COMPLAINER, LANG_ZH)
-    sub.cancel_reason = CANCEL_REASONS["delivery"][0]
-    sub.events[-1] = (EVENT_CANCEL, ref - d(32), sub.cancel_reason)
+    # After two late deliveries she paused the box (lapsing, still cancellable).
+    sub.status = SUB_PAUSED
+    sub.paused_until = ref + d(28)
+    sub.next_renewal_at = None
+    sub.events.append((EVENT_PAUSE, ref - d(32), CANCEL_REASONS["delivery"][0]))
     lina.subscriptions.append(sub)
     lina.refunds.append(
         _RefundDraft(

@@ -36,9 +36,11 @@ def responses_said_by_actions() -> set[str]:
 def test_every_domain_action_is_served() -> None:
     executor = ActionExecutor()
     executor.register_package("actions")
-    served = set(executor.list_actions_names()) if hasattr(executor, "list_actions_names") else {
-        a.name for a in executor.list_actions()
-    }
+    served = (
+        set(executor.list_actions_names())
+        if hasattr(executor, "list_actions_names")
+        else {a.name for a in executor.list_actions()}
+    )
     assert set(load_domain()["actions"]) <= served
 
 
@@ -50,10 +52,16 @@ def test_responses_sent_by_actions_exist_in_both_languages() -> None:
     assert not missing, f"actions send responses the domain lacks: {missing}"
     for name in said | set(responses):
         variations = responses[name]
-        english = [v for v in variations if v.get("condition") == [{"type": "slot", "name": "language", "value": "en"}]]
+        english = [
+            v
+            for v in variations
+            if v.get("condition") == [{"type": "slot", "name": "language", "value": "en"}]
+        ]
         default = [v for v in variations if not v.get("condition")]
         assert english and default, f"{name} needs an English variation and a Chinese default"
-        assert not re.search(r"[\u4e00-\u9fff]", english[0]["text"]), f"{name}: Chinese in English text"
+        assert not re.search(r"[\u4e00-\u9fff]", english[0]["text"]), (
+            f"{name}: Chinese in English text"
+        )
         assert re.search(r"[\u4e00-\u9fff]", default[0]["text"]), f"{name}: default is not Chinese"
         assert set(re.findall(r"{(\w+)}", english[0]["text"])) == set(
             re.findall(r"{(\w+)}", default[0]["text"])

@@ -138,7 +138,8 @@ def _check_demo_customers(session: Session) -> None:
     assert latest is not None and latest.order_number == demo.DEMO_VIP_LATEST_ORDER
     assert latest.is_late
     assert REFERENCE - latest.created_at > timedelta(days=30)  # lapsing
-    assert repo.current_subscription(session, lina.id) is None
+    lina_sub = repo.current_subscription(session, lina.id)
+    assert lina_sub is not None and lina_sub.status == SUB_PAUSED  # paused after late boxes
     totals: Counter[int] = Counter()
     for cid, total in session.execute(
         select(Order.customer_id, Order.total_cents).where(Order.status != ORDER_CANCELLED)

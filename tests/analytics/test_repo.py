@@ -94,7 +94,8 @@ def test_current_subscription(session: Session) -> None:
     sub = repo.current_subscription(session, wang.id)
     assert sub is not None and sub.status == SUB_ACTIVE and sub.plan == "S01"
     lina = _customer(session, demo.DEMO_VIP_AT_RISK)
-    assert repo.current_subscription(session, lina.id) is None  # only a canceled one
+    lina_sub = repo.current_subscription(session, lina.id)
+    assert lina_sub is not None and lina_sub.status == SUB_PAUSED
     assert repo.current_subscription(session, _customer(session, demo.DEMO_NEW).id) is None
 
 
