@@ -9,6 +9,7 @@ Routes:
   ``?lang=zh|en`` sets the page language, ``?open=1`` opens the widget at load.
 * ``GET /widget/widget.js``: the built widget (``make widget`` builds ``widget/dist``).
 * ``POST /widget/rating``: the end-of-chat rating, stored in ``conversations.rating``.
+* ``GET /static/demo/<name>``: the demo shop's pictures.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from web.settings import WebSettings, get_settings
 logger = logging.getLogger(__name__)
 
 WIDGET_DIST = REPO_ROOT / "widget" / "dist"
+STATIC_DIR = Path(__file__).resolve().parent / "static" / "demo"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 CATALOGUE = REPO_ROOT / "analytics" / "data" / "catalogue.csv"
 SESSION_ID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -192,6 +194,15 @@ def widget_asset(name: str) -> Response:
         media_type=media_type,
         headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"},
     )
+
+
+@router.get("/static/demo/{name}", name="demo_static")
+def demo_static(name: str) -> Response:
+    """Pictures of the demo shop (e.g. what the founder sends in a chat)."""
+    path = STATIC_DIR / name
+    if "/" in name or name.startswith(".") or not path.is_file():
+        return Response(status_code=404)
+    return FileResponse(path, headers={"Cache-Control": "max-age=3600"})
 
 
 class RatingIn(BaseModel):

@@ -50,8 +50,8 @@ const ZH: Strings = {
     name
       ? `${name}，你好！我是店里的智能助手，可以帮你查订单、管理订阅、推荐茶和咖啡，或者请店主来回答。`
       : "你好！我是店里的智能助手，可以帮你查订单、管理订阅、推荐茶和咖啡，或者请店主来回答。",
-  placeholder: "输入消息…（Enter 发送，Shift+Enter 换行）",
-  inputLabel: "输入消息",
+  placeholder: "输入消息…",
+  inputLabel: "输入消息（Enter 发送，Shift+Enter 换行）",
   send: "发送",
   switchLang: "EN",
   switchLangLabel: "Switch to English",
@@ -91,8 +91,8 @@ const EN: Strings = {
     name
       ? `Hi ${name}! I'm the shop's assistant: I can check your order, manage your subscription, recommend a tea or coffee, or fetch the founder.`
       : "Hi! I'm the shop's assistant: I can check your order, manage your subscription, recommend a tea or coffee, or fetch the founder.",
-  placeholder: "Type a message… (Enter to send, Shift+Enter for a new line)",
-  inputLabel: "Your message",
+  placeholder: "Type a message…",
+  inputLabel: "Your message (Enter to send, Shift+Enter for a new line)",
   send: "Send",
   switchLang: "中文",
   switchLangLabel: "切换到中文",

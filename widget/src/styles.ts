@@ -112,6 +112,7 @@ button:focus-visible, a:focus-visible { outline: 2px solid #f2b134; outline-offs
   .lb-open .lb-launcher { display: none; }
   .lb-open .lb-panel { position: fixed; inset: 0; width: 100%; height: 100%; border-radius: 0; border: 0; }
   .lb-msg { max-width: 90%; }
+  .lb-input { font-size: 16px; }
 }
 @media (prefers-reduced-motion: reduce) { .lb-dots i { animation: none; } }
 `;

@@ -1,0 +1,160 @@
+"""Fixtures of the browser tests: the real stack plus the web app, and Debian Chromium.
+
+The stack (seeded SQLite store, action server, Rasa server with the widget channel, web app
+serving the demo shop and the built widget) lives for the ``tests/browser`` package and is
+stopped before the next package starts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from tests.e2e.stack import REPO, Process, action_server, base_env, free_port, rasa_server, start
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WIDGET_JS = REPO / "widget" / "dist" / "widget.js"
+SCREENSHOTS = REPO / "artifacts" / "screenshots"
+BROWSER_CUSTOMERS = 60
+DESKTOP = {"width": 1280, "height": 800}
+MOBILE = {"width": 390, "height": 844}
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The running product as the browser tests see it."""
+
+    rasa_url: str
+    web_url: str
+    shop_url: str
+    secret: str
+    token: str
+    workdir: Path
+
+
+def _check_prerequisites() -> None:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (Debian chromium).")
+    if not WIDGET_JS.exists():
+        pytest.fail(f"{WIDGET_JS} is missing: run `make widget`.")
+
+
+@pytest.fixture(scope="package")
+def browser_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder for this package's databases and logs."""
+    return tmp_path_factory.mktemp("browser_stack")
+
+
+@pytest.fixture(scope="package")
+def browser_env(browser_workdir: Path) -> dict[str, str]:
+    """Environment of the stack: a seeded store, fresh secrets."""
+    _check_prerequisites()
+    secret = secrets.token_hex(16)
+    url = f"sqlite:///{browser_workdir / 'shop.db'}"
+    env = base_env(url, secret)
+    env.update(
+        RASA_AUTH_TOKEN=secrets.token_hex(16),
+        SESSION_SECRET=secrets.token_hex(16),
+        CONSOLE_PASSWORD=secrets.token_hex(8),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "analytics", "seed", "--customers", str(BROWSER_CUSTOMERS)],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return env
+
+
+@pytest.fixture(scope="package")
+def stack(browser_env: dict[str, str], browser_workdir: Path) -> Iterator[Stack]:
+    """Action server, Rasa server (REST, socket.io, widget channel) and the web app."""
+    with (
+        action_server(browser_env, browser_workdir) as actions,
+        rasa_server(browser_env, browser_workdir, actions.url) as rasa,
+    ):
+        web_env = dict(browser_env, RASA_URL=rasa.url, RASA_PUBLIC_URL=rasa.url)
+        port = free_port()
+        web: Process = start(
+            "web",
+            [
+                sys.executable, "-m", "uvicorn", "web.app:create_app", "--factory",
+                "--host", "127.0.0.1", "--port", str(port),
+            ],
+            web_env,
+            browser_workdir,
+            f"http://127.0.0.1:{port}/health",
+        )  # fmt: skip
+        web_env["WEB_PORT"] = str(port)
+        try:
+            yield Stack(
+                rasa_url=rasa.url,
+                web_url=web.url,
+                shop_url=browser_env["SHOP_DATABASE_URL"],
+                secret=browser_env["IDENTITY_SECRET"],
+                token=browser_env["RASA_AUTH_TOKEN"],
+                workdir=browser_workdir,
+            )
+        finally:
+            web.stop()
+
+
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    """Playwright's driver."""
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="package")
+def browser(playwright: Playwright, stack: Stack) -> Iterator[Browser]:
+    """Debian Chromium, headless."""
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+def new_context(browser: Browser, *, locale: str = "zh-CN", mobile: bool = False) -> BrowserContext:
+    """A fresh browser profile (own storage) with a language and a screen size."""
+    context = browser.new_context(
+        locale=locale,
+        viewport=MOBILE if mobile else DESKTOP,
+        is_mobile=mobile,
+        has_touch=mobile,
+        extra_http_headers={"Accept-Language": locale},
+    )
+    context.set_default_timeout(30_000)
+    return context
+
+
+@pytest.fixture()
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh Chinese-language browser profile for one test."""
+    context = new_context(browser)
+    yield context
+    context.close()
+
+
+@pytest.fixture()
+def page(context: BrowserContext) -> Page:
+    """A tab of that profile."""
+    return context.new_page()
