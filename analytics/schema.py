@@ -7,6 +7,7 @@ new model module only needs one line below to be migrated and checked.
 from __future__ import annotations
 
 import web.console.models  # noqa: F401  (console tables live in the same store)
-from analytics import models, offers, scores  # noqa: F401
+from analytics import live_risk, models, offers, scores  # noqa: F401
+from analytics.ingest import checkpoint  # noqa: F401  (conversation loop tables)
 
 metadata = models.Base.metadata
