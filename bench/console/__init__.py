@@ -1,0 +1,1 @@
+"""Volume generator and latency benchmark of the founder's console."""
