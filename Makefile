@@ -25,6 +25,8 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONPATH := $(CURDIR)
 
+include widget/Makefile.mk
+
 .PHONY: help run test install env db train shell hash lint typecheck test-main test-rasa test-data clean bench-nlu eval-nlu
 
 help:
@@ -80,7 +82,7 @@ model-path:
 	@echo $(MODEL)
 
 ## Run everything -------------------------------------------------------------
-run: db train
+run: db train widget
 	@echo
 	@echo "  Rasa REST:      http://localhost:$(RASA_PORT)/webhooks/rest/webhook"
 	@echo "  Rasa socket.io: http://localhost:$(RASA_PORT)/socket.io"
@@ -115,7 +117,7 @@ test-rasa: install train
 	$(RASA) test core --model $(MODEL) --stories tests/conversations --endpoints bot/endpoints.yml \
 	  --fail-on-prediction-errors --out var/results/core
 
-test-main: install train env
+test-main: install train env widget chromium
 	MODEL=$(MODEL) $(VENV)/bin/pytest -q
 
 test: lint typecheck test-data test-rasa test-main

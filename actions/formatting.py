@@ -10,13 +10,14 @@ from analytics.models import Order, Product
 LANG_EN = "en"
 
 CARRIERS: dict[str, tuple[str, str]] = {
-    # code: (Chinese, English)
+    # code or stored English name (upper case): (Chinese, English)
     "SF": ("顺丰速运", "SF Express"),
     "JD": ("京东物流", "JD Logistics"),
     "YTO": ("圆通速递", "YTO Express"),
     "ZTO": ("中通快递", "ZTO Express"),
     "EMS": ("中国邮政EMS", "China Post EMS"),
 }
+CARRIERS.update({en.upper(): (zh, en) for zh, en in list(CARRIERS.values())})
 CLOSED_STATUS: dict[str, tuple[str, str]] = {
     "cancelled": ("已取消", "cancelled"),
     "refunded": ("已退款", "refunded"),
@@ -51,7 +52,7 @@ def day(value: datetime | None, language: str) -> str:
 
 
 def carrier(code: str | None, language: str) -> str:
-    """Returns a carrier's display name from its code."""
+    """Returns a carrier's display name from its code or English name."""
     if not code:
         return pick(UNKNOWN, language)
     pair = CARRIERS.get(code.upper())

@@ -83,3 +83,12 @@ def test_broken_store_gives_a_polite_apology(
 ) -> None:
     ActionOrderStatus().run(dispatcher, make_tracker("我的订单", customer=DEMO_ZH), {})
     assert responses(dispatcher) == ["utter_technical_difficulty"]
+
+
+def test_carrier_is_named_in_the_reply_language() -> None:
+    from actions.formatting import carrier
+
+    assert carrier("SF Express", "zh") == "顺丰速运"
+    assert carrier("sf", "en") == "SF Express"
+    assert carrier("Some Local Courier", "zh") == "Some Local Courier"
+    assert carrier(None, "en") == "to be confirmed"
