@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from analytics.settings import get_settings
 
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 CMD_MIGRATE = "migrate"
 CMD_SEED = "seed"
+CMD_IMPORT = "import"
 CMD_EXPORT_NLU = "export-nlu"
 
 
@@ -60,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--from-csv", action="store_true", help="read the catalogue CSV instead of the database"
     )
+    importer = sub.add_parser(CMD_IMPORT, help="import a shop's products, customers and orders from CSV")
+    importer.add_argument("--products", type=Path, help="products CSV")
+    importer.add_argument("--customers", type=Path, help="customers CSV")
+    importer.add_argument("--orders", type=Path, help="order lines CSV")
     return parser
 
 
@@ -116,7 +122,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in paths:
             print(f"wrote {path}")
         return 0
+    if args.command == CMD_IMPORT:
+        return _import(url, args)
     return 2  # pragma: no cover - argparse enforces the choices
+
+
+def _import(url: str, args: argparse.Namespace) -> int:
+    """Runs ``import``: good rows are committed, bad rows listed; exit 1 if any."""
+    from analytics.db import make_engine, make_sessionmaker, upgrade_to_head
+    from analytics.importer import import_csv
+    from analytics.nlu_export import export_nlu
+
+    if not (args.products or args.customers or args.orders):
+        print("error: give at least one of --products, --customers, --orders", file=sys.stderr)
+        return 2
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            report = import_csv(
+                session,
+                products=args.products,
+                customers=args.customers,
+                orders=args.orders,
+                progress=sys.stderr.isatty(),
+            )
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(report.summary())
+    if args.products:
+        for path in export_nlu(url):
+            print(f"wrote {path}")
+    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":
