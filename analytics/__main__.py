@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--products", type=Path, help="products CSV")
     importer.add_argument("--customers", type=Path, help="customers CSV")
     importer.add_argument("--orders", type=Path, help="order lines CSV")
+    from analytics.scores import add_score_arguments  # the brain (issue 3)
+
+    add_score_arguments(sub.add_parser("score", help="fit/load the brain, score every customer"))
     return parser
 
 
@@ -124,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == CMD_IMPORT:
         return _import(url, args)
+    if args.command == "score":
+        from analytics.scoring import run_from_args
+
+        return run_from_args(args, url)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

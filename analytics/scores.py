@@ -7,8 +7,10 @@ The table ``customer_scores`` holds one current row per customer, written by
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String, select
@@ -21,10 +23,14 @@ __all__ = [
     "HIGH_VALUE_CENTS",
     "CustomerScore",
     "RetentionOffer",
+    "add_score_arguments",
     "choose_retention_offer",
     "get_scores",
     "get_scores_by_external_id",
 ]
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "var" / "models" / "brain"
+"""Where ``python -m analytics score`` saves and loads the brain's models."""
 
 HIGH_RISK = 0.5
 """Churn probability (90 days) from which a customer counts as high risk."""
@@ -155,3 +161,14 @@ def choose_retention_offer(
             return OFFERS["free_month"]
         return OFFERS["discount_3_boxes"]
     return OFFERS["discount_next_order"]
+
+
+def add_score_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the ``score`` command's options (kept here so the CLI parser stays light)."""
+    p.add_argument(
+        "--no-refit", action="store_true", help="use the stored models (fit only if none is stored)"
+    )
+    p.add_argument("--now", help="scoring time (ISO date, UTC); default now")
+    p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help="OpenMP threads for model fitting")
