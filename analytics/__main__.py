@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--from-csv", action="store_true", help="read the catalogue CSV instead of the database"
     )
-    importer = sub.add_parser(CMD_IMPORT, help="import a shop's products, customers and orders from CSV")
+    importer = sub.add_parser(
+        CMD_IMPORT, help="import a shop's products, customers and orders from CSV"
+    )
     importer.add_argument("--products", type=Path, help="products CSV")
     importer.add_argument("--customers", type=Path, help="customers CSV")
     importer.add_argument("--orders", type=Path, help="order lines CSV")

@@ -68,13 +68,17 @@ def price_overview(session: Session) -> dict[str, int]:
         .where(Product.active.is_(True), Product.category.in_((CATEGORY_TEA, CATEGORY_COFFEE)))
         .group_by(Product.category)
     ).all()
-    overview = {f"{category}_{edge}": 0 for category in ("tea", "coffee") for edge in ("min", "max")}
+    overview = {
+        f"{category}_{edge}": 0 for category in ("tea", "coffee") for edge in ("min", "max")
+    }
     for category, low, high in ranges:
         overview[f"{category}_min"], overview[f"{category}_max"] = int(low), int(high)
     boxes = {
         sku: price
         for sku, price in session.execute(
-            select(Product.sku, Product.price_cents).where(Product.category == CATEGORY_SUBSCRIPTION)
+            select(Product.sku, Product.price_cents).where(
+                Product.category == CATEGORY_SUBSCRIPTION
+            )
         ).all()
     }
     overview["tea_box"] = int(boxes.get(TEA_BOX_SKU, 0))

@@ -31,9 +31,7 @@ class RetentionOfferRecord(Base):
 
     __tablename__ = "retention_offers"
     __table_args__ = (
-        CheckConstraint(
-            "outcome IN ('offered', 'accepted', 'declined')", name="outcome"
-        ),
+        CheckConstraint("outcome IN ('offered', 'accepted', 'declined')", name="outcome"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

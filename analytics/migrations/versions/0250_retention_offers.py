@@ -37,12 +37,16 @@ def upgrade() -> None:
             name=op.f("ck_retention_offers_outcome"),
         ),
         sa.ForeignKeyConstraint(
-            ["customer_id"], ["customers.id"],
-            name=op.f("fk_retention_offers_customer_id_customers"), ondelete="CASCADE",
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_retention_offers_customer_id_customers"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["subscription_id"], ["subscriptions.id"],
-            name=op.f("fk_retention_offers_subscription_id_subscriptions"), ondelete="CASCADE",
+            ["subscription_id"],
+            ["subscriptions.id"],
+            name=op.f("fk_retention_offers_subscription_id_subscriptions"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_retention_offers")),
     )
@@ -50,7 +54,9 @@ def upgrade() -> None:
         op.f("ix_retention_offers_customer_id"), "retention_offers", ["customer_id"], unique=False
     )
     op.create_index(
-        op.f("ix_retention_offers_subscription_id"), "retention_offers", ["subscription_id"],
+        op.f("ix_retention_offers_subscription_id"),
+        "retention_offers",
+        ["subscription_id"],
         unique=False,
     )
 
