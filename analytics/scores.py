@@ -38,6 +38,8 @@ HIGH_VALUE_CENTS = 50_000
 """Lifetime value (CNY cents) from which a customer counts as high value."""
 VIP_VALUE_CENTS = 150_000
 """Lifetime value above which the bigger offer (a free month) is made."""
+FRICTION_SUPPORT_MAX = 50.0
+"""Support component (0-100) at or below which service friction counts as risk."""
 HIGH_VALUE_SEGMENTS = frozenset({"champions", "loyal", "at_risk"})
 
 
@@ -132,29 +134,39 @@ def choose_retention_offer(
     high_risk: float = HIGH_RISK,
     high_value_cents: int = HIGH_VALUE_CENTS,
     vip_value_cents: int = VIP_VALUE_CENTS,
+    friction_support_max: float = FRICTION_SUPPORT_MAX,
 ) -> RetentionOffer | None:
     """Pick a retention offer for a high-value, high-risk customer, else ``None``.
 
-    Rules: no offer without scores, or unless the churn risk is at least ``high_risk`` and
-    the customer is valuable (CLV at least ``high_value_cents`` or a Champions / Loyal /
-    At-risk segment). Subscribers get a free month when their CLV is at least
-    ``vip_value_cents``, else 20% off the next 3 boxes; other customers get 20% off their
-    next order.
+    Value: CLV at least ``high_value_cents`` or a Champions / Loyal / At-risk segment.
+    Risk: churn probability at least ``high_risk``, or the churn lifecycle stage, or service
+    friction (support component of the health score at most ``friction_support_max``, i.e.
+    complaints, refunds, late deliveries or handoffs lately). Friction counts as risk because
+    the churn model predicts "no purchase in 90 days" and cannot see a cancellation in
+    progress: an unhappy VIP asking to cancel is exactly who the offer is for.
+
+    Offer: subscribers (active or paused) get a free month when their CLV is at least
+    ``vip_value_cents``, else 20% off the next 3 boxes; other customers 20% off their next
+    order. No scores, no offer.
 
     Args:
         score: The stored scores (:func:`get_scores`).
         customer: The customer (its ``subscriptions`` are looked at, if loaded).
-        high_risk: Risk threshold.
+        high_risk: Churn-probability threshold.
         high_value_cents: Value threshold.
         vip_value_cents: Value threshold of the free month.
+        friction_support_max: Support component at or below which friction counts as risk.
 
     Returns:
         The offer (texts in both languages) or ``None``.
     """
-    if score is None or score.churn_risk < high_risk:
+    if score is None:
         return None
+    support = (score.health_components or {}).get("support")
+    friction = support is not None and float(support) <= friction_support_max
+    at_risk = score.churn_risk >= high_risk or score.lifecycle_stage == "churn" or friction
     valuable = score.clv_cents >= high_value_cents or score.segment in HIGH_VALUE_SEGMENTS
-    if not valuable:
+    if not (at_risk and valuable):
         return None
     if _has_live_subscription(customer):
         if score.clv_cents >= vip_value_cents:
