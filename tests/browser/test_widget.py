@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
@@ -377,4 +377,6 @@ def test_demo_page_shows_anonymous_and_signed_in_side_by_side(page: Page, stack:
     # The README's picture: written when missing or asked for (UPDATE_README_SCREENSHOT=1).
     if not README_SCREENSHOT.exists() or os.environ.get("UPDATE_README_SCREENSHOT") == "1":
         README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, README_SCREENSHOT)
+        with Image.open(path) as picture:  # 128 colours: a small file for the repository
+            small = picture.convert("RGB").quantize(colors=128, dither=Image.Dither.NONE)
+            small.save(README_SCREENSHOT, optimize=True)
