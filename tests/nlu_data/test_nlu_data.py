@@ -125,9 +125,11 @@ def test_only_known_intents(rows):
 
 
 def test_intent_lives_in_one_topic_file_per_language(rows):
+    # corrections.yml (written by the founder console) holds examples of many intents.
     where = defaultdict(set)
     for lang, fname, intent, _ in rows:
-        where[(lang, intent)].add(fname)
+        if fname != "corrections.yml":
+            where[(lang, intent)].add(fname)
     split = {k: v for k, v in where.items() if len(v) > 1}
     assert not split, f"intents spread over several files: {split}"
 

@@ -4,10 +4,11 @@ Revision ID: 0100_console
 Revises: 0001
 Create Date: 2026-11-22
 
-The tables are defined in :mod:`web.console.models` (owned by the console). Importing that
-module registers them in ``analytics.models.Base.metadata`` so that schema comparisons in
-the same process know them. Full-text search structures that depend on the database
-(SQLite FTS5, PostgreSQL pg_trgm) are created at run time by the console, not here.
+Self-contained: every column is spelled out here, so later changes to
+:mod:`web.console.models` need a new revision and never change this one (the models are
+registered for schema comparisons by :mod:`analytics.schema`). Full-text search structures
+that depend on the database (SQLite FTS5, PostgreSQL pg_trgm) are created at run time by
+the console, not here.
 """
 
 from collections.abc import Sequence
@@ -15,7 +16,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import web.console.models  # noqa: F401  (registers the console tables in Base.metadata)
 from analytics.models import UTCDateTime
 
 revision: str = "0100_console"
