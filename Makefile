@@ -39,18 +39,19 @@ $(VENV)/.installed: pyproject.toml requirements/main.lock
 	$(PY) -m pip install -q -r requirements/main.lock
 	touch $@
 
-$(VENV_RASA)/.installed: bot/requirements.txt
+$(VENV_RASA)/.installed: bot/requirements.txt requirements/rasa.lock
 	@test -n "$(PY_RASA)" || { echo "Python 3.10 is needed for Rasa 3.6 (pyenv install 3.10.13)"; exit 1; }
 	@test -x $(RASA_PY) || $(PY_RASA) -m venv $(VENV_RASA)
 	$(RASA_PY) -m pip install -q --upgrade pip
-	$(RASA_PY) -m pip install -q -r bot/requirements.txt $(patsubst %,-r %,$(wildcard bot/requirements-dev.txt))
+	$(RASA_PY) -m pip install -q -r requirements/rasa.lock
 	touch $@
 
 install: $(VENV)/.installed $(VENV_RASA)/.installed
 
-## lock the main environment after changing pyproject.toml
-lock: $(VENV)/.installed
+## re-lock both environments after changing pyproject.toml or bot/requirements*.txt
+lock: install
 	$(PY) -m pip install -q -e '.[dev]' && $(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements/main.lock
+	$(RASA_PY) -m pip install -q -r bot/requirements-dev.txt && $(RASA_PY) -m pip freeze | grep -v '^-e' > requirements/rasa.lock
 
 ## Configuration: a git-ignored .env with random secrets (missing keys only) -
 SECRET_KEYS := IDENTITY_SECRET RASA_AUTH_TOKEN SESSION_SECRET CONSOLE_PASSWORD
