@@ -61,6 +61,7 @@ class TextIntentModel:
         class_weight: ``None`` or ``"balanced"``.
         max_df: Ignore n-grams in more than this share of examples.
         random_state: Seed.
+        char_analyzer: ``"char_wb"`` (n-grams inside words, padded) or ``"char"``.
     """
 
     def __init__(
@@ -73,8 +74,10 @@ class TextIntentModel:
         class_weight: str | None = None,
         max_df: float = 1.0,
         random_state: int = 42,
+        char_analyzer: str = "char_wb",
     ) -> None:
         """Stores the settings (see class docstring)."""
+        self.char_analyzer = char_analyzer
         self.word_ngram_range = tuple(word_ngram_range) if word_ngram_range else None
         self.char_ngram_range = tuple(char_ngram_range) if char_ngram_range else None
         self.model = model
@@ -135,7 +138,7 @@ class TextIntentModel:
         )
         self.char_vectorizer = (
             TfidfVectorizer(
-                analyzer="char_wb",
+                analyzer=getattr(self, "char_analyzer", "char_wb"),
                 lowercase=False,
                 ngram_range=self.char_ngram_range,
                 sublinear_tf=True,
@@ -177,7 +180,9 @@ class TextIntentModel:
         if folds < 2:
             logger.debug("Too few examples per intent for calibration; using a softmax")
             return _SoftmaxSVC(svc.fit(x, y))
-        return CalibratedClassifierCV(svc, cv=folds, method="sigmoid").fit(x, y)
+        # ensemble=False: one SVM fitted on all data, sigmoid calibrators fitted on
+        # cross-validated scores (full-data accuracy, one model to run at parse time).
+        return CalibratedClassifierCV(svc, cv=folds, method="sigmoid", ensemble=False).fit(x, y)
 
     def predict_proba(self, words: list[str], chars: list[str]) -> np.ndarray:
         """Returns intent probabilities, columns ordered as ``classes_``."""

@@ -16,6 +16,7 @@ The result is set with ``add_to_output=True`` so it appears in the parse data
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -70,6 +71,12 @@ _NOISE_RE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=32)
+def _prepare_terms(terms: tuple[str, ...]) -> tuple[str, ...]:
+    """Normalised neutral terms, longest first (so "每月茶礼盒" wins over "茶")."""
+    return tuple(sorted({normalize(t) for t in terms if t}, key=len, reverse=True))
+
+
 def _is_acronym(word: str) -> bool:
     """All-caps short words (VIP, APP, AA) or inner capitals (iPhone) read as names."""
     if len(word) <= 5 and word.isupper():
@@ -99,8 +106,7 @@ def detect_language(
         ``"zh"``, ``"en"`` or ``"mixed"`` (or ``neutral_language``).
     """
     normalized = normalize(text)
-    # Longest terms first so "每月茶礼盒" wins over "茶".
-    for term in sorted({normalize(t) for t in neutral_terms if t}, key=len, reverse=True):
+    for term in _prepare_terms(tuple(neutral_terms)):
         if term in normalized:
             normalized = normalized.replace(term, " " * len(term))
     # ``normalize`` keeps the length, so the original's case is aligned with it.
@@ -170,7 +176,7 @@ class LanguageDetector(GraphComponent):
         self._config = config
         self._model_storage = model_storage
         self._resource = resource
-        self.neutral_terms = sorted(set(neutral_terms or []))
+        self.neutral_terms = tuple(sorted(set(neutral_terms or [])))
 
     @classmethod
     def create(
@@ -215,11 +221,11 @@ class LanguageDetector(GraphComponent):
                 elif isinstance(elements, str) and os.path.isfile(elements):
                     with open(elements, encoding="utf-8") as handle:
                         terms.extend(line.strip() for line in handle if line.strip())
-        self.neutral_terms = sorted(set(terms))
+        self.neutral_terms = tuple(sorted(set(terms)))
         logger.debug("LanguageDetector: %d neutral terms", len(self.neutral_terms))
         with self._model_storage.write_to(self._resource) as directory:
             with open(os.path.join(str(directory), _STORED_FILE), "w", encoding="utf-8") as handle:
-                json.dump(self.neutral_terms, handle, ensure_ascii=False)
+                json.dump(list(self.neutral_terms), handle, ensure_ascii=False)
         return self._resource
 
     def detect(self, text: str) -> str:

@@ -1,0 +1,273 @@
+"""Held-out evaluation of the bot's own NLU data (``make eval-nlu``).
+
+Splits ``nlu_data/`` (zh, en, mixed; stratified by language and intent, 20% held out,
+seed 42), trains ``config.yml``'s pipeline on the rest with ``rasa train nlu``, runs
+``rasa test nlu`` on the held-out part (its reports land in ``--out``), and reports
+per-intent F1 separately for zh, en and mixed. It also picks the FallbackClassifier
+threshold: the held-out in-domain messages must keep their intent, and out-of-domain
+messages (CLINC150 ``oos_val`` in English, SMP2019 utterances in Chinese: weather, music,
+recipes, ... none of them a shop question) should fall below it.
+
+Run from the repository root::
+
+    .venv-rasa/bin/python -m bench.nlu.eval_bot [--out DIR] [--no-docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.nlu.datasets import REPO, SEED, SHARED
+
+logger = logging.getLogger(__name__)
+
+DOCS = REPO / "docs" / "benchmarks.md"
+RESULT = REPO / "bench" / "results" / "nlu" / "bot_eval.json"
+START, END = "<!-- nlu-bot-eval:start -->", "<!-- nlu-bot-eval:end -->"
+FLAG_BELOW = 0.9
+
+
+def out_of_domain(seed: int = SEED, per_language: int = 300) -> list[tuple[str, str]]:
+    """Out-of-domain validation texts: (text, language).
+
+    Args:
+        seed: Sampling seed.
+        per_language: How many texts per language.
+
+    Returns:
+        English CLINC150 ``oos_val`` texts and Chinese SMP2019 utterances.
+    """
+    rng = random.Random(seed)
+    texts: list[tuple[str, str]] = []
+    clinc = SHARED / "clinc150" / "data_full.json"
+    if clinc.is_file():
+        data = json.loads(clinc.read_text(encoding="utf-8"))
+        english = [t for t, _ in data["oos_val"]]
+        texts += [(t, "en") for t in rng.sample(english, min(per_language, len(english)))]
+    smp = SHARED / "smp2019_zh" / "2019train_source.json"
+    if smp.is_file():
+        rows = json.loads(smp.read_text(encoding="utf-8"))
+        # Shopping-like domains are excluded so every text is truly out of the shop's scope.
+        chinese = [r["text"] for r in rows if r["domain"] not in {"app", "website", "message"}]
+        texts += [(t, "zh") for t in rng.sample(chinese, min(per_language, len(chinese)))]
+    return texts
+
+
+def choose_fallback_threshold(
+    in_domain: list[tuple[bool, float]], ood_confidences: list[float]
+) -> dict[str, float]:
+    """Threshold maximising (correct in-domain kept) + (out-of-domain rejected) shares.
+
+    Args:
+        in_domain: (prediction correct, confidence) per held-out in-domain message.
+        ood_confidences: Top confidence per out-of-domain message.
+
+    Returns:
+        threshold and the two shares at that threshold.
+    """
+    best = {"threshold": 0.0, "in_domain_kept_correct": 0.0, "ood_rejected": 0.0}
+    best_score = -1.0
+    for threshold in np.round(np.arange(0.05, 0.951, 0.01), 2):
+        kept = float(np.mean([ok and c >= threshold for ok, c in in_domain]))
+        rejected = float(np.mean([c < threshold for c in ood_confidences]))
+        if kept + rejected > best_score + 1e-9:
+            best_score = kept + rejected
+            best = {
+                "threshold": float(threshold),
+                "in_domain_kept_correct": kept,
+                "ood_rejected": rejected,
+            }
+    return best
+
+
+def _rasa(*args: str) -> None:
+    command = [sys.executable, "-m", "rasa", *args]
+    logger.info("$ %s", " ".join(command[2:]))
+    subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description="Held-out NLU evaluation of nlu_data/")
+    parser.add_argument(
+        "--out", default=str(REPO / "var" / "nlu_eval"), help="folder for rasa test nlu reports"
+    )
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    os.environ.setdefault("RASA_MAX_CACHE_SIZE", "0")
+
+    from rasa.core.agent import Agent
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+    from rasa.shared.nlu.training_data.loading import load_data
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+    from rasa.utils.log_utils import configure_structlog
+    from sklearn.metrics import classification_report
+
+    from bench.nlu.botdata import LANGUAGES, NLU_DIR
+
+    configure_structlog(logging.WARNING)
+    messages, languages = [], []
+    for language in LANGUAGES:
+        if (NLU_DIR / language).is_dir():
+            data = load_data(str(NLU_DIR / language))
+            messages += data.intent_examples
+            languages += [language] * len(data.intent_examples)
+    lookups = (
+        load_data(str(NLU_DIR / "lookups")).lookup_tables if (NLU_DIR / "lookups").is_dir() else []
+    )
+    from bench.nlu.datasets import stratified_split
+
+    keyed = [(str(i), f"{languages[i]}/{m.get('intent')}") for i, m in enumerate(messages)]
+    train_keys, test_keys = stratified_split(keyed)
+    train = [messages[int(k)] for k, _ in train_keys]
+    test_idx = [int(k) for k, _ in test_keys]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="eval_nlu_") as tmp:
+        root = Path(tmp)
+        (root / "train").mkdir()
+        writer = RasaYAMLWriter()
+        (root / "train" / "nlu.yml").write_text(
+            writer.dumps(TrainingData(train, lookup_tables=lookups)), encoding="utf-8"
+        )
+        (root / "test.yml").write_text(
+            writer.dumps(TrainingData([messages[i] for i in test_idx])), encoding="utf-8"
+        )
+        _rasa(
+            "train",
+            "nlu",
+            "--config",
+            "config.yml",
+            "--nlu",
+            str(root / "train"),
+            "--out",
+            str(root / "models"),
+            "--fixed-model-name",
+            "eval",
+        )
+        model = str(root / "models" / "eval.tar.gz")
+        _rasa("test", "nlu", "--model", model, "--nlu", str(root / "test.yml"), "--out", str(out))
+        agent = Agent.load(model)
+
+        async def parse(texts: list[str]) -> list[dict[str, Any]]:
+            return [await agent.parse_message(t) for t in texts]
+
+        held_out = asyncio.run(parse([messages[i].get("text") for i in test_idx]))
+        ood = out_of_domain()
+        ood_parses = asyncio.run(parse([t for t, _ in ood]))
+
+    def raw_top(parse_data: dict[str, Any]) -> tuple[str, float]:
+        for item in parse_data.get("intent_ranking") or []:
+            if item["name"] != "nlu_fallback":
+                return item["name"], float(item["confidence"])
+        return "", 0.0
+
+    report: dict[str, Any] = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "n_train": len(train),
+        "n_test": len(test_idx),
+        "languages": {},
+    }
+    in_domain = []
+    for language in LANGUAGES:
+        rows = [
+            (messages[i].get("intent"), raw_top(p))
+            for i, p in zip(test_idx, held_out, strict=True)
+            if languages[i] == language
+        ]
+        if not rows:
+            continue
+        gold = [g for g, _ in rows]
+        predicted = [p for _, (p, _) in rows]
+        in_domain += [(g == p, c) for g, (p, c) in rows]
+        per_intent = classification_report(gold, predicted, output_dict=True, zero_division=0)
+        report["languages"][language] = {
+            "n": len(rows),
+            "accuracy": per_intent["accuracy"],
+            "macro_f1": per_intent["macro avg"]["f1-score"],
+            "per_intent_f1": {
+                k: v["f1-score"]
+                for k, v in per_intent.items()
+                if isinstance(v, dict) and k not in ("macro avg", "weighted avg")
+            },
+        }
+    report["fallback"] = choose_fallback_threshold(in_domain, [raw_top(p)[1] for p in ood_parses])
+    report["fallback"]["n_out_of_domain"] = len(ood)
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    table = markdown(report)
+    print(table)
+    if not args.no_docs:
+        write_docs(table)
+    return 0
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """Per-intent F1 table (zh / en / mixed) plus the fallback threshold choice."""
+    languages = list(report["languages"])
+    intents = sorted({i for lang in languages for i in report["languages"][lang]["per_intent_f1"]})
+    lines = [
+        f"Held-out split of `nlu_data/` ({report['n_train']} train / {report['n_test']} test, "
+        f"stratified by language and intent, seed {SEED}), {report['date'][:10]}. "
+        f"F1 under {FLAG_BELOW} is marked with (!).",
+        "",
+        "| intent | " + " | ".join(languages) + " |",
+        "|---|" + "---|" * len(languages),
+    ]
+    for intent in intents:
+        cells = []
+        for lang in languages:
+            f1 = report["languages"][lang]["per_intent_f1"].get(intent)
+            cells.append("" if f1 is None else f"{f1:.2f}" + (" (!)" if f1 < FLAG_BELOW else ""))
+        lines.append(f"| {intent} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| **accuracy** | "
+        + " | ".join(
+            f"**{report['languages'][lang]['accuracy']:.3f}** (n={report['languages'][lang]['n']})"
+            for lang in languages
+        )
+        + " |"
+    )
+    lines.append(
+        "| **macro-F1** | "
+        + " | ".join(f"**{report['languages'][lang]['macro_f1']:.3f}**" for lang in languages)
+        + " |"
+    )
+    fb = report["fallback"]
+    lines += [
+        "",
+        f"FallbackClassifier threshold chosen on this split: **{fb['threshold']:.2f}** "
+        f"(held-out in-domain messages correct and kept: {fb['in_domain_kept_correct']:.3f}; "
+        f"{fb['n_out_of_domain']} out-of-domain messages rejected: {fb['ood_rejected']:.3f}).",
+    ]
+    return "\n".join(lines)
+
+
+def write_docs(table: str) -> None:
+    """Rewrites the bot-evaluation section of docs/benchmarks.md."""
+    section = "\n".join([START, "## Bot NLU held-out evaluation (`make eval-nlu`)", "", table, END])
+    text = DOCS.read_text(encoding="utf-8") if DOCS.is_file() else "# Benchmarks\n\n"
+    if START in text and END in text:
+        before, rest = text.split(START, 1)
+        text = before + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    DOCS.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
