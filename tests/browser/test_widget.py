@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +22,14 @@ from tests.browser.conftest import REPO, SCREENSHOTS, Stack, new_context
 pytestmark = pytest.mark.browser
 HAN = re.compile(r"[\u4e00-\u9fff]")
 README_SCREENSHOT = REPO / "docs" / "img" / "widget.png"
+
+
+def save_screenshot(page: Page, name: str) -> Path:
+    """Saves a screenshot of the page as a test artifact."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
 
 
 def user_texts(stack: Stack, session_id: str) -> list[str]:
@@ -149,6 +158,7 @@ def test_html_from_anyone_is_shown_as_text(page: Page, stack: Stack) -> None:
     )
     bubble = widget.bubbles("founder").last
     expect(bubble).to_contain_text(payload)
+    save_screenshot(page, "widget-html-as-text")
     page.reload()
     widget.open()  # and again when rendered from the history
     bubble = widget.bubbles("founder").last
@@ -179,6 +189,7 @@ def test_messages_typed_offline_arrive_once_and_in_order(
     pending = page.locator(".lb-msg.lb-user[data-status='pending']")
     expect(pending).to_have_count(2)
     expect(pending.first).to_contain_text("等待发送")
+    save_screenshot(page, "widget-offline-queue")
     assert [item["text"] for item in widget.stored()["queue"]] == [
         "第一条：运费多少",
         "第二条：谢谢",
@@ -234,6 +245,7 @@ def test_founder_takeover_shows_in_the_widget(page: Page, stack: Stack) -> None:
     expect(widget.bubbles("founder")).to_have_text(["你好，我是店主阿叶。"])
     expect(page.locator(".lb-msg.lb-founder .lb-author")).to_have_text("店主")
     expect(page.locator(".lb-typing")).to_be_hidden()
+    save_screenshot(page, "widget-founder-joined")
     bot_before = widget.bubbles("bot").count()
     widget.send("好的，谢谢")
     expect(page.locator(".lb-msg.lb-user[data-status='sent']")).to_have_count(2)
@@ -349,9 +361,7 @@ def test_screenshots_of_the_open_widget(
             widget.ask("where is my order?")
             widget.ask("can you recommend a coffee?")
         page.locator(".lb-input").blur()
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"widget-{lang}-{'mobile' if mobile else 'desktop'}.png"
-        page.screenshot(path=str(path))
+        path = save_screenshot(page, f"widget-{lang}-{'mobile' if mobile else 'desktop'}")
         assert path.stat().st_size > 10_000
     finally:
         context.close()
@@ -371,9 +381,7 @@ def test_demo_page_shows_anonymous_and_signed_in_side_by_side(page: Page, stack:
         DEMO_ZH_LATEST_ORDER
     )
     expect(page.locator("pre").first).to_contain_text("data-server-url")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / "demo-side-by-side.png"
-    page.screenshot(path=str(path))
+    path = save_screenshot(page, "demo-side-by-side")
     # The README's picture: written when missing or asked for (UPDATE_README_SCREENSHOT=1).
     if not README_SCREENSHOT.exists() or os.environ.get("UPDATE_README_SCREENSHOT") == "1":
         README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
