@@ -390,7 +390,6 @@ class ChatWidget {
   private applyStrings(): void {
     const t = this.t;
     this.root.lang = this.lang === "zh" ? "zh-CN" : "en";
-    this.launcher.setAttribute("aria-label", this.unread ? `${t.open} (${t.unread(this.unread)})` : t.open);
     this.launcher.setAttribute("aria-expanded", String(this.isOpen));
     this.panel.setAttribute("aria-label", this.cfg.title ?? t.title);
     this.titleEl.textContent = this.cfg.title ?? t.title;
@@ -406,7 +405,8 @@ class ChatWidget {
     this.inputLabel.textContent = t.inputLabel;
     this.sendBtn.textContent = t.send;
     this.banner.textContent = t.founderJoined;
-    this.setStatus((this.statusEl.dataset.state as "online" | "offline" | "connecting") ?? "connecting");
+    const state = this.statusEl.dataset.state;
+    this.setStatus(state === "online" || state === "offline" ? state : "connecting");
     this.updateCounter();
     this.updateBadge();
   }
