@@ -29,6 +29,7 @@ Features (``W`` is 30 or 90, windows are ``[cutoff - W days, cutoff)``):
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -282,18 +283,144 @@ def _empty_messages() -> pd.DataFrame:
     )
 
 
+def _row_features(
+    convs: list[tuple[int, datetime, bool, int | None]],
+    msgs: list[tuple[int, str, str | None, str | None, float | None, datetime]],
+    cut: datetime,
+    windows: Sequence[int] = WINDOWS,
+) -> dict[str, float]:
+    """The same features for one customer, in plain Python (fast for a handful of rows).
+
+    Args:
+        convs: ``(id, started_at, needs_handoff, rating)`` of the customer's conversations
+            started before ``cut``.
+        msgs: ``(conversation_id, role, intent, action, sentiment, created_at)`` of their
+            messages before ``cut``.
+        cut: The cutoff.
+        windows: Window lengths in days.
+
+    Returns:
+        Feature name to value, same names and values as :func:`conversation_feature_frame`.
+    """
+    out = dict.fromkeys(feature_names(windows), 0.0)
+    by_conv: dict[int, list[tuple[int, str, str | None, str | None, float | None, datetime]]] = {}
+    for m in msgs:
+        by_conv.setdefault(m[0], []).append(m)
+    info: dict[int, dict[str, object]] = {}
+    ordered = sorted(convs, key=lambda c: c[1])
+    for cid, started, handoff, rating in ordered:
+        rows = by_conv.get(cid, [])
+        first = min((m[5] for m in rows), default=started)
+        last = max((m[5] for m in rows), default=started)
+        users = sorted((m for m in rows if m[1] == "user"), key=lambda m: m[5])
+        ended_negative = bool(users) and users[-1][2] in NEGATIVE_INTENTS
+        info[cid] = {
+            "started": started,
+            "handoff": bool(handoff),
+            "rating": rating if rating is not None and last < cut else None,
+            "first": first,
+            "last": last,
+            "negative": ended_negative,
+        }
+    for k, (cid, _started, _h, _r) in enumerate(ordered):
+        repeat = False
+        if k + 1 < len(ordered):
+            nxt = ordered[k + 1][1]
+            gap_h = (nxt - info[cid]["last"]).total_seconds() / 3600.0  # type: ignore[operator]
+            repeat = nxt < cut and gap_h < REPEAT_CONTACT_HOURS
+        info[cid]["unresolved"] = bool(info[cid]["handoff"] or info[cid]["negative"] or repeat)
+    user_msgs = [m for m in msgs if m[1] == "user"]
+    for w in windows:
+        start = cut - pd.Timedelta(days=w).to_pytimedelta()
+        in_w = [c for c in info.values() if c["started"] >= start]  # type: ignore[operator]
+        out[f"contacts_{w}d"] = float(len(in_w))
+        out[f"unresolved_{w}d"] = float(sum(1 for c in in_w if c["unresolved"]))
+        out[f"handoffs_{w}d"] = float(sum(1 for c in in_w if c["handoff"]))
+        durations = [
+            (c["last"] - c["first"]).total_seconds() / 3600.0  # type: ignore[operator]
+            for c in in_w
+            if not c["unresolved"]
+        ]
+        out[f"resolution_hours_{w}d"] = float(np.mean(durations)) if durations else 0.0
+        ratings = [float(c["rating"]) for c in in_w if c["rating"] is not None]  # type: ignore[arg-type]
+        out[f"rating_mean_{w}d"] = float(np.mean(ratings)) if ratings else 0.0
+        out[f"low_ratings_{w}d"] = float(sum(1 for r in ratings if r <= LOW_RATING))
+        um = [m for m in user_msgs if m[5] >= start]
+        for name, intents in _COUNTED_INTENTS.items():
+            out[f"{name}_{w}d"] = float(sum(1 for m in um if (m[2] or "") in intents))
+        scored = [m[4] for m in um if m[4] is not None and not math.isnan(m[4])]
+        n_neg = sum(1 for v in scored if v < NEGATIVE_SENTIMENT)
+        out[f"negative_messages_{w}d"] = float(n_neg)
+        out[f"negative_share_{w}d"] = n_neg / len(scored) if scored else 0.0
+        out[f"fallbacks_{w}d"] = float(
+            sum(
+                1
+                for m in msgs
+                if m[5] >= start
+                and ((m[1] == "user" and m[2] == "nlu_fallback") or "fallback" in (m[3] or ""))
+            )
+        )
+    week = cut - pd.Timedelta(days=7).to_pytimedelta()
+    out["order_status_7d"] = float(
+        sum(1 for m in user_msgs if m[5] >= week and m[2] == "order_status")
+    )
+    return out
+
+
 def customer_conversation_features(
-    session: Session, customer_id: int, cutoff: datetime
+    session: Session, customer_id: int, cutoff: datetime, *, windows: Sequence[int] = WINDOWS
 ) -> dict[str, float]:
     """Conversation features of one customer as of ``cutoff`` (for live risk and the bot).
+
+    Same definitions and values as :func:`conversation_features`, computed in plain Python
+    from the customer's few rows (milliseconds, so it can run after every message).
 
     Args:
         session: A session on the store.
         customer_id: The internal customer id.
         cutoff: The time (timezone-aware); messages at or after it are not counted.
+        windows: Window lengths in days.
 
     Returns:
         Feature name to value.
+
+    Raises:
+        ValueError: If ``cutoff`` is naive.
     """
-    frame = conversation_features(session, cutoff, [customer_id])
-    return {k: float(v) for k, v in frame.loc[customer_id].items()}
+    if cutoff.tzinfo is None:
+        raise ValueError("cutoff must be timezone-aware")
+    since = cutoff - pd.Timedelta(days=max(windows), hours=REPEAT_CONTACT_HOURS).to_pytimedelta()
+    convs = [
+        (int(r[0]), r[1], bool(r[2]), r[3])
+        for r in session.execute(
+            select(
+                Conversation.id,
+                Conversation.started_at,
+                Conversation.needs_handoff,
+                Conversation.rating,
+            ).where(
+                Conversation.customer_id == customer_id,
+                Conversation.started_at >= since,
+                Conversation.started_at < cutoff,
+            )
+        )
+    ]
+    msgs: list[tuple[int, str, str | None, str | None, float | None, datetime]] = []
+    if convs:
+        msgs = [
+            (int(r[0]), r[1], r[2], r[3], r[4], r[5])
+            for r in session.execute(
+                select(
+                    Message.conversation_id,
+                    Message.role,
+                    Message.intent,
+                    Message.action,
+                    Message.sentiment,
+                    Message.created_at,
+                ).where(
+                    Message.conversation_id.in_([c[0] for c in convs]),
+                    Message.created_at < cutoff,
+                )
+            )
+        ]
+    return _row_features(convs, msgs, cutoff, windows)

@@ -107,6 +107,8 @@ class Utterance:
         at: When it was said.
         sender_id: The conversation.
         event_key: The message's idempotency key.
+        earlier_intents: Intents of the customer's other messages ingested in the same batch
+            (under load the worker updates once per customer and batch, not per message).
     """
 
     intent: str | None
@@ -114,6 +116,12 @@ class Utterance:
     at: datetime
     sender_id: str | None = None
     event_key: str | None = None
+    earlier_intents: tuple[str, ...] = ()
+
+    @property
+    def intents(self) -> frozenset[str]:
+        """Every intent said in this update."""
+        return frozenset(i for i in (self.intent, *self.earlier_intents) if i)
 
 
 def _en_times(n: int) -> str:
@@ -211,9 +219,10 @@ def explain(
         Reasons, largest absolute contribution first.
     """
     reasons: list[RiskReason] = []
+    said = utterance.intents
     intent = utterance.intent or ""
     cancels = int(features.get("cancel_intents_30d", 0))
-    if intent == "cancel_subscription":
+    if "cancel_subscription" in said:
         extra = 0.4 * max(0, min(cancels, 4) - 1)
         if cancels >= 2:
             en = f"asked to cancel the subscription {_en_times(cancels)} in 30 days"
@@ -221,19 +230,19 @@ def explain(
         else:
             en, zh = "wants to cancel the subscription", "提出要取消订阅"
         reasons.append(RiskReason("cancel_intent", 1.5 + extra, en, zh))
-    elif intent == "pause_subscription":
+    elif "pause_subscription" in said:
         reasons.append(
             RiskReason("pause_intent", 0.3, "wants to pause the subscription", "想暂停订阅")
         )
-    if intent == "refund_request":
+    if "refund_request" in said:
         reasons.append(RiskReason("refund_intent", 0.8, "asked for a refund", "申请了退款"))
     angry = utterance.sentiment is not None and utterance.sentiment < ANGRY_SENTIMENT
-    if intent in ("complain", "report_problem") or angry:
+    if said & {"complain", "report_problem"} or angry:
         reasons.append(
             RiskReason("upset", 0.9, "is upset in this conversation", "在本次对话中表达了不满")
         )
     asked = int(features.get("order_status_7d", 0))
-    if intent == "order_status" and asked >= 2:
+    if "order_status" in said and asked >= 2:
         n = min(asked, 5)
         weight = (0.5 if late_order else 0.25) * (n - 1)
         if late_order:
@@ -263,9 +272,9 @@ def explain(
                 f"30 天内机器人{_zh_times(fallbacks)}没听懂",
             )
         )
-    if intent == "human_handoff":
+    if "human_handoff" in said:
         reasons.append(RiskReason("handoff", 0.3, "asked for a person", "要求人工服务"))
-    if intent in ("praise", "thank") and not angry:
+    if intent in ("praise", "thank") and not angry and len(reasons) == 0:
         reasons.append(
             RiskReason("praise", -0.4, "thanked or praised the shop", "表达了感谢或好评")
         )
@@ -289,7 +298,7 @@ def update_live_risk(session: Session, customer_id: int, utterance: Utterance) -
     """
     at = utterance.at
     features = customer_conversation_features(session, customer_id, at + _EPSILON)
-    late = utterance.intent == "order_status" and has_late_order(session, customer_id, at)
+    late = "order_status" in utterance.intents and has_late_order(session, customer_id, at)
     reasons = explain(utterance, features, late_order=late)
     base = base_risk(session, customer_id)
     score = _sigmoid(_logit(base) + sum(r.contribution for r in reasons))

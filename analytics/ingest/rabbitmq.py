@@ -58,7 +58,7 @@ class RabbitConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RabbitConfig:
-        """Read ``RABBITMQ_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD``, ``_VHOST``, ``_QUEUE``.
+        """Read ``RABBITMQ_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD``, ``_VHOST``, ``_QUEUE``, ``_EXCHANGE``.
 
         Args:
             environ: The environment; defaults to ``os.environ``.
@@ -74,6 +74,7 @@ class RabbitConfig:
             password=env.get("RABBITMQ_PASSWORD", cls.password),
             vhost=env.get("RABBITMQ_VHOST", cls.vhost),
             queue=env.get("RABBITMQ_QUEUE", cls.queue),
+            exchange=env.get("RABBITMQ_EXCHANGE", cls.exchange),
         )
 
     def parameters(self) -> pika.ConnectionParameters:

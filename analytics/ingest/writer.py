@@ -35,6 +35,7 @@ from analytics.ingest.mapping import (
 from analytics.live_risk import Utterance, update_live_risk
 from analytics.models import (
     CHANNEL_WEB,
+    CONV_OPEN,
     LANG_ZH,
     LANGUAGES,
     ROLE_BOT,
@@ -222,22 +223,30 @@ class IngestWriter:
             by_sender.setdefault(m.sender_id, []).append(m)
         conversations: dict[str, Conversation] = {}
         speakers: dict[str, int | None] = {}
-        for sender_id, items in by_sender.items():
-            users = [m for m in items if m.kind == KIND_USER]
-            customer_id = None
-            for m in users:
-                cid = self._customer_id(session, m.metadata)
-                if cid is not None:
-                    customer_id = cid
-            speakers[sender_id] = customer_id
-            conversations[sender_id] = self._upsert(session, sender_id, items, customer_id)
+        wanted = sorted(set(by_sender) | handoffs)
+        known: dict[str, Conversation] = {}
+        for start in range(0, len(wanted), 500):
+            for conv in session.scalars(
+                select(Conversation).where(Conversation.sender_id.in_(wanted[start : start + 500]))
+            ):
+                known[conv.sender_id] = conv
+        with session.no_autoflush:
+            for sender_id, items in by_sender.items():
+                customer_id = None
+                for m in items:
+                    if m.kind == KIND_USER:
+                        cid = self._customer_id(session, m.metadata)
+                        if cid is not None:
+                            customer_id = cid
+                speakers[sender_id] = customer_id
+                conversations[sender_id] = self._upsert(
+                    session, sender_id, items, customer_id, known.get(sender_id)
+                )
         for sender_id in handoffs:
-            conv = (
-                conversations.get(sender_id)
-                or session.scalars(
-                    select(Conversation).where(Conversation.sender_id == sender_id)
-                ).first()
-            )
+            if sender_id not in conversations and sender_id in known:
+                conversations[sender_id] = known[sender_id]
+        for sender_id in handoffs:
+            conv = conversations.get(sender_id)
             if conv is not None and not conv.needs_handoff:
                 conv.needs_handoff = True
                 conv.handoff_reason = conv.handoff_reason or HANDOFF_REASON
@@ -265,45 +274,65 @@ class IngestWriter:
         session.flush()
 
         if self._live_risk:
+            # One update per customer and batch, from their last message (with the intents
+            # of their earlier messages in the batch): a live chat has one message per batch.
+            said: dict[int, list[MappedEvent]] = {}
             for m in user_fresh:
                 customer_id = speakers.get(m.sender_id)
-                if customer_id is None:
-                    continue
+                if customer_id is not None:
+                    said.setdefault(customer_id, []).append(m)
+            for customer_id, items in said.items():
+                last = items[-1]
+                scores = [
+                    s for s in (sentiment_of.get(m.event_key) for m in items) if s is not None
+                ]
                 update_live_risk(
                     session,
                     customer_id,
                     Utterance(
-                        intent=m.intent,
-                        sentiment=sentiment_of.get(m.event_key),
-                        at=m.at,
-                        sender_id=m.sender_id,
-                        event_key=m.event_key,
+                        intent=last.intent,
+                        sentiment=min(scores) if scores else None,
+                        at=last.at,
+                        sender_id=last.sender_id,
+                        event_key=last.event_key,
+                        earlier_intents=tuple(m.intent for m in items[:-1] if m.intent),
                     ),
                 )
                 result.live_risk_updates += 1
-                result.customers.add(customer_id)
+            result.customers.update(said)
         else:
             result.customers.update(c for c in speakers.values() if c is not None)
 
     def _upsert(
-        self, session: Session, sender_id: str, items: list[MappedEvent], customer_id: int | None
+        self,
+        session: Session,
+        sender_id: str,
+        items: list[MappedEvent],
+        customer_id: int | None,
+        existing: Conversation | None,
     ) -> Conversation:
         first, last = items[0], items[-1]
-        existing = session.scalars(
-            select(Conversation).where(Conversation.sender_id == sender_id)
-        ).first()
         language = self._conversation_language(session, items, existing, customer_id)
         channel = next((m.channel for m in items if m.channel), None)
         if channel is None:
             channel = existing.channel if existing is not None else CHANNEL_WEB
-        conv = repo.upsert_conversation(
-            session,
-            sender_id,
-            customer_id=customer_id,
-            channel=channel,
-            language=language,
-            at=first.at,
-        )
+        if existing is None:
+            # New conversation: the repository handles a concurrent creation of the same id.
+            conv = repo.upsert_conversation(
+                session,
+                sender_id,
+                customer_id=customer_id,
+                channel=channel,
+                language=language,
+                at=first.at,
+            )
+        else:  # the same updates as repo.upsert_conversation, without re-reading the row
+            conv = existing
+            if customer_id is not None:
+                conv.customer_id = customer_id
+            conv.language = language
+            conv.channel = channel
+            conv.status = CONV_OPEN
         if last.at > conv.last_message_at:
             conv.last_message_at = last.at
         return conv
