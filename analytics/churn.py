@@ -32,9 +32,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import cross_val_predict, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -463,13 +464,20 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         self.selected_ = best
 
         methods = ["sigmoid", "isotonic"] if self.calibration == "auto" else [self.calibration]
-        cal, p_ho, method = None, np.zeros(0), methods[0]
+        # out-of-fold scores on the training part, computed once for every calibration method
+        base = self._candidate(best)
+        oof = cross_val_predict(base, X_tr, y_tr, cv=self.cv, method="decision_function")
+        s_ho = clone(base).fit(X_tr, y_tr).decision_function(X_ho)
+        p_ho, method = np.zeros(0), methods[0]
         for meth in methods:
-            c = self._calibrated(best, meth).fit(X_tr, y_tr)
-            p = c.predict_proba(X_ho)[:, 1]
-            if cal is None or brier_score_loss(y_ho, p) < brier_score_loss(y_ho, p_ho):
-                cal, p_ho, method = c, p, meth
-        assert cal is not None
+            if meth == "sigmoid":
+                platt = LogisticRegression(C=1e6).fit(oof.reshape(-1, 1), y_tr)
+                p = platt.predict_proba(s_ho.reshape(-1, 1))[:, 1]
+            else:
+                iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+                p = iso.fit(oof, y_tr).predict(s_ho)
+            if not len(p_ho) or brier_score_loss(y_ho, p) < brier_score_loss(y_ho, p_ho):
+                p_ho, method = p, meth
         self.calibration_method_ = method
         self.metrics_ = {
             "selected": best,
@@ -482,7 +490,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             "n_holdout": len(y_ho),
             "reliability": reliability_table(y_ho, p_ho).to_dict("records"),
         }
-        self.model_ = self._calibrated(best, method).fit(X, yv) if self.refit_full else cal
+        fit_X, fit_y = (X, yv) if self.refit_full else (X_tr, y_tr)
+        self.model_ = self._calibrated(best, method).fit(fit_X, fit_y)
         self.base_model_ = self.model_.calibrated_classifiers_[0].estimator
         self.classes_ = np.array([0, 1])
         ref: dict[str, Any] = {}
