@@ -1,18 +1,30 @@
 """Summaries the console keeps beside the store so that lists stay fast at volume.
 
-Two tables, both rebuilt from the store (never the source of truth):
+Three tables, all derived from the store (never the source of truth):
 
 * ``console_customer_facts``: per customer, spend and orders, and segment, churn risk and
   lifetime value, copied from the brain's ``customer_scores`` when that table exists,
-  else estimated from orders. Refreshed when orders, customers or scores change.
-* ``console_conversation_facts``: per conversation, the intents seen, whether the bot fell
-  back, a preview, the searchable text and the customer's value at risk
-  (``clv_cents * churn_risk``). Refreshed incrementally from a watermark on
-  ``messages.id`` (the ingest worker only appends messages).
+  else estimated from orders. Refreshed when orders, customers or scores change; only the
+  customers whose values changed are rewritten.
+* ``console_conversation_facts``: per conversation, whether the bot fell back, a preview,
+  the searchable text, and the inbox's sort key ``risk_cents`` (customer value x churn risk
+  x "unresolved" weight) with a copy of ``last_message_at``. New messages are summarised
+  incrementally from a watermark on ``messages.id`` (the ingest worker only appends
+  messages); a database trigger on ``conversations`` (migration ``0400_console_speed``)
+  keeps the sort key current when any writer changes a conversation's status, hand-off,
+  reviewed mark or customer.
+* ``console_conversation_intents``: (intent, conversation) pairs for the intent filter.
+
+A small backlog is summarised inside the request that notices it; a large one (a fresh
+store, a bulk import, new scores for every customer) is worked off by a background thread
+in chunks of :data:`CHUNK` conversations, one short transaction each, while the console
+keeps answering (the inbox shows the progress). :func:`refresh` does the same work
+synchronously for batch jobs (the volume generator, an import, the scoring run).
 
 Full-text search uses SQLite FTS5 with the trigram tokenizer (substring search that works
-for Chinese as well as English) or, on PostgreSQL, a pg_trgm GIN index on
-``search_text``; both are created here at run time because they depend on the database.
+for Chinese as well as English; one- and two-character needles are answered from the
+index's vocabulary) or, on PostgreSQL, a pg_trgm GIN index on ``search_text``; both are
+created here at run time because they depend on the database.
 """
 
 from __future__ import annotations
@@ -34,11 +46,17 @@ from analytics.models import (
     ORDER_CANCELLED,
     ORDER_REFUNDED,
     ROLE_USER,
+    Conversation,
     Customer,
     Message,
     Order,
 )
-from web.console.models import ConsoleState, ConversationFacts, CustomerFacts
+from web.console.models import (
+    ConsoleState,
+    ConversationFacts,
+    ConversationIntent,
+    CustomerFacts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +68,11 @@ STATE_MESSAGE_WATERMARK = "facts_message_id"
 STATE_CUSTOMER_FINGERPRINT = "customer_facts_fp"
 SEARCH_TEXT_MAX = 4000
 PREVIEW_MAX = 200
-INCREMENTAL_LIMIT = 5000
+INLINE_LIMIT = 1000
+"""At most this many conversations are (re)summarised inside a request; more go to the
+background worker."""
+CHUNK = 2000
+"""Conversations per background transaction."""
 SYNC_INTERVAL_S = 2.0
 CUSTOMER_CHECK_INTERVAL_S = 30.0
 SCORES_RECHECK_S = 60.0
@@ -199,22 +221,8 @@ def _set_state(db: Session, key: str, value: str) -> None:
         row.value = value
 
 
-def refresh_customer_facts(db: Session, *, force: bool = False) -> bool:
-    """Rebuilds ``console_customer_facts`` when orders, customers or scores changed.
-
-    Args:
-        db: A session on the store (committed here).
-        force: Rebuild even when nothing seems to have changed.
-
-    Returns:
-        Whether the table was rebuilt.
-    """
-    engine = db.get_bind()
-    scores = SCORES.get(engine)  # type: ignore[arg-type]
-    fingerprint = _customer_fingerprint(db, scores)
-    if not force and _state(db, STATE_CUSTOMER_FINGERPRINT) == fingerprint:
-        return False
-    started = time.perf_counter()
+def _customer_values(db: Session, scores: Table | None) -> dict[int, dict[str, Any]]:
+    """Every customer's facts as they should be now (brain scores, else estimates)."""
     live = Order.status.not_in((ORDER_CANCELLED, ORDER_REFUNDED))
     spend = (
         select(
@@ -239,7 +247,7 @@ def refresh_customer_facts(db: Session, *, force: bool = False) -> bool:
         ).mappings():
             brain[int(row["customer_id"])] = dict(row)
     now = datetime.now(UTC)
-    values: list[dict[str, Any]] = []
+    values: dict[int, dict[str, Any]] = {}
     for cid, created_at, spend_cents, n, last in rows:
         if isinstance(last, str):
             last = datetime.fromisoformat(last)
@@ -255,38 +263,142 @@ def refresh_customer_facts(db: Session, *, force: bool = False) -> bool:
                 churn = float(scored["churn_risk"])
             if scored.get("clv_cents") is not None:
                 clv = int(scored["clv_cents"])
-        values.append(
-            {
-                "customer_id": cid,
-                "spend_cents": int(spend_cents or 0),
-                "order_count": int(n or 0),
-                "last_order_at": last,
-                "segment": segment,
-                "churn_risk": churn,
-                "clv_cents": clv,
-                "source": source,
-            }
-        )
-    db.execute(delete(CustomerFacts))
-    for chunk in _chunks(values, BATCH):
-        db.execute(insert(CustomerFacts), chunk)
-    db.execute(
-        text(
-            "UPDATE console_conversation_facts SET risk_base_cents = COALESCE(("
-            " SELECT CAST(cf.clv_cents * cf.churn_risk AS INTEGER)"
-            " FROM conversations c JOIN console_customer_facts cf ON cf.customer_id = c.customer_id"
-            " WHERE c.id = console_conversation_facts.conversation_id), 0)"
-        )
+        values[cid] = {
+            "customer_id": cid,
+            "spend_cents": int(spend_cents or 0),
+            "order_count": int(n or 0),
+            "last_order_at": last,
+            "segment": segment,
+            "churn_risk": churn,
+            "clv_cents": clv,
+            "source": source,
+        }
+    return values
+
+
+def _risk_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """What of a customer's facts matters for comparisons (the estimate's risk drifts daily
+    with the clock, so it is rounded to avoid rewriting every customer every day)."""
+    return (
+        row["spend_cents"],
+        row["order_count"],
+        row["segment"],
+        round(float(row["churn_risk"]), 2),
+        row["clv_cents"],
+        row["source"],
     )
+
+
+def refresh_customer_facts(db: Session, *, force: bool = False) -> list[int] | None:
+    """Brings ``console_customer_facts`` up to date when orders, customers or scores changed.
+
+    Only customers whose values changed are rewritten. The conversations of those customers
+    need their sort key recomputed afterwards (:func:`update_risk`).
+
+    Args:
+        db: A session on the store (committed here).
+        force: Compare every customer even when the fingerprint did not change.
+
+    Returns:
+        The ids of customers whose values changed, or ``None`` when nothing was checked.
+    """
+    engine = db.get_bind()
+    scores = SCORES.get(engine)  # type: ignore[arg-type]
+    fingerprint = _customer_fingerprint(db, scores)
+    if not force and _state(db, STATE_CUSTOMER_FINGERPRINT) == fingerprint:
+        return None
+    started = time.perf_counter()
+    values = _customer_values(db, scores)
+    old = {
+        int(r["customer_id"]): r
+        for r in db.execute(
+            select(
+                CustomerFacts.customer_id,
+                CustomerFacts.spend_cents,
+                CustomerFacts.order_count,
+                CustomerFacts.segment,
+                CustomerFacts.churn_risk,
+                CustomerFacts.clv_cents,
+                CustomerFacts.source,
+            )
+        ).mappings()
+    }
+    changed = [
+        cid
+        for cid, row in values.items()
+        if cid not in old or _risk_key(dict(old[cid])) != _risk_key(row)
+    ]
+    gone = [cid for cid in old if cid not in values]
+    for chunk in _chunks(changed + gone, 500):
+        db.execute(delete(CustomerFacts).where(CustomerFacts.customer_id.in_(chunk)))
+    for chunk in _chunks([values[c] for c in changed], BATCH):
+        db.execute(insert(CustomerFacts), list(chunk))
     _set_state(db, STATE_CUSTOMER_FINGERPRINT, fingerprint)
     db.commit()
     logger.info(
-        "Customer facts rebuilt for %d customers (%s) in %.2f s",
+        "Customer facts: %d of %d customers changed (%s) in %.2f s",
+        len(changed) + len(gone),
         len(values),
         "brain scores" if scores is not None else "estimates",
         time.perf_counter() - started,
     )
-    return True
+    return changed + gone
+
+
+# --- the inbox's sort key ----------------------------------------------------------------
+
+WEIGHT_SQL = (
+    "(CASE WHEN c.status = 'open' OR (c.needs_handoff AND NOT c.reviewed) THEN 100"
+    " WHEN NOT c.reviewed THEN 25 ELSE 5 END)"
+)
+"""The "unresolved" weight in percent (same rule as the trigger of migration 0400)."""
+
+_BASE_SQL = (
+    "COALESCE((SELECT CAST(cf.clv_cents * cf.churn_risk AS INTEGER)"
+    " FROM conversations c JOIN console_customer_facts cf ON cf.customer_id = c.customer_id"
+    " WHERE c.id = console_conversation_facts.conversation_id), 0)"
+)
+_RISK_SQL = (
+    "COALESCE((SELECT CAST(cf.clv_cents * cf.churn_risk AS INTEGER) * "
+    + WEIGHT_SQL
+    + " / 100 FROM conversations c JOIN console_customer_facts cf"
+    " ON cf.customer_id = c.customer_id"
+    " WHERE c.id = console_conversation_facts.conversation_id), 0)"
+)
+_LAST_AT_SQL = (
+    "(SELECT c.last_message_at FROM conversations c"
+    " WHERE c.id = console_conversation_facts.conversation_id)"
+)
+UPDATE_RISK_SQL = (
+    f"UPDATE console_conversation_facts SET risk_base_cents = {_BASE_SQL},"
+    f" risk_cents = {_RISK_SQL}, last_message_at = {_LAST_AT_SQL}"
+)
+
+
+def update_risk(
+    db: Session,
+    *,
+    conversation_ids: Sequence[int] | None = None,
+    customer_ids: Sequence[int] | None = None,
+) -> None:
+    """Recomputes ``risk_cents`` (and its inputs) of some facts rows from the store.
+
+    Args:
+        db: A session on the store (not committed here).
+        conversation_ids: These conversations.
+        customer_ids: Every conversation of these customers.
+    """
+    for chunk in _chunks(list(conversation_ids or ()), 500):
+        ids = ",".join(str(int(i)) for i in chunk)
+        db.execute(text(f"{UPDATE_RISK_SQL} WHERE conversation_id IN ({ids})"))
+    for chunk in _chunks(list(customer_ids or ()), 200):
+        ids = ",".join(str(int(i)) for i in chunk)
+        db.execute(
+            text(
+                f"{UPDATE_RISK_SQL} WHERE conversation_id IN"
+                f" (SELECT id FROM conversations WHERE customer_id IN ({ids}))"
+            )
+        )
 
 
 # --- conversation facts -----------------------------------------------------------------
@@ -340,6 +452,7 @@ class _Acc:
             "preview": self.preview,
             "search_text": "\n".join(self.texts)[:SEARCH_TEXT_MAX].lower(),
             "risk_base_cents": 0,
+            "risk_cents": 0,
             "last_message_id": self.last_id,
         }
 
@@ -360,17 +473,9 @@ _MESSAGE_COLUMNS = (
 )
 
 
-def _aggregate(db: Session, conversation_ids: Iterable[int] | None) -> dict[int, _Acc]:
+def _aggregate(db: Session, conversation_ids: Iterable[int]) -> dict[int, _Acc]:
     accs: dict[int, _Acc] = {}
-    if conversation_ids is None:
-        query = select(Message.conversation_id, *_MESSAGE_COLUMNS).order_by(
-            Message.conversation_id, Message.created_at, Message.id
-        )
-        for row in db.execute(query.execution_options(yield_per=20000)):
-            accs.setdefault(row[0], _Acc()).add(row[1:])
-        return accs
-    ids = list(conversation_ids)
-    for chunk in _chunks(ids, 500):
+    for chunk in _chunks(sorted(conversation_ids), 500):
         query = (
             select(Message.conversation_id, *_MESSAGE_COLUMNS)
             .where(Message.conversation_id.in_(chunk))
@@ -386,6 +491,12 @@ def is_sqlite(db: Session) -> bool:
     return db.get_bind().dialect.name == "sqlite"
 
 
+FTS_VOCAB = "console_search_vocab"
+"""An ``fts5vocab`` table (``row``: one row per indexed trigram) over :data:`FTS_TABLE`:
+short needles look up the trigrams that start with them (every body ends with a newline,
+so every occurrence of a one- or two-character needle starts some trigram)."""
+
+
 def ensure_search(engine: Engine) -> None:
     """Creates the database-specific full-text search structures if missing."""
     with engine.begin() as conn:
@@ -393,6 +504,10 @@ def ensure_search(engine: Engine) -> None:
             conn.exec_driver_sql(
                 f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} "
                 "USING fts5(body, tokenize='trigram')"
+            )
+            conn.exec_driver_sql(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_VOCAB} "
+                f"USING fts5vocab({FTS_TABLE}, 'row')"
             )
         elif conn.dialect.name == "postgresql":
             try:
@@ -406,119 +521,255 @@ def ensure_search(engine: Engine) -> None:
                 logger.warning("pg_trgm is not available; search scans the facts table")
 
 
-def _write_facts(db: Session, rows: list[dict[str, Any]], *, full: bool) -> None:
-    ids = [r["conversation_id"] for r in rows]
+def _write_facts(db: Session, conversation_ids: Sequence[int]) -> int:
+    """(Re)summarises some conversations: facts row, intents, search index, sort key."""
+    ids = sorted(set(conversation_ids))
+    accs = _aggregate(db, ids)
+    rows = [acc.row(cid) for cid, acc in accs.items()]
     sqlite = is_sqlite(db)
-    if full:
-        db.execute(delete(ConversationFacts))
+    for chunk in _chunks(ids, 500):
+        db.execute(delete(ConversationFacts).where(ConversationFacts.conversation_id.in_(chunk)))
+        db.execute(delete(ConversationIntent).where(ConversationIntent.conversation_id.in_(chunk)))
         if sqlite:
-            db.execute(text(f"DELETE FROM {FTS_TABLE}"))
-    else:
-        for chunk in _chunks(ids, 500):
             db.execute(
-                delete(ConversationFacts).where(ConversationFacts.conversation_id.in_(chunk))
+                text(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({','.join(map(str, chunk))})")
             )
-            if sqlite:
-                db.execute(
-                    text(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({','.join(map(str, chunk))})")
-                )
     for chunk in _chunks(rows, BATCH):
         db.execute(insert(ConversationFacts), list(chunk))
+        pairs = [
+            {"intent": intent, "conversation_id": r["conversation_id"]}
+            for r in chunk
+            for intent in r["intents"].split()
+        ]
+        if pairs:
+            db.execute(insert(ConversationIntent), pairs)
         if sqlite:
             db.execute(
-                text(
-                    f"INSERT INTO {FTS_TABLE}(rowid, body) VALUES (:conversation_id, :search_text)"
-                ),
+                text(f"INSERT INTO {FTS_TABLE}(rowid, body) VALUES (:conversation_id, :body)"),
                 [
-                    {"conversation_id": r["conversation_id"], "search_text": r["search_text"]}
+                    {"conversation_id": r["conversation_id"], "body": r["search_text"] + "\n"}
                     for r in chunk
                 ],
             )
-    id_filter = "" if full else f" WHERE conversation_id IN ({','.join(map(str, ids))})"
-    if ids:
-        db.execute(
-            text(
-                "UPDATE console_conversation_facts SET risk_base_cents = COALESCE(("
-                " SELECT CAST(cf.clv_cents * cf.churn_risk AS INTEGER)"
-                " FROM conversations c JOIN console_customer_facts cf"
-                " ON cf.customer_id = c.customer_id"
-                " WHERE c.id = console_conversation_facts.conversation_id), 0)" + id_filter
-            )
-        )
+    update_risk(db, conversation_ids=[r["conversation_id"] for r in rows])
+    return len(rows)
+
+
+def _wipe(db: Session) -> None:
+    db.execute(delete(ConversationIntent))
+    db.execute(delete(ConversationFacts))
+    if is_sqlite(db):
+        db.execute(text(f"DELETE FROM {FTS_TABLE}"))
+
+
+@dataclass
+class Progress:
+    """What the background worker is doing (shown in the inbox)."""
+
+    total: int = 0
+    done: int = 0
+    started: float = 0.0
+    error: str = ""
+
+    @property
+    def percent(self) -> int:
+        """Done, in percent."""
+        return 100 if not self.total else int(100 * self.done / self.total)
+
+
+@dataclass
+class _Plan:
+    """Work found by :meth:`FactsSync.sync`."""
+
+    newest: int = 0
+    watermark: int = 0
+    wipe: bool = False
+    conversations: list[int] = field(default_factory=list)
+    customers: list[int] = field(default_factory=list)
+    customer_conversations: int = 0
+    more: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.conversations) + self.customer_conversations
 
 
 class FactsSync:
-    """Keeps both facts tables current; cheap to call on every request (throttled)."""
+    """Keeps the facts tables current; cheap to call on every request (throttled)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last_sync = -1e9
         self._last_customer_check = -1e9
         self._search_ready: set[str] = set()
+        self._worker: threading.Thread | None = None
+        self.progress: Progress | None = None
+
+    @property
+    def building(self) -> bool:
+        """Whether the background worker is running."""
+        return self._worker is not None and self._worker.is_alive()
 
     def reset(self) -> None:
         """Forgets the throttling state (the next call checks the database)."""
+        self.wait()
         with self._lock:
             self._last_sync = -1e9
             self._last_customer_check = -1e9
             self._search_ready.clear()
+            self.progress = None
 
-    def sync(self, db: Session, *, force: bool = False) -> int:
+    def wait(self, timeout: float | None = None) -> bool:
+        """Waits for the background worker; returns whether it has finished."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+            return not worker.is_alive()
+        return True
+
+    def sync(self, db: Session, *, force: bool = False, background: bool = True) -> int:
         """Brings the facts up to date with the store.
+
+        A small backlog is handled here; a large one is handed to a background thread
+        (unless ``background`` is false) and this call returns at once.
 
         Args:
             db: A session on the store.
-            force: Ignore the throttle.
+            force: Ignore the throttle and re-check customers.
+            background: Allow handing a large backlog to a background thread.
 
         Returns:
-            How many conversations were (re)summarised.
+            How many conversations were (re)summarised here.
         """
         now = time.monotonic()
         if not force and now - self._last_sync < SYNC_INTERVAL_S:
             return 0
-        with self._lock:
-            engine = db.get_bind()
-            key = str(engine.url)  # type: ignore[union-attr]
+        if self.building or not self._lock.acquire(blocking=False):
+            return 0
+        try:
+            engine: Engine = db.get_bind()  # type: ignore[assignment]
+            key = str(engine.url)
             if key not in self._search_ready:
-                ensure_search(engine)  # type: ignore[arg-type]
+                ensure_search(engine)
                 self._search_ready.add(key)
-            if force or now - self._last_customer_check > CUSTOMER_CHECK_INTERVAL_S:
+            check_customers = force or now - self._last_customer_check > CUSTOMER_CHECK_INTERVAL_S
+            if check_customers:
                 self._last_customer_check = now
-                refresh_customer_facts(db)
-            changed = self._sync_conversations(db)
+            plan = self._plan(db, check_customers=check_customers, force=force)
+            if background and (plan.more or plan.size > INLINE_LIMIT):
+                self._start(engine, plan)
+                self._last_sync = time.monotonic()
+                return 0
+            changed = self._apply(db, plan)
             self._last_sync = time.monotonic()
             return changed
+        finally:
+            self._lock.release()
 
-    def _sync_conversations(self, db: Session) -> int:
-        watermark = int(_state(db, STATE_MESSAGE_WATERMARK) or 0)
-        newest = int(db.scalar(select(func.max(Message.id))) or 0)
-        if newest == watermark:
-            return 0
+    def _plan(self, db: Session, *, check_customers: bool, force: bool) -> _Plan:
+        plan = _Plan()
+        if check_customers:
+            plan.customers = refresh_customer_facts(db, force=force) or []
+        plan.watermark = int(_state(db, STATE_MESSAGE_WATERMARK) or 0)
+        plan.newest = int(db.scalar(select(func.max(Message.id))) or 0)
+        if plan.newest != plan.watermark:
+            if plan.newest < plan.watermark or plan.watermark == 0:
+                plan.wipe = True
+                plan.watermark = 0
+                plan.customers = []  # every facts row is rewritten anyway
+            query = select(Message.conversation_id).where(Message.id > plan.watermark)
+            plan.conversations = list(db.scalars(query.distinct().limit(INLINE_LIMIT + 1)))
+            plan.more = len(plan.conversations) > INLINE_LIMIT
+            if plan.more:
+                plan.conversations = []  # the worker lists them itself
+        for chunk in _chunks(plan.customers, 500):
+            plan.customer_conversations += int(
+                db.scalar(
+                    select(func.count())
+                    .select_from(Conversation)
+                    .where(Conversation.customer_id.in_(chunk))
+                )
+                or 0
+            )
+        return plan
+
+    def _apply(self, db: Session, plan: _Plan, progress: Progress | None = None) -> int:
         started = time.perf_counter()
-        full = newest < watermark or watermark == 0
-        ids: list[int] | None = None
-        if not full:
-            ids = list(
+        if plan.wipe:
+            _wipe(db)
+            db.commit()
+        ids = plan.conversations
+        if plan.more:
+            ids = sorted(
                 db.scalars(
                     select(Message.conversation_id)
-                    .where(Message.id > watermark)
+                    .where(Message.id > plan.watermark, Message.id <= plan.newest)
                     .distinct()
-                    .limit(INCREMENTAL_LIMIT + 1)
                 )
             )
-            full = len(ids) > INCREMENTAL_LIMIT
-        accs = _aggregate(db, None if full else ids)
-        rows = [acc.row(cid) for cid, acc in accs.items()]
-        _write_facts(db, rows, full=full)
-        _set_state(db, STATE_MESSAGE_WATERMARK, str(newest))
-        db.commit()
-        logger.info(
-            "Conversation facts: %d conversations %s in %.2f s",
-            len(rows),
-            "rebuilt" if full else "updated",
-            time.perf_counter() - started,
-        )
-        return len(rows)
+        if progress is not None:
+            progress.total = len(ids) + plan.customer_conversations
+        done = 0
+        for chunk in _chunks(ids, CHUNK):
+            done += _write_facts(db, chunk)
+            db.commit()
+            if progress is not None:
+                progress.done = done
+        for chunk in _chunks(plan.customers, 40):
+            update_risk(db, customer_ids=chunk)
+            db.commit()
+            if progress is not None:
+                progress.done = min(progress.total, progress.done + len(chunk) * 50)
+        if plan.newest and (ids or plan.wipe or plan.more):
+            _set_state(db, STATE_MESSAGE_WATERMARK, str(plan.newest))
+            db.commit()
+        if ids or plan.customers:
+            logger.info(
+                "Console facts: %d conversations summarised, %d customers re-valued in %.2f s",
+                done,
+                len(plan.customers),
+                time.perf_counter() - started,
+            )
+        return done
+
+    def _start(self, engine: Engine, plan: _Plan) -> None:
+        self.progress = Progress(started=time.time())
+        progress = self.progress
+
+        def run() -> None:
+            try:
+                with Session(engine) as db:
+                    self._apply(db, plan, progress)
+                    db.execute(
+                        text("ANALYZE")
+                        if engine.dialect.name != "sqlite"
+                        else text("PRAGMA optimize")
+                    )
+                    db.commit()
+            except Exception as error:  # noqa: BLE001  (reported in the inbox and the log)
+                logger.exception("Console facts worker failed")
+                progress.error = str(error)[:300]
+            finally:
+                self._last_sync = -1e9
+
+        self._worker = threading.Thread(target=run, name="console-facts", daemon=True)
+        self._worker.start()
 
 
 FACTS = FactsSync()
+
+
+def refresh(engine: Engine) -> int:
+    """Brings every console summary up to date now, synchronously.
+
+    For batch jobs that write many conversations or scores at once (the volume generator,
+    an import, a scoring run): call this at the end so that the console's first request
+    has nothing to catch up on.
+
+    Returns:
+        How many conversations were (re)summarised.
+    """
+    ensure_search(engine)
+    with Session(engine) as db:
+        plan = FACTS._plan(db, check_customers=True, force=False)
+        return FACTS._apply(db, plan)

@@ -19,6 +19,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "wrong_login": ("用户名或密码错误", "Wrong username or password"),
     "too_many_attempts": ("尝试次数过多，请稍后再试", "Too many attempts; try again in a minute"),
     "inbox": ("收件箱", "Inbox"),
+    "building_facts": (
+        "正在后台整理对话摘要（{percent}%），列表暂时可能不完整。",
+        "Summarising conversations in the background ({percent} %); the list may be incomplete.",
+    ),
     "customers": ("客户", "Customers"),
     "insights": ("图表", "Charts"),
     "teach": ("训练机器人", "Teach the bot"),

@@ -94,12 +94,19 @@ class IntentCorrection(Base):
 class ConversationFacts(Base):
     """Per-conversation summary kept by the console for fast lists and search.
 
-    ``risk_base_cents`` is the customer's lifetime value times churn risk at the time of
-    the last refresh; the inbox multiplies it by an "unresolved" weight at query time.
+    ``risk_base_cents`` is the customer's lifetime value times churn risk;
+    ``risk_cents`` is that times the conversation's "unresolved" weight (the inbox's
+    default sort key, indexed with ``last_message_at`` as tie-break). Both, and
+    ``last_message_at``, are kept current by database triggers on ``conversations``
+    (migration ``0400_console_speed``) and by :mod:`web.console.facts` when customer values
+    change.
     """
 
     __tablename__ = "console_conversation_facts"
-    __table_args__ = (Index("ix_console_facts_risk", "risk_base_cents"),)
+    __table_args__ = (
+        Index("ix_console_facts_order", "risk_cents", "last_message_at", "conversation_id"),
+        Index("ix_console_facts_recent", "last_message_at", "conversation_id"),
+    )
 
     conversation_id: Mapped[int] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
@@ -113,6 +120,19 @@ class ConversationFacts(Base):
     search_text: Mapped[str] = mapped_column(Text, server_default=text("''"), default="")
     risk_base_cents: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
     last_message_id: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    risk_cents: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    last_message_at: Mapped[datetime | None]
+
+
+class ConversationIntent(Base):
+    """One intent seen in a conversation (the inbox's intent filter reads this)."""
+
+    __tablename__ = "console_conversation_intents"
+
+    intent: Mapped[str] = mapped_column(String(100), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class CustomerFacts(Base):
@@ -166,6 +186,7 @@ CONSOLE_MODELS: tuple[type[Base], ...] = (
     Note,
     IntentCorrection,
     ConversationFacts,
+    ConversationIntent,
     CustomerFacts,
     Takeover,
     ConsoleState,

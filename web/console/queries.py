@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
-from sqlalchemy import Select, and_, case, column, exists, func, or_, select, table, text
+from sqlalchemy import Select, and_, column, false, func, literal_column, or_, select, table, text
 from sqlalchemy.orm import Session, selectinload
 
 from analytics.models import (
@@ -26,6 +27,7 @@ from analytics.models import (
 )
 from web.console.facts import (
     FTS_TABLE,
+    FTS_VOCAB,
     RISK_HIGH,
     RISK_LOW,
     is_sqlite,
@@ -35,6 +37,7 @@ from web.console.facts import (
 )
 from web.console.models import (
     ConversationFacts,
+    ConversationIntent,
     ConversationTag,
     CustomerFacts,
     IntentCorrection,
@@ -103,58 +106,130 @@ def _day_start(value: date) -> datetime:
 
 
 def risk_expression() -> Any:
-    """Revenue at risk of a conversation, in cents: value x churn risk x unresolved weight."""
-    weight = case(
-        (
-            or_(
-                Conversation.status == CONV_OPEN,
-                and_(Conversation.needs_handoff.is_(True), Conversation.reviewed.is_(False)),
-            ),
-            WEIGHT_OPEN,
-        ),
-        (Conversation.reviewed.is_(False), WEIGHT_UNREVIEWED),
-        else_=WEIGHT_DONE,
-    )
-    return func.coalesce(ConversationFacts.risk_base_cents, 0) * weight / 100
+    """Revenue at risk of a conversation, in cents: value x churn risk x unresolved weight.
+
+    Stored in ``console_conversation_facts.risk_cents`` (kept current by the facts sync and
+    the trigger of migration ``0400_console_speed``), so the inbox sorts by an index.
+    """
+    return func.coalesce(ConversationFacts.risk_cents, 0)
 
 
-def search_condition(db: Session, q: str) -> Any:
+def _like_needle(needle: str) -> str:
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+SHORT_NEEDLE_MAX_TERMS = 64
+"""Above this many index terms a one- or two-character needle is answered by a scan."""
+
+
+def _match_phrase(needle: str) -> str:
+    return '"' + needle.replace('"', '""') + '"'
+
+
+def search_condition(db: Session, q: str, *, driving: bool = True) -> Any:
     """A condition matching conversations whose transcript contains ``q`` (any case).
 
-    On SQLite, needles of 3+ characters use the FTS5 trigram index; shorter needles (e.g.
-    two Chinese characters) and other databases use ``LIKE`` on ``search_text`` (indexed
-    by pg_trgm on PostgreSQL).
+    On SQLite, needles of 3+ characters are a phrase query on the FTS5 trigram index;
+    shorter needles (e.g. two Chinese characters) become an ``OR`` of the index terms
+    that start with them (every indexed body ends with a newline, so each occurrence of
+    the needle starts a trigram); needles with too many such terms scan. On PostgreSQL,
+    ``LIKE`` on ``search_text`` uses the pg_trgm index (3+ characters) or scans.
+
+    Args:
+        db: A session on the store.
+        q: The needle as typed.
+        driving: Whether the condition may drive the query (else it is only checked per
+            row of the inbox's index order; SQLite only).
     """
     needle = q.strip().lower()
-    if is_sqlite(db) and len(needle) >= 3:
-        phrase = '"' + needle.replace('"', '""') + '"'
-        fts = table(FTS_TABLE, column("rowid"))
-        return Conversation.id.in_(
-            select(fts.c.rowid).where(
-                text(f"{FTS_TABLE} MATCH :fts_phrase").bindparams(fts_phrase=phrase)
+    facts_id = _key(db, ConversationFacts.conversation_id, driving)
+    if is_sqlite(db):
+        expression = ""
+        if len(needle) >= 3:
+            expression = _match_phrase(needle)
+        else:
+            vocab = table(FTS_VOCAB, column("term"))
+            terms = list(
+                db.scalars(
+                    select(vocab.c.term)
+                    .where(vocab.c.term >= needle, vocab.c.term < needle + "\U0010ffff")
+                    .limit(SHORT_NEEDLE_MAX_TERMS + 1)
+                )
             )
-        )
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return ConversationFacts.search_text.like(f"%{escaped}%", escape="\\")
+            if not terms:
+                return false()
+            if len(terms) <= SHORT_NEEDLE_MAX_TERMS:
+                expression = " OR ".join(_match_phrase(t) for t in terms)
+        if expression:
+            fts = table(FTS_TABLE, column("rowid"))
+            return facts_id.in_(
+                select(fts.c.rowid).where(
+                    text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=expression)
+                )
+            )
+    return ConversationFacts.search_text.like(_like_needle(needle), escape="\\")
 
 
-def _filtered(db: Session, f: InboxFilters, columns: list[Any]) -> Select[Any]:
-    query = (
-        select(*columns)
-        .select_from(Conversation)
-        .outerjoin(ConversationFacts, ConversationFacts.conversation_id == Conversation.id)
-        .outerjoin(Customer, Customer.id == Conversation.customer_id)
-    )
-    needs_cf = bool(f.segment or f.risk)
-    if needs_cf:
-        query = query.outerjoin(
-            CustomerFacts, CustomerFacts.customer_id == Conversation.customer_id
-        )
+def _key(db: Session, column_: Any, driving: bool) -> Any:
+    """``column_``, or on SQLite ``+column_`` when it must not drive the query plan.
+
+    SQLite's planner (without statistics for subquery results) likes to drive an inbox
+    query from an ``IN (subquery)`` and sort every match; for filters that match many
+    conversations, scanning the inbox's order index and checking each row is far cheaper.
+    The unary ``+`` keeps the condition but takes it out of index selection.
+    """
+    if driving or not is_sqlite(db):
+        return column_
+    return literal_column("+" + _qualified(column_))
+
+
+def _qualified(column_: Any) -> str:
+    return f"{column_.table.name}.{column_.name}"
+
+
+_CONVERSATION_FILTERS = (
+    "date_to",
+    "channel",
+    "language",
+    "handoff",
+    "reviewed",
+    "rating",
+    "status",
+    "customer",
+    "segment",
+    "risk",
+)
+
+
+def _customers_where(*conditions: Any) -> Any:
+    return select(CustomerFacts.customer_id).where(*conditions)
+
+
+def _filtered(
+    db: Session, f: InboxFilters, columns: list[Any], *, driving: bool = True
+) -> Select[Any]:
+    """The facts table, joined to ``conversations`` only when a filter needs it.
+
+    Args:
+        db: A session on the store.
+        f: The filters.
+        columns: What to select.
+        driving: Whether filters may drive the plan (see :func:`_key`); pass ``False``
+            when many rows match and the query is ordered and limited.
+    """
+    facts_id = _key(db, ConversationFacts.conversation_id, driving)
+    customer_id = _key(db, Conversation.customer_id, driving)
+    query = select(*columns).select_from(ConversationFacts)
+    if any(getattr(f, name) for name in _CONVERSATION_FILTERS):
+        query = query.join(Conversation, Conversation.id == facts_id)
     conditions: list[Any] = []
     if f.q.strip():
-        conditions.append(search_condition(db, f.q))
+        conditions.append(search_condition(db, f.q, driving=driving))
     if f.date_from:
-        conditions.append(Conversation.last_message_at >= _day_start(f.date_from))
+        conditions.append(
+            _key(db, ConversationFacts.last_message_at, driving) >= _day_start(f.date_from)
+        )
     if f.date_to:
         conditions.append(Conversation.started_at < _day_start(f.date_to + timedelta(days=1)))
     if f.channel:
@@ -162,18 +237,31 @@ def _filtered(db: Session, f: InboxFilters, columns: list[Any]) -> Select[Any]:
     if f.language:
         conditions.append(Conversation.language == f.language)
     if f.intent:
-        conditions.append(ConversationFacts.intents.like(f"% {f.intent} %"))
+        conditions.append(
+            facts_id.in_(
+                select(ConversationIntent.conversation_id).where(
+                    ConversationIntent.intent == f.intent
+                )
+            )
+        )
     if f.segment:
-        conditions.append(CustomerFacts.segment == f.segment)
+        conditions.append(customer_id.in_(_customers_where(CustomerFacts.segment == f.segment)))
     if f.risk == "high":
-        conditions.append(CustomerFacts.churn_risk >= RISK_HIGH)
+        conditions.append(customer_id.in_(_customers_where(CustomerFacts.churn_risk >= RISK_HIGH)))
     elif f.risk == "medium":
         conditions.append(
-            and_(CustomerFacts.churn_risk >= RISK_LOW, CustomerFacts.churn_risk < RISK_HIGH)
+            customer_id.in_(
+                _customers_where(
+                    CustomerFacts.churn_risk >= RISK_LOW, CustomerFacts.churn_risk < RISK_HIGH
+                )
+            )
         )
     elif f.risk == "low":
         conditions.append(
-            or_(CustomerFacts.churn_risk < RISK_LOW, CustomerFacts.churn_risk.is_(None))
+            or_(
+                Conversation.customer_id.is_(None),
+                customer_id.not_in(_customers_where(CustomerFacts.churn_risk >= RISK_LOW)),
+            )
         )
     handoff = _flag(f.handoff)
     if handoff is not None:
@@ -194,17 +282,31 @@ def _filtered(db: Session, f: InboxFilters, columns: list[Any]) -> Select[Any]:
         conditions.append(Conversation.rating == int(f.rating))
     if f.tag:
         conditions.append(
-            exists().where(
-                ConversationTag.conversation_id == Conversation.id, ConversationTag.tag == f.tag
+            facts_id.in_(
+                select(ConversationTag.conversation_id).where(ConversationTag.tag == f.tag)
             )
         )
     if f.status:
         conditions.append(Conversation.status == f.status)
     if f.customer:
-        conditions.append(Customer.external_id == f.customer)
+        conditions.append(
+            customer_id
+            == select(Customer.id).where(Customer.external_id == f.customer).scalar_subquery()
+        )
     if conditions:
         query = query.where(*conditions)
     return query
+
+
+def _order(f: InboxFilters) -> list[Any]:
+    """The inbox order; both orders are served by an index of the facts table."""
+    if f.sort == "recent":
+        return [ConversationFacts.last_message_at.desc(), ConversationFacts.conversation_id.desc()]
+    return [
+        ConversationFacts.risk_cents.desc(),
+        ConversationFacts.last_message_at.desc(),
+        ConversationFacts.conversation_id.desc(),
+    ]
 
 
 @dataclass
@@ -215,6 +317,8 @@ class Page:
     total: int
     page: int
     pages: int
+    capped: bool = False
+    """Whether ``total`` is a lower bound (there are more matches)."""
 
 
 INBOX_COLUMNS = [
@@ -235,11 +339,54 @@ INBOX_COLUMNS = [
     ConversationFacts.preview,
     ConversationFacts.had_fallback,
     ConversationFacts.message_count,
+    ConversationFacts.risk_cents,
 ]
+
+
+def _rows_for(db: Session, ids: list[int]) -> list[dict[str, Any]]:
+    """The inbox columns of these conversations, in the given order."""
+    if not ids:
+        return []
+    query = (
+        select(*INBOX_COLUMNS)
+        .select_from(ConversationFacts)
+        .join(Conversation, Conversation.id == ConversationFacts.conversation_id)
+        .outerjoin(Customer, Customer.id == Conversation.customer_id)
+        .where(ConversationFacts.conversation_id.in_(ids))
+    )
+    by_id = {r["id"]: dict(r) for r in db.execute(query).mappings()}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+COUNT_CAP = 10_000
+"""Filtered lists count at most this many matches (shown as "10000+")."""
+DENSE = 2_000
+"""With more matches than this, a page is found by scanning the order index."""
+
+
+def _has_filters(f: InboxFilters) -> bool:
+    return bool(f.q.strip() or f.date_from or f.intent or f.fallback or f.tag) or any(
+        getattr(f, name) for name in _CONVERSATION_FILTERS
+    )
+
+
+def _count(db: Session, f: InboxFilters, cap: int) -> tuple[int, bool]:
+    """How many conversations match (exact without filters, else up to ``cap``)."""
+    if not _has_filters(f):
+        return int(db.scalar(select(func.count()).select_from(ConversationFacts)) or 0), False
+    matches = _filtered(db, f, [literal_column("1").label("one")]).limit(cap + 1).subquery()
+    total = int(db.scalar(select(func.count()).select_from(matches)) or 0)
+    return min(total, cap), total > cap
 
 
 def inbox(db: Session, f: InboxFilters, *, page_size: int = PAGE_SIZE) -> Page:
     """One page of the inbox.
+
+    The page's ids come from the facts table (joined to ``conversations`` only for filters
+    on its columns): when many conversations match, by walking the order index and
+    checking each row; when few match, from the filters' own indexes, sorted. The count of
+    a filtered list stops at :data:`COUNT_CAP` (or just past the requested page). Then the
+    page's rows are fetched by primary key.
 
     Args:
         db: A session on the store.
@@ -249,29 +396,32 @@ def inbox(db: Session, f: InboxFilters, *, page_size: int = PAGE_SIZE) -> Page:
     Returns:
         The page; each row has the conversation's columns plus ``risk_cents``.
     """
-    risk = risk_expression().label("risk_cents")
-    base = _filtered(db, f, [*INBOX_COLUMNS, risk])
-    total = int(db.scalar(_filtered(db, f, [func.count()]).order_by(None)) or 0)
+    total, capped = _count(db, f, max(COUNT_CAP, f.page * page_size))
     pages = max(1, math.ceil(total / page_size))
     page = min(max(1, f.page), pages)
-    if f.sort == "recent":
-        base = base.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-    else:
-        base = base.order_by(
-            risk.desc(), Conversation.last_message_at.desc(), Conversation.id.desc()
-        )
-    rows = [
-        dict(r) for r in db.execute(base.limit(page_size).offset((page - 1) * page_size)).mappings()
-    ]
+    ids_query = (
+        _filtered(db, f, [ConversationFacts.conversation_id], driving=total <= DENSE)
+        .order_by(*_order(f))
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    rows = _rows_for(db, list(db.scalars(ids_query)))
     _attach_tags(db, rows)
-    return Page(rows, total, page, pages)
+    return Page(rows, total, page, pages, capped)
 
 
 def inbox_export(db: Session, f: InboxFilters) -> list[dict[str, Any]]:
-    """Every row matching the filters (capped), for CSV export."""
-    risk = risk_expression().label("risk_cents")
-    query = _filtered(db, f, [*INBOX_COLUMNS, risk]).order_by(risk.desc(), Conversation.id.desc())
-    rows = [dict(r) for r in db.execute(query.limit(MAX_EXPORT_ROWS)).mappings()]
+    """Every row matching the filters (capped), in the inbox's order, for CSV export."""
+    ids = list(
+        db.scalars(
+            _filtered(db, f, [ConversationFacts.conversation_id], driving=False)
+            .order_by(*_order(f))
+            .limit(MAX_EXPORT_ROWS)
+        )
+    )
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 500):
+        rows.extend(_rows_for(db, ids[start : start + 500]))
     return rows
 
 
@@ -293,7 +443,7 @@ def _attach_tags(db: Session, rows: list[dict[str, Any]]) -> None:
 def handoff_requests(db: Session, limit: int = 10) -> list[dict[str, Any]]:
     """Open conversations where the bot asked for the founder, newest first."""
     query = (
-        select(*INBOX_COLUMNS, risk_expression().label("risk_cents"))
+        select(*INBOX_COLUMNS)
         .select_from(Conversation)
         .outerjoin(ConversationFacts, ConversationFacts.conversation_id == Conversation.id)
         .outerjoin(Customer, Customer.id == Conversation.customer_id)
@@ -316,10 +466,25 @@ def handoff_summary(db: Session) -> dict[str, Any]:
     return {"count": int(row[0] or 0), "latest_id": int(row[1] or 0)}
 
 
+OPTIONS_TTL_S = 60.0
+_options_cache: dict[str, tuple[float, list[str]]] = {}
+
+
+def _channels(db: Session) -> list[str]:
+    """Channels seen in the store (a scan of ``conversations``, so cached for a minute)."""
+    key = str(db.get_bind().url)
+    cached = _options_cache.get(key)
+    if cached is not None and monotonic() - cached[0] < OPTIONS_TTL_S:
+        return cached[1]
+    channels = sorted(c for c in db.scalars(select(Conversation.channel).distinct().limit(50)) if c)
+    _options_cache[key] = (monotonic(), channels)
+    return channels
+
+
 def filter_options(db: Session) -> dict[str, list[str]]:
     """Values offered in the inbox's drop-downs."""
     return {
-        "channels": [c for c in db.scalars(select(Conversation.channel).distinct().limit(50)) if c],
+        "channels": _channels(db),
         "segments": [
             s
             for s in db.scalars(

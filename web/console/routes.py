@@ -457,6 +457,7 @@ def inbox_page(
         options=queries.filter_options(db),
         intents=domain_intents(get_config().domain_dir),
         summary=queries.handoff_summary(db),
+        building=FACTS.progress if FACTS.building else None,
     )
 
 
@@ -475,6 +476,22 @@ def handoffs_api(user: User, db: DB) -> JSONResponse:
         for r in queries.handoff_requests(db, limit=5)
     ]
     return JSONResponse(summary)
+
+
+@router.get("/api/facts")
+def facts_api(user: User, db: DB) -> JSONResponse:
+    """Whether the console's summaries are being (re)built, and how far they are."""
+    FACTS.sync(db)
+    progress = FACTS.progress
+    return JSONResponse(
+        {
+            "building": FACTS.building,
+            "done": progress.done if progress else 0,
+            "total": progress.total if progress else 0,
+            "percent": progress.percent if progress else 100,
+            "error": progress.error if progress else "",
+        }
+    )
 
 
 # --- conversation ------------------------------------------------------------------------
