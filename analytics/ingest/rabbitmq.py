@@ -177,6 +177,7 @@ class RabbitMQConsumer:
                 if batch:
                     self._flush(channel, batch)
                     batch = []
+                    idle_since = time.monotonic()
                 if stop.is_set():
                     break
                 if max_idle is not None and time.monotonic() - idle_since >= max_idle:
