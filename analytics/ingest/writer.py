@@ -246,11 +246,11 @@ class IngestWriter:
             if sender_id not in conversations and sender_id in known:
                 conversations[sender_id] = known[sender_id]
         for sender_id in handoffs:
-            conv = conversations.get(sender_id)
-            if conv is not None and not conv.needs_handoff:
-                conv.needs_handoff = True
-                conv.handoff_reason = conv.handoff_reason or HANDOFF_REASON
-                conv.reviewed = False
+            flagged = conversations.get(sender_id)
+            if flagged is not None and not flagged.needs_handoff:
+                flagged.needs_handoff = True
+                flagged.handoff_reason = flagged.handoff_reason or HANDOFF_REASON
+                flagged.reviewed = False
 
         for m in fresh:
             conv = conversations[m.sender_id]
