@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
+from analytics.conversation_features import conversation_feature_frame
+
 __all__ = [
     "CHURN_FEATURES",
     "FEATURE_COLUMNS",
@@ -68,6 +70,17 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "fallbacks_90d",
     "negative_sentiment_90d",
 )
+
+#: Brain feature name -> column of :func:`analytics.conversation_features.conversation_feature_frame`.
+CONVERSATION_COLUMNS: dict[str, str] = {
+    "contacts_90d": "contacts_90d",
+    "complaints_90d": "complaints_90d",
+    "cancel_intents_90d": "cancel_intents_90d",
+    "refund_intents_90d": "refund_intents_90d",
+    "handoffs_90d": "handoffs_90d",
+    "fallbacks_90d": "fallbacks_90d",
+    "negative_sentiment_90d": "negative_messages_90d",
+}
 
 #: Features the churn model uses (all numeric).
 CHURN_FEATURES: tuple[str, ...] = FEATURE_COLUMNS
@@ -308,27 +321,13 @@ def build_features(frames: StoreFrames, cutoff: datetime | pd.Timestamp) -> pd.D
     )
     X["late_deliveries_180d"] = _count(idx, o.loc[late, "customer_id"])
 
-    w90 = cut - pd.Timedelta(days=90)
-    cv = frames.conversations
-    cv = cv[(cv["started_at"] < cut) & (cv["started_at"] >= w90) & cv["customer_id"].notna()]
-    X["contacts_90d"] = _count(idx, cv["customer_id"].astype(int))
-    X["handoffs_90d"] = _count(
-        idx, cv.loc[cv["needs_handoff"].astype(bool), "customer_id"].astype(int)
+    # Conversation features come from the conversation loop (analytics.conversation_features,
+    # same point-in-time rules); it also offers 30-day windows, unresolved contacts, ratings.
+    conv = conversation_feature_frame(
+        frames.conversations, frames.messages, cut, idx, windows=(90,)
     )
-    m = frames.messages
-    m = m[(m["created_at"] < cut) & (m["created_at"] >= w90)]
-    conv_cust = frames.conversations.set_index("id")["customer_id"]
-    mc = m["conversation_id"].map(conv_cust)
-    user = (m["role"] == "user").to_numpy()
-    intent = m["intent"].fillna("").to_numpy()
-    X["complaints_90d"] = _count(idx, mc[user & (intent == "complain")])
-    X["cancel_intents_90d"] = _count(idx, mc[user & (intent == "cancel_subscription")])
-    X["refund_intents_90d"] = _count(idx, mc[user & (intent == "refund_request")])
-    action = m["action"].fillna("").astype(str)
-    fallback = (user & (intent == "nlu_fallback")) | action.str.contains("fallback").to_numpy()
-    X["fallbacks_90d"] = _count(idx, mc[fallback])
-    sent = m["sentiment"].to_numpy(dtype=float)
-    X["negative_sentiment_90d"] = _count(idx, mc[user & (np.nan_to_num(sent) < -0.3)])
+    for col in CONVERSATION_COLUMNS:
+        X[col] = conv[CONVERSATION_COLUMNS[col]].to_numpy()
     return X[list(FEATURE_COLUMNS)].astype(float)
 
 
