@@ -43,6 +43,30 @@ def order_reply(order: Order, language: str) -> tuple[str, dict[str, str]]:
     return STATUS_RESPONSES.get(order.shipping_status, "utter_order_pending"), values
 
 
+def find_order(turn: Turn) -> Order | None:
+    """The order the customer named (only among their own), else their latest.
+
+    Tells the customer when there is none (unknown number, or no orders yet).
+
+    Args:
+        turn: The current turn, with a verified customer.
+
+    Returns:
+        The order, or None after telling the customer why not.
+    """
+    assert turn.customer is not None
+    number = next(turn.tracker.get_latest_entity_values(SLOT_ORDER_ID), None)
+    if number:
+        order = repo.get_order(turn.session, turn.customer.id, number)
+        if order is None:
+            turn.say("utter_order_not_found", order_number=number.upper())
+        return order
+    order = repo.latest_order(turn.session, turn.customer.id)
+    if order is None:
+        turn.say("utter_no_orders")
+    return order
+
+
 class ActionOrderStatus(ShopAction):
     """Answers with the named order's status, or the latest order's."""
 
@@ -54,18 +78,9 @@ class ActionOrderStatus(ShopAction):
 
     def act(self, turn: Turn) -> list[EventType]:
         """Looks the order up (only among the customer's own) and reports it."""
-        assert turn.customer is not None
-        number = next(turn.tracker.get_latest_entity_values(SLOT_ORDER_ID), None)
-        if number:
-            order = repo.get_order(turn.session, turn.customer.id, number)
-            if order is None:
-                turn.say("utter_order_not_found", order_number=number.upper())
-                return [SlotSet(SLOT_ORDER_ID, None)]
-        else:
-            order = repo.latest_order(turn.session, turn.customer.id)
-            if order is None:
-                turn.say("utter_no_orders")
-                return []
+        order = find_order(turn)
+        if order is None:
+            return [SlotSet(SLOT_ORDER_ID, None)]
         response, values = order_reply(order, turn.language)
         turn.say(response, **values)
         return [SlotSet(SLOT_ORDER_ID, None)]

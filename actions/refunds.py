@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 from rasa_sdk.events import EventType, SlotSet
 
 from actions.base import ShopAction, Turn
+from actions.orders import SLOT_ORDER_ID, find_order
 from actions.support import REASON_VIP_REFUND, escalate_vip
 from analytics import repo
-
-SLOT_ORDER_ID = "order_id"
 
 
 class ActionRefundRequest(ShopAction):
@@ -25,17 +24,9 @@ class ActionRefundRequest(ShopAction):
     def act(self, turn: Turn) -> list[EventType]:
         """Finds the order and records the request."""
         assert turn.customer is not None
-        number = next(turn.tracker.get_latest_entity_values(SLOT_ORDER_ID), None)
-        if number:
-            order = repo.get_order(turn.session, turn.customer.id, number)
-            if order is None:
-                turn.say("utter_order_not_found", order_number=number.upper())
-                return [SlotSet(SLOT_ORDER_ID, None)]
-        else:
-            order = repo.latest_order(turn.session, turn.customer.id)
-            if order is None:
-                turn.say("utter_no_orders")
-                return []
+        order = find_order(turn)
+        if order is None:
+            return [SlotSet(SLOT_ORDER_ID, None)]
         text = (turn.tracker.latest_message or {}).get("text") or ""
         at = datetime.now(UTC)
         request = repo.create_refund_request(

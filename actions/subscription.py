@@ -48,6 +48,21 @@ def do_cancel(turn: Turn, subscription: Subscription) -> list[EventType]:
     return clear_pending()
 
 
+def subscription_or_say(turn: Turn) -> Subscription | None:
+    """The customer's current (active or paused) subscription.
+
+    Tells a signed-in customer without one that there is nothing to change, and
+    an anonymous one to sign in.
+    """
+    if turn.customer is None:
+        turn.say("utter_ask_sign_in")
+        return None
+    subscription = repo.current_subscription(turn.session, turn.customer.id)
+    if subscription is None:
+        turn.say("utter_no_subscription")
+    return subscription
+
+
 class ActionCancelSubscription(ShopAction):
     """Asks to confirm a cancellation (or makes a retention offer first)."""
 
@@ -59,10 +74,8 @@ class ActionCancelSubscription(ShopAction):
 
     def act(self, turn: Turn) -> list[EventType]:
         """Starts (or, if they insist after an offer, completes) the cancellation."""
-        assert turn.customer is not None
-        subscription = repo.current_subscription(turn.session, turn.customer.id)
+        subscription = subscription_or_say(turn)
         if subscription is None:
-            turn.say("utter_no_subscription")
             return clear_pending()
         if turn.tracker.get_slot(SLOT_PENDING) == PENDING_OFFER:
             return do_cancel(turn, subscription)  # asked to cancel again: they insist
@@ -106,10 +119,8 @@ class ActionPauseSubscription(ShopAction):
 
     def act(self, turn: Turn) -> list[EventType]:
         """Checks the subscription can be paused and asks for confirmation."""
-        assert turn.customer is not None
-        subscription = repo.current_subscription(turn.session, turn.customer.id)
+        subscription = subscription_or_say(turn)
         if subscription is None:
-            turn.say("utter_no_subscription")
             return clear_pending()
         plan = plan_name(turn, subscription)
         if subscription.status == "paused":
@@ -137,12 +148,8 @@ class ActionConfirm(ShopAction):
         if pending is None:
             turn.say("utter_nothing_pending")
             return []
-        if turn.customer is None:
-            turn.say("utter_ask_sign_in")
-            return clear_pending()
-        subscription = repo.current_subscription(turn.session, turn.customer.id)
+        subscription = subscription_or_say(turn)
         if subscription is None:
-            turn.say("utter_no_subscription")
             return clear_pending()
         plan = plan_name(turn, subscription)
         if pending == PENDING_CANCEL:
@@ -171,12 +178,11 @@ class ActionDecline(ShopAction):
     def act(self, turn: Turn) -> list[EventType]:
         """Declining an offer means cancel anyway; declining a question keeps things."""
         pending = turn.tracker.get_slot(SLOT_PENDING)
-        if pending is None or turn.customer is None:
+        if pending is None:
             turn.say("utter_nothing_pending")
             return clear_pending()
-        subscription = repo.current_subscription(turn.session, turn.customer.id)
+        subscription = subscription_or_say(turn)
         if subscription is None:
-            turn.say("utter_no_subscription")
             return clear_pending()
         if pending == PENDING_OFFER:
             return do_cancel(turn, subscription)
