@@ -182,7 +182,9 @@ class TextIntentModel:
             return _SoftmaxSVC(svc.fit(x, y))
         # ensemble=False: one SVM fitted on all data, sigmoid calibrators fitted on
         # cross-validated scores (full-data accuracy, one model to run at parse time).
-        return CalibratedClassifierCV(svc, cv=folds, method="sigmoid", ensemble=False).fit(x, y)
+        calibrated = CalibratedClassifierCV(svc, cv=folds, method="sigmoid", ensemble=False)
+        calibrated.fit(x, y)
+        return _SigmoidCalibratedLinear.from_calibrated(calibrated) or calibrated
 
     def predict_proba(self, words: list[str], chars: list[str]) -> np.ndarray:
         """Returns intent probabilities, columns ordered as ``classes_``."""
@@ -200,6 +202,44 @@ class TextIntentModel:
         """Returns the most probable intent per example."""
         probs = self.predict_proba(words, chars)
         return [str(self.classes_[i]) for i in probs.argmax(axis=1)]
+
+
+class _SigmoidCalibratedLinear:
+    """The parse-time form of a sigmoid-calibrated linear SVM (same numbers, less overhead).
+
+    scikit-learn's ``CalibratedClassifierCV.predict_proba`` loops over classes in Python
+    (milliseconds per message with dozens of intents); this computes the one-vs-rest
+    sigmoids of all classes with one sparse product and normalises them the same way.
+    """
+
+    def __init__(
+        self, coef: np.ndarray, intercept: np.ndarray, a: np.ndarray, b: np.ndarray, classes: Any
+    ) -> None:
+        self.coef_t = np.ascontiguousarray(coef.T)
+        self.intercept = intercept
+        self.a = a
+        self.b = b
+        self.classes_ = classes
+
+    @classmethod
+    def from_calibrated(cls, calibrated: Any) -> _SigmoidCalibratedLinear | None:
+        """Builds from a fitted ``CalibratedClassifierCV(ensemble=False)`` (multi-class)."""
+        if len(calibrated.classes_) < 3 or len(calibrated.calibrated_classifiers_) != 1:
+            return None
+        inner = calibrated.calibrated_classifiers_[0]
+        svc = getattr(inner, "estimator", None) or inner.base_estimator
+        if list(svc.classes_) != list(calibrated.classes_):
+            return None
+        a = np.array([c.a_ for c in inner.calibrators])
+        b = np.array([c.b_ for c in inner.calibrators])
+        return cls(svc.coef_, svc.intercept_, a, b, calibrated.classes_)
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        scores = np.asarray(x @ self.coef_t) + self.intercept
+        proba = 1.0 / (1.0 + np.exp(self.a * scores + self.b))
+        total = proba.sum(axis=1, keepdims=True)
+        uniform = np.full_like(proba, 1.0 / proba.shape[1])
+        return np.divide(proba, total, out=uniform, where=total != 0)
 
 
 class _SoftmaxSVC:

@@ -146,3 +146,25 @@ def test_text_model_trains_fast_on_thousands_of_examples() -> None:
     model.fit(words, words, labels)
     assert time.perf_counter() - start < 60  # generous: CI machines are shared
     assert model.predict(["word3 filler1 common"], ["word3 filler1 common"]) == ["intent_3"]
+
+
+def test_fast_calibrated_model_matches_scikit_learn() -> None:
+    import numpy as np
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import LinearSVC
+
+    words = [t for texts in EXAMPLES.values() for t in texts]
+    labels = [intent for intent, texts in EXAMPLES.items() for _ in texts]
+    model = TextIntentModel(word_ngram_range=(1, 1), char_ngram_range=(1, 3), model="svc")
+    model.fit(words, words, labels)
+    x = model._features(words, words, fit=False)
+    reference = CalibratedClassifierCV(
+        LinearSVC(C=1.0, random_state=42), cv=3, method="sigmoid", ensemble=False
+    ).fit(x, np.asarray(labels))
+    assert type(model.estimators[0]).__name__ == "_SigmoidCalibratedLinear"
+    queries = ["where is my parcel", "取消订阅", "量子力学"]
+    np.testing.assert_allclose(
+        model.predict_proba(queries, queries),
+        reference.predict_proba(model._features(queries, queries, fit=False)),
+        atol=1e-9,
+    )
