@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from actions import settings as action_settings
 from actions import store as action_store
 from actions.identity import customer_hash
 from analytics import settings as analytics_settings
+from tests.e2e.stack import seed_store
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_CUSTOMERS = 80
@@ -40,14 +39,7 @@ def _clear_caches() -> None:
 def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A demo shop seeded once per session by the real CLI."""
     path = tmp_path_factory.mktemp("shop") / "shop.db"
-    env = {"SHOP_DATABASE_URL": f"sqlite:///{path}", "PATH": "/usr/bin:/bin"}
-    subprocess.run(
-        [sys.executable, "-m", "analytics", "seed", "--customers", str(SEED_CUSTOMERS)],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    seed_store(f"sqlite:///{path}", SEED_CUSTOMERS)
     return path
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import REPO, Process, action_server, base_env, free_port, rasa_server
+from tests.e2e.stack import Process, action_server, base_env, free_port, rasa_server, seed_store
 
 E2E_CUSTOMERS = 120
 
@@ -31,13 +29,7 @@ def secret() -> str:
 def shop_url(stack_dir: Path, secret: str) -> str:
     """A seeded SQLite store (small demo shop, with the four demo customers)."""
     url = f"sqlite:///{stack_dir / 'shop.db'}"
-    subprocess.run(
-        [sys.executable, "-m", "analytics", "seed", "--customers", str(E2E_CUSTOMERS)],
-        cwd=REPO,
-        env=base_env(url, secret),
-        check=True,
-        capture_output=True,
-    )
+    seed_store(url, E2E_CUSTOMERS, base_env(url, secret))
     return url
 
 

@@ -91,6 +91,19 @@ def start(
     raise RuntimeError(f"{name} did not start within {START_TIMEOUT_S} s:\n{process.tail()}")
 
 
+def seed_store(url: str, customers: int, env: dict[str, str] | None = None) -> None:
+    """Seeds a demo shop of ``customers`` customers at ``url`` with the real CLI."""
+    run_env = dict(env if env is not None else os.environ)
+    run_env.update(SHOP_DATABASE_URL=url, PYTHONPATH=str(REPO))
+    subprocess.run(
+        [sys.executable, "-m", "analytics", "seed", "--customers", str(customers)],
+        cwd=REPO,
+        env=run_env,
+        check=True,
+        capture_output=True,
+    )
+
+
 def base_env(database_url: str, secret: str) -> dict[str, str]:
     """The environment of the product's processes for one test stack."""
     env = dict(os.environ)
