@@ -1,23 +1,29 @@
 """Fixtures of the console tests: a real seeded SQLite store and the real web app.
 
 The store is seeded once per session by the real CLI (``python -m analytics seed``, which
-also applies every migration, the console's included); each test gets a private copy.
+also applies every migration, the console's included); each test gets a private copy, on
+SQLite (a file copy) and on PostgreSQL (``CREATE DATABASE ... TEMPLATE`` of a seeded
+database on the local server, ``TEST_POSTGRES_ADMIN_URL``; marker ``postgres``).
 NLU data and test conversations are written into temporary copies (``CONSOLE_NLU_DIR``,
 ``CONSOLE_TEST_CONVERSATIONS_DIR``), never into the repository.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from web import settings as web_settings
 from web.console import facts, routes
@@ -27,6 +33,11 @@ SEED_CUSTOMERS = 150
 PASSWORD = "correct horse battery staple"
 SESSION_SECRET = "test-session-secret-" + "x" * 20
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+PG_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+SQLITE = "sqlite"
+POSTGRES = "postgres"
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +59,65 @@ def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _pg_admin_execute(statement: str) -> None:
+    admin = create_engine(
+        PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
+def _pg_url(name: str) -> str:
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def seeded_pg() -> Iterator[str]:
+    """A demo shop seeded once per session on the local PostgreSQL; yields its name."""
+    name = f"console_seed_{uuid.uuid4().hex[:10]}"
+    try:
+        _pg_admin_execute(f'CREATE DATABASE "{name}"')
+    except Exception as error:  # noqa: BLE001  (any failure means: no server here)
+        pytest.skip(f"PostgreSQL is not available: {error}")
+    try:
+        env = {
+            "SHOP_DATABASE_URL": _pg_url(name),
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(REPO),
+        }
+        subprocess.run(
+            [sys.executable, "-m", "analytics", "seed", "--customers", str(SEED_CUSTOMERS)],
+            cwd=REPO,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        yield name
+    finally:
+        _pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=[SQLITE, pytest.param(POSTGRES, marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A private copy of the seeded store, on SQLite and on PostgreSQL."""
+    if request.param == SQLITE:
+        db_path = tmp_path / "shop.db"
+        shutil.copy(request.getfixturevalue("seeded_db"), db_path)
+        yield f"sqlite:///{db_path}"
+        return
+    template = request.getfixturevalue("seeded_pg")
+    name = f"console_test_{uuid.uuid4().hex[:10]}"
+    _pg_admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield _pg_url(name)
+    finally:
+        _reset_caches()
+        _pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _reset_caches() -> None:
     web_settings.get_settings.cache_clear()
     routes.dispose_engines()
@@ -66,15 +136,14 @@ class Console:
 
 @pytest.fixture()
 def console_env(
-    seeded_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Console]:
     """A private store copy, NLU copy and settings for one test."""
     db_path = tmp_path / "shop.db"
-    shutil.copy(seeded_db, db_path)
     nlu_dir = tmp_path / "nlu_data"
     shutil.copytree(REPO / "nlu_data", nlu_dir)
     tests_dir = tmp_path / "conversations"
-    url = f"sqlite:///{db_path}"
+    url = store_url
     monkeypatch.setenv("SHOP_DATABASE_URL", url)
     monkeypatch.setenv("CONSOLE_PASSWORD", PASSWORD)
     monkeypatch.setenv("CONSOLE_USER", "founder")

@@ -359,7 +359,7 @@ _BASE_SQL = (
     " WHERE c.id = console_conversation_facts.conversation_id), 0)"
 )
 _RISK_SQL = (
-    "COALESCE((SELECT CAST(cf.clv_cents * cf.churn_risk AS INTEGER) * "
+    "COALESCE((SELECT CAST(cf.clv_cents * cf.churn_risk AS BIGINT) * "
     + WEIGHT_SQL
     + " / 100 FROM conversations c JOIN console_customer_facts cf"
     " ON cf.customer_id = c.customer_id"
@@ -491,10 +491,13 @@ def is_sqlite(db: Session) -> bool:
     return db.get_bind().dialect.name == "sqlite"
 
 
+SEARCH_PAD = "\n\n"
+"""Appended to every indexed body: each character then starts a trigram."""
 FTS_VOCAB = "console_search_vocab"
 """An ``fts5vocab`` table (``row``: one row per indexed trigram) over :data:`FTS_TABLE`:
-short needles look up the trigrams that start with them (every body ends with a newline,
-so every occurrence of a one- or two-character needle starts some trigram)."""
+short needles look up the trigrams that start with them (every body ends with
+:data:`SEARCH_PAD`, so every occurrence of a one- or two-character needle starts some
+trigram)."""
 
 
 def ensure_search(engine: Engine) -> None:
@@ -547,7 +550,7 @@ def _write_facts(db: Session, conversation_ids: Sequence[int]) -> int:
             db.execute(
                 text(f"INSERT INTO {FTS_TABLE}(rowid, body) VALUES (:conversation_id, :body)"),
                 [
-                    {"conversation_id": r["conversation_id"], "body": r["search_text"] + "\n"}
+                    {"conversation_id": r["conversation_id"], "body": r["search_text"] + SEARCH_PAD}
                     for r in chunk
                 ],
             )

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from analytics.models import Base
+from analytics.models import Base, Conversation
 
 
 def utcnow() -> datetime:
@@ -178,6 +178,16 @@ class ConsoleState(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+HANDOFF_INDEX = Index(
+    "ix_console_conversations_handoff",
+    Conversation.needs_handoff,
+    Conversation.status,
+    Conversation.last_message_at,
+)
+"""An index the console adds to ``conversations`` (migration ``0400_console_speed``): the
+open hand-off requests on top of the inbox, and their count polled every 10 s."""
 
 
 CONSOLE_MODELS: tuple[type[Base], ...] = (

@@ -132,7 +132,7 @@ def search_condition(db: Session, q: str, *, driving: bool = True) -> Any:
 
     On SQLite, needles of 3+ characters are a phrase query on the FTS5 trigram index;
     shorter needles (e.g. two Chinese characters) become an ``OR`` of the index terms
-    that start with them (every indexed body ends with a newline, so each occurrence of
+    that start with them (every indexed body ends with two newlines, so each occurrence of
     the needle starts a trigram); needles with too many such terms scan. On PostgreSQL,
     ``LIKE`` on ``search_text`` uses the pg_trgm index (3+ characters) or scans.
 
@@ -467,24 +467,19 @@ def handoff_summary(db: Session) -> dict[str, Any]:
 
 
 OPTIONS_TTL_S = 60.0
-_options_cache: dict[str, tuple[float, list[str]]] = {}
+_options_cache: dict[str, tuple[float, dict[str, list[str]]]] = {}
 
 
-def _channels(db: Session) -> list[str]:
-    """Channels seen in the store (a scan of ``conversations``, so cached for a minute)."""
+def _cached_options(db: Session) -> dict[str, list[str]]:
+    """Channels and segments seen in the store (scans, so cached for a minute)."""
     key = str(db.get_bind().url)
     cached = _options_cache.get(key)
     if cached is not None and monotonic() - cached[0] < OPTIONS_TTL_S:
         return cached[1]
-    channels = sorted(c for c in db.scalars(select(Conversation.channel).distinct().limit(50)) if c)
-    _options_cache[key] = (monotonic(), channels)
-    return channels
-
-
-def filter_options(db: Session) -> dict[str, list[str]]:
-    """Values offered in the inbox's drop-downs."""
-    return {
-        "channels": _channels(db),
+    options = {
+        "channels": sorted(
+            c for c in db.scalars(select(Conversation.channel).distinct().limit(50)) if c
+        ),
         "segments": [
             s
             for s in db.scalars(
@@ -492,6 +487,15 @@ def filter_options(db: Session) -> dict[str, list[str]]:
             )
             if s
         ],
+    }
+    _options_cache[key] = (monotonic(), options)
+    return options
+
+
+def filter_options(db: Session) -> dict[str, list[str]]:
+    """Values offered in the drop-downs (channels and segments cached for a minute)."""
+    return {
+        **_cached_options(db),
         "tags": list(
             db.scalars(
                 select(ConversationTag.tag).distinct().order_by(ConversationTag.tag).limit(200)

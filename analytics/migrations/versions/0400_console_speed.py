@@ -9,6 +9,8 @@ Create Date: 2026-11-22
   resolved but not reviewed, 5 % when reviewed) and a copy of ``last_message_at``, indexed
   together as the inbox's default order; a second index serves "most recent".
 * ``console_conversation_intents`` (intent, conversation) serves the intent filter.
+* ``ix_console_conversations_handoff`` on ``conversations`` (needs_handoff, status,
+  last_message_at) serves the open hand-off requests listed and polled by the console.
 * A trigger on ``conversations`` keeps ``risk_cents``, ``risk_base_cents`` and
   ``last_message_at`` of the facts row current whenever any writer (ingest worker, action
   server, widget rating, console) changes status, hand-off, reviewed, customer or last
@@ -37,7 +39,7 @@ WEIGHT = (
     " WHEN NOT NEW.reviewed THEN 25 ELSE 5 END)"
 )
 BASE = (
-    "COALESCE((SELECT CAST(cf.clv_cents * cf.churn_risk AS INTEGER)"
+    "COALESCE((SELECT CAST(cf.clv_cents * cf.churn_risk AS BIGINT)"
     " FROM console_customer_facts cf WHERE cf.customer_id = NEW.customer_id), 0)"
 )
 
@@ -54,7 +56,7 @@ END
 
 PG_TRIGGER_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION {PG_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE base integer;
+DECLARE base bigint;
 BEGIN
   base := {BASE};
   UPDATE console_conversation_facts SET
@@ -104,6 +106,11 @@ def upgrade() -> None:
         "console_conversation_intents",
         ["conversation_id"],
     )
+    op.create_index(
+        "ix_console_conversations_handoff",
+        "conversations",
+        ["needs_handoff", "status", "last_message_at"],
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(PG_TRIGGER_FUNCTION)
         op.execute(PG_TRIGGER)
@@ -120,6 +127,7 @@ def downgrade() -> None:
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP FUNCTION IF EXISTS {PG_FUNCTION}()")
+    op.drop_index("ix_console_conversations_handoff", table_name="conversations")
     op.drop_index(
         op.f("ix_console_conversation_intents_conversation_id"),
         table_name="console_conversation_intents",
