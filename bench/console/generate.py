@@ -162,9 +162,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--console-facts",
+        action="store_true",
+        help="also build the console's summaries now (else its first request starts that "
+        "in the background)",
+    )
     args = parser.parse_args(argv)
     url = args.database_url or get_settings().database_url
     print(generate(url, args.conversations, args.messages, args.seed))
+    if args.console_facts:
+        from web.console.facts import refresh
+
+        engine = make_engine(url)
+        started = time.perf_counter()
+        try:
+            count = refresh(engine)
+        finally:
+            engine.dispose()
+        print(f"console summaries: {count} conversations in {time.perf_counter() - started:.1f} s")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""End to end: the founder takes over a live widget conversation from the console.
+"""End to end: the founder takes over a live widget conversation from the console, and
+retrains the bot from the console.
 
 Everything is real: a seeded SQLite store, the action server and the Rasa server (with the
 widget channel and its SQL event broker) started by the helpers of ``tests/e2e/stack.py``,
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -89,7 +91,9 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         CONSOLE_NLU_DIR=str(workdir / "nlu_data"),
         CONSOLE_TEST_CONVERSATIONS_DIR=str(workdir / "conversations"),
         CONSOLE_WORK_DIR=str(workdir / "console"),
+        CONSOLE_MODELS_DIR=str(workdir / "models"),
     )
+    shutil.copytree(REPO / "nlu_data", workdir / "nlu_data")
     subprocess.run(
         [sys.executable, "-m", "analytics", "seed", "--customers", str(CUSTOMERS)],
         cwd=REPO,
@@ -164,6 +168,21 @@ def _conversation_id(stack: LiveStack, sender_id: str) -> int:
         engine.dispose()
     log = (stack.workdir / "ingest.log").read_text(errors="replace")[-3000:]
     raise AssertionError(f"conversation {sender_id} never reached the store:\n{log}")
+
+
+def _login(stack: LiveStack) -> tuple[httpx.Client, dict[str, str]]:
+    """An HTTP client with the founder's session, and headers with its CSRF token."""
+    client = httpx.Client(base_url=stack.web_url, timeout=30)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").text)
+    assert token
+    client.post(
+        "/console/login",
+        data={"username": "founder", "password": stack.password, "csrf_token": token.group(1)},
+    )
+    page = client.get("/console/teach").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf, page[:500]
+    return client, {"X-CSRF-Token": csrf.group(1), "Accept": "application/json"}
 
 
 def _founder_messages(stack: LiveStack, conversation_id: int) -> list[str]:
@@ -269,3 +288,105 @@ def test_a_founder_message_is_stored_once(live_stack: LiveStack) -> None:
     finally:
         engine.dispose()
     assert roles == [ROLE_FOUNDER]
+
+
+RETRAIN_TIMEOUT_S = 900.0
+
+
+def _retrain(stack: LiveStack) -> dict[str, object]:
+    """Presses Retrain (the console's POST) and waits for the job to finish."""
+    client, headers = _login(stack)
+    with client:
+        started = client.post("/console/teach/retrain", headers=headers)
+        assert started.status_code == 200, started.text
+        deadline = time.monotonic() + RETRAIN_TIMEOUT_S
+        while time.monotonic() < deadline:
+            job = client.get("/console/api/retrain").json()
+            if job["status"] != "running":
+                return dict(job)
+            time.sleep(2)
+    raise AssertionError(f"retraining did not finish within {RETRAIN_TIMEOUT_S} s: {job}")
+
+
+def _loaded_model(stack: LiveStack) -> str:
+    response = httpx.get(f"{stack.rasa_url}/status", timeout=30)
+    response.raise_for_status()
+    return str(response.json()["model_file"])
+
+
+def _write_corrections(stack: LiveStack, lang: str, examples: dict[str, list[str]]) -> None:
+    body = 'version: "3.1"\nnlu:\n' + "".join(
+        f"- intent: {intent}\n  examples: |\n" + "".join(f"    - {e}\n" for e in lines)
+        for intent, lines in examples.items()
+    )
+    (stack.workdir / "nlu_data" / lang / "corrections.yml").write_text(body, encoding="utf-8")
+
+
+def _topic_examples(stack: LiveStack, lang: str, intent: str) -> list[str]:
+    from ruamel.yaml import YAML
+
+    found: list[str] = []
+    for path in sorted((stack.workdir / "nlu_data" / lang).glob("*.yml")):
+        for item in YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))["nlu"]:
+            if item.get("intent") == intent:
+                found += [
+                    line.strip()[2:]
+                    for line in item["examples"].splitlines()
+                    if line.strip().startswith("- ") and "[" not in line
+                ]
+    return found
+
+
+def _f1(stack: LiveStack, job: dict[str, object], part: str) -> float:
+    from web.console.retrain import intent_f1
+
+    return intent_f1(stack.workdir / "console" / "retrain" / str(job["id"]) / f"results_{part}")
+
+
+def test_retrain_swaps_the_model_only_when_it_is_at_least_as_good(
+    live_stack: LiveStack,
+) -> None:
+    from web.console.retrain import at_least_as_good
+
+    before = _loaded_model(live_stack)
+    # Worse: the "corrections" relabel the customers' order questions as greetings.
+    wrong = _topic_examples(live_stack, "zh", "order_status") + _topic_examples(
+        live_stack, "en", "order_status"
+    )
+    assert len(wrong) > 20
+    _write_corrections(live_stack, "zh", {"greet": [w for w in wrong if re.search("[一-鿿]", w)]})
+    _write_corrections(
+        live_stack, "en", {"greet": [w for w in wrong if not re.search("[一-鿿]", w)]}
+    )
+    job = _retrain(live_stack)
+    assert job["status"] == "done", job
+    result = job["result"]
+    assert isinstance(result, dict)
+    baseline, candidate = _f1(live_stack, job, "baseline"), _f1(live_stack, job, "candidate")
+    assert (result["baseline_f1"], result["candidate_f1"]) == (
+        round(baseline, 4),
+        round(candidate, 4),
+    )
+    assert candidate < baseline and not at_least_as_good(candidate, baseline)
+    assert result["swapped"] is False
+    assert _loaded_model(live_stack) == before  # the running bot keeps its model
+
+    # At least as good: a few correct paraphrases; the full model is trained and loaded.
+    (live_stack.workdir / "nlu_data" / "en" / "corrections.yml").unlink()
+    _write_corrections(
+        live_stack,
+        "zh",
+        {"order_status": ["我买的东西寄到哪里了呀", "帮我瞧瞧包裹现在在哪"]},
+    )
+    job = _retrain(live_stack)
+    assert job["status"] == "done", job
+    result = job["result"]
+    assert isinstance(result, dict)
+    baseline, candidate = _f1(live_stack, job, "baseline"), _f1(live_stack, job, "candidate")
+    assert at_least_as_good(candidate, baseline)
+    assert result["swapped"] is True, result
+    model = Path(str(result["model"]))
+    assert model.exists() and model.parent == live_stack.workdir / "models"
+    assert Path(_loaded_model(live_stack)).name == model.name
+    replies = say(live_stack.rasa_url, f"after-swap-{secrets.token_hex(3)}", "我的订单到哪了")
+    assert replies, "the swapped-in model answers"

@@ -146,6 +146,12 @@ def intent_f1(report_dir: Path) -> float:
     return float(report["weighted avg"]["f1-score"])
 
 
+def at_least_as_good(candidate_f1: float, baseline_f1: float) -> bool:
+    """The swap gate: the candidate may replace the model if it is not worse on the held-out
+    split (ties, within float noise, count as good enough)."""
+    return candidate_f1 + 1e-9 >= baseline_f1
+
+
 class Retrainer:
     """Runs at most one retraining job at a time."""
 
@@ -250,7 +256,7 @@ class Retrainer:
             job.result["baseline_f1"] = round(scores["baseline"], 4)
             job.result["candidate_f1"] = round(scores["candidate"], 4)
             job.progress = progress["evaluate"]
-            if scores["candidate"] + 1e-9 < scores["baseline"]:
+            if not at_least_as_good(scores["candidate"], scores["baseline"]):
                 job.result["swapped"] = False
                 job.result["reason"] = "candidate is worse on the held-out split"
                 job.status = "done"
