@@ -424,3 +424,71 @@ def customer_conversation_features(
             )
         ]
     return _row_features(convs, msgs, cutoff, windows)
+
+
+def customers_conversation_features(
+    session: Session, cutoffs: dict[int, datetime], *, windows: Sequence[int] = WINDOWS
+) -> dict[int, dict[str, float]]:
+    """:func:`customer_conversation_features` for several customers in two queries.
+
+    Args:
+        session: A session on the store.
+        cutoffs: Internal customer id -> its cutoff (timezone-aware).
+        windows: Window lengths in days.
+
+    Returns:
+        Customer id -> feature name -> value.
+
+    Raises:
+        ValueError: If a cutoff is naive.
+    """
+    if not cutoffs:
+        return {}
+    if any(c.tzinfo is None for c in cutoffs.values()):
+        raise ValueError("cutoffs must be timezone-aware")
+    span = pd.Timedelta(days=max(windows), hours=REPEAT_CONTACT_HOURS).to_pytimedelta()
+    earliest = min(cutoffs.values()) - span
+    latest = max(cutoffs.values())
+    ids = sorted(cutoffs)
+    conv_rows: dict[int, list[tuple[int, datetime, bool, int | None]]] = {i: [] for i in ids}
+    owner: dict[int, int] = {}
+    for start in range(0, len(ids), 500):
+        for c in session.execute(
+            select(
+                Conversation.id,
+                Conversation.customer_id,
+                Conversation.started_at,
+                Conversation.needs_handoff,
+                Conversation.rating,
+            ).where(
+                Conversation.customer_id.in_(ids[start : start + 500]),
+                Conversation.started_at >= earliest,
+                Conversation.started_at < latest,
+            )
+        ):
+            cid = int(c[1] or 0)
+            if cutoffs[cid] - span <= c[2] < cutoffs[cid]:
+                conv_rows[cid].append((int(c[0]), c[2], bool(c[3]), c[4]))
+                owner[int(c[0])] = cid
+    msg_rows: dict[int, list[tuple[int, str, str | None, str | None, float | None, datetime]]] = {
+        i: [] for i in ids
+    }
+    conv_ids = sorted(owner)
+    for start in range(0, len(conv_ids), 500):
+        for r in session.execute(
+            select(
+                Message.conversation_id,
+                Message.role,
+                Message.intent,
+                Message.action,
+                Message.sentiment,
+                Message.created_at,
+            ).where(
+                Message.conversation_id.in_(conv_ids[start : start + 500]),
+                Message.created_at < latest,
+            )
+        ):
+            cid = owner[int(r[0])]
+            if r[5] < cutoffs[cid]:
+                msg_rows[cid].append((int(r[0]), r[1], r[2], r[3], r[4], r[5]))
+    return {cid: _row_features(conv_rows[cid], msg_rows[cid], cutoffs[cid], windows) for cid in ids}

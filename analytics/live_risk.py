@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from analytics.conversation_features import customer_conversation_features
+from analytics.conversation_features import customers_conversation_features
 from analytics.models import SHIP_DELIVERED, Base, Customer, Order
 
 logger = logging.getLogger(__name__)
@@ -157,11 +157,45 @@ def level_of(score: float) -> str:
     return LEVEL_LOW
 
 
-def has_late_order(session: Session, customer_id: int, at: datetime) -> bool:
-    """Whether one of the customer's recent orders is late as known at ``at``.
+def late_order_customers(session: Session, at_by_customer: dict[int, datetime]) -> set[int]:
+    """The customers with a recent late order as known at their own time.
 
     Late means delivered after its estimate, delayed in transit, or not delivered although
-    the estimated date has passed.
+    the estimated date has passed; recent means created in the last 60 days.
+
+    Args:
+        session: A session on the store.
+        at_by_customer: Internal customer id -> the time of the question.
+
+    Returns:
+        The ids of customers with a late order.
+    """
+    if not at_by_customer:
+        return set()
+    earliest = min(at_by_customer.values()) - LATE_ORDER_LOOKBACK
+    ids = sorted(at_by_customer)
+    late: set[int] = set()
+    for start in range(0, len(ids), 500):
+        orders = session.scalars(
+            select(Order).where(
+                Order.customer_id.in_(ids[start : start + 500]),
+                Order.created_at >= earliest,
+            )
+        ).all()
+        for order in orders:
+            at = at_by_customer[order.customer_id]
+            if not at - LATE_ORDER_LOOKBACK <= order.created_at < at:
+                continue
+            eta = order.estimated_delivery
+            if order.is_late or (
+                eta is not None and eta < at and order.shipping_status != SHIP_DELIVERED
+            ):
+                late.add(order.customer_id)
+    return late
+
+
+def has_late_order(session: Session, customer_id: int, at: datetime) -> bool:
+    """Whether one of the customer's recent orders is late as known at ``at``.
 
     Args:
         session: A session on the store.
@@ -171,20 +205,33 @@ def has_late_order(session: Session, customer_id: int, at: datetime) -> bool:
     Returns:
         Whether a late order exists among orders created in the last 60 days.
     """
-    orders = session.scalars(
-        select(Order).where(
-            Order.customer_id == customer_id,
-            Order.created_at >= at - LATE_ORDER_LOOKBACK,
-            Order.created_at < at,
+    return customer_id in late_order_customers(session, {customer_id: at})
+
+
+def base_risks(session: Session, customer_ids: list[int]) -> dict[int, float]:
+    """The nightly churn probabilities of customers, :data:`PRIOR_RISK` when unscored.
+
+    Args:
+        session: A session on the store.
+        customer_ids: Internal customer ids.
+
+    Returns:
+        Customer id -> probability.
+    """
+    risks = dict.fromkeys(customer_ids, PRIOR_RISK)
+    try:
+        from analytics.scores import CustomerScore
+    except ImportError:  # the brain's scores module is optional for the loop
+        return risks
+    for start in range(0, len(customer_ids), 500):
+        rows = session.execute(
+            select(CustomerScore.customer_id, CustomerScore.churn_risk).where(
+                CustomerScore.customer_id.in_(customer_ids[start : start + 500])
+            )
         )
-    ).all()
-    for order in orders:
-        if order.is_late:
-            return True
-        eta = order.estimated_delivery
-        if eta is not None and eta < at and order.shipping_status != SHIP_DELIVERED:
-            return True
-    return False
+        for cid, risk in rows:
+            risks[int(cid)] = float(risk)
+    return risks
 
 
 def base_risk(session: Session, customer_id: int) -> float:
@@ -197,12 +244,7 @@ def base_risk(session: Session, customer_id: int) -> float:
     Returns:
         A probability.
     """
-    try:
-        from analytics.scores import get_scores
-    except ImportError:  # the brain's scores module is optional for the loop
-        return PRIOR_RISK
-    scores = get_scores(session, customer_id)
-    return float(scores.churn_risk) if scores is not None else PRIOR_RISK
+    return base_risks(session, [customer_id])[customer_id]
 
 
 def explain(
@@ -296,35 +338,68 @@ def update_live_risk(session: Session, customer_id: int, utterance: Utterance) -
     Returns:
         The stored row.
     """
-    at = utterance.at
-    features = customer_conversation_features(session, customer_id, at + _EPSILON)
-    late = "order_status" in utterance.intents and has_late_order(session, customer_id, at)
-    reasons = explain(utterance, features, late_order=late)
-    base = base_risk(session, customer_id)
-    score = _sigmoid(_logit(base) + sum(r.contribution for r in reasons))
-    level = level_of(score)
-    row = session.get(LiveRisk, customer_id)
-    if row is None:
-        row = LiveRisk(customer_id=customer_id, alert=False)
-        session.add(row)
-        previous_level = level_of(base)
-    else:
-        if row.updated_at is not None and row.updated_at > at:
-            return row  # an older message replayed after a newer one: keep the newer state
-        previous_level = row.level
-    row.score = round(score, 4)
-    row.base_score = round(base, 4)
-    row.level = level
-    row.reasons = [r.as_dict() for r in reasons]
-    row.features = {k: round(v, 4) for k, v in features.items()}
-    row.sender_id = utterance.sender_id
-    row.event_key = utterance.event_key
-    row.alert = level == LEVEL_HIGH and (previous_level != LEVEL_HIGH or bool(row.alert))
-    row.updated_at = at
+    return update_live_risks(session, {customer_id: utterance})[customer_id]
+
+
+def update_live_risks(session: Session, updates: dict[int, Utterance]) -> dict[int, LiveRisk]:
+    """:func:`update_live_risk` for several customers with a handful of queries in all.
+
+    Args:
+        session: A session on the store.
+        updates: Internal customer id -> what they just said.
+
+    Returns:
+        Customer id -> the stored row.
+    """
+    if not updates:
+        return {}
+    ids = sorted(updates)
+    features = customers_conversation_features(
+        session, {cid: u.at + _EPSILON for cid, u in updates.items()}
+    )
+    late = late_order_customers(
+        session, {cid: u.at for cid, u in updates.items() if "order_status" in u.intents}
+    )
+    bases = base_risks(session, ids)
+    existing = {
+        row.customer_id: row
+        for start in range(0, len(ids), 500)
+        for row in session.scalars(
+            select(LiveRisk).where(LiveRisk.customer_id.in_(ids[start : start + 500]))
+        )
+    }
+    out: dict[int, LiveRisk] = {}
+    for cid in ids:
+        utterance = updates[cid]
+        at = utterance.at
+        row = existing.get(cid)
+        if row is not None and row.updated_at is not None and row.updated_at > at:
+            out[cid] = row  # an older message replayed after a newer one: keep the newer state
+            continue
+        reasons = explain(utterance, features[cid], late_order=cid in late)
+        base = bases[cid]
+        score = _sigmoid(_logit(base) + sum(r.contribution for r in reasons))
+        level = level_of(score)
+        if row is None:
+            row = LiveRisk(customer_id=cid, alert=False)
+            session.add(row)
+            previous_level = level_of(base)
+        else:
+            previous_level = row.level
+        row.score = round(score, 4)
+        row.base_score = round(base, 4)
+        row.level = level
+        row.reasons = [r.as_dict() for r in reasons]
+        row.features = {k: round(v, 4) for k, v in features[cid].items()}
+        row.sender_id = utterance.sender_id
+        row.event_key = utterance.event_key
+        row.alert = level == LEVEL_HIGH and (previous_level != LEVEL_HIGH or bool(row.alert))
+        row.updated_at = at
+        if level == LEVEL_HIGH and previous_level != LEVEL_HIGH:
+            logger.debug("Live risk of customer %s rose to high (%.2f)", cid, score)
+        out[cid] = row
     session.flush()
-    if level == LEVEL_HIGH and previous_level != LEVEL_HIGH:
-        logger.info("Live risk of customer %s rose to high (%.2f)", customer_id, score)
-    return row
+    return out
 
 
 def get_live_risk(session: Session, customer_id: int) -> LiveRisk | None:

@@ -32,7 +32,7 @@ from analytics.ingest.mapping import (
     MappedEvent,
     map_event,
 )
-from analytics.live_risk import Utterance, update_live_risk
+from analytics.live_risk import Utterance, update_live_risks
 from analytics.models import (
     CHANNEL_WEB,
     CONV_OPEN,
@@ -281,24 +281,22 @@ class IngestWriter:
                 customer_id = speakers.get(m.sender_id)
                 if customer_id is not None:
                     said.setdefault(customer_id, []).append(m)
+            updates: dict[int, Utterance] = {}
             for customer_id, items in said.items():
                 last = items[-1]
                 scores = [
                     s for s in (sentiment_of.get(m.event_key) for m in items) if s is not None
                 ]
-                update_live_risk(
-                    session,
-                    customer_id,
-                    Utterance(
-                        intent=last.intent,
-                        sentiment=min(scores) if scores else None,
-                        at=last.at,
-                        sender_id=last.sender_id,
-                        event_key=last.event_key,
-                        earlier_intents=tuple(m.intent for m in items[:-1] if m.intent),
-                    ),
+                updates[customer_id] = Utterance(
+                    intent=last.intent,
+                    sentiment=min(scores) if scores else None,
+                    at=last.at,
+                    sender_id=last.sender_id,
+                    event_key=last.event_key,
+                    earlier_intents=tuple(m.intent for m in items[:-1] if m.intent),
                 )
-                result.live_risk_updates += 1
+            update_live_risks(session, updates)
+            result.live_risk_updates += len(updates)
             result.customers.update(said)
         else:
             result.customers.update(c for c in speakers.values() if c is not None)

@@ -1,0 +1,1 @@
+"""Benchmarks of the conversation loop (ingest throughput and lag, churn uplift)."""
