@@ -312,10 +312,12 @@ def make_candidate(
             ],
             verbose_feature_names_out=False,
         )
+        # 100 trees of <= 15 leaves: as accurate as 300 smaller trees on our data, and 3x
+        # cheaper to explain (occlusion re-runs the trees once per feature)
         params: dict[str, Any] = {
-            "learning_rate": 0.03,
-            "max_iter": 300,
-            "max_leaf_nodes": 10,
+            "learning_rate": 0.08,
+            "max_iter": 100,
+            "max_leaf_nodes": 15,
             "min_samples_leaf": 40,
             "l2_regularization": 1.0,
         }
@@ -544,12 +546,25 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             for j, owner in enumerate(col_of):
                 out[:, feats.index(owner)] += contrib_cols[:, j]
         else:
-            base = self.base_model_.decision_function(X)
+            # occlusion on the encoded matrix; rows already at the reference value contribute
+            # exactly 0 and are skipped (most count features are 0 for most customers)
+            Z = np.asarray(pre.transform(X), dtype=float)
+            ref_row = X.iloc[:1].copy()
+            for f in feats:
+                ref_row[f] = self.reference_[f]
+            zref = np.asarray(pre.transform(ref_row), dtype=float)[0]
+            names = list(pre.get_feature_names_out())
+            base = clf.decision_function(Z)
             out = np.zeros((len(X), len(feats)))
             for j, f in enumerate(feats):
-                Xr = X.copy()
-                Xr[f] = self.reference_[f]
-                out[:, j] = base - self.base_model_.decision_function(Xr)
+                col = names.index(f)
+                zc = Z[:, col]
+                differs = ~((zc == zref[col]) | (np.isnan(zc) & np.isnan(zref[col])))
+                if not differs.any():
+                    continue
+                Zr = Z[differs].copy()
+                Zr[:, col] = zref[col]
+                out[differs, j] = base[differs] - clf.decision_function(Zr)
         return pd.DataFrame(out, index=X.index, columns=feats)
 
     def _lr_column_owner(self, names: list[str]) -> list[str]:
@@ -565,7 +580,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             owners.append(owner)
         return owners
 
-    def reasons(self, X: pd.DataFrame, top_n: int = 3) -> list[list[Reason]]:
+    def reasons(
+        self, X: pd.DataFrame, top_n: int = 3, min_risk: float | None = None
+    ) -> list[list[Reason]]:
         """Top reasons per customer, in plain words (en and zh).
 
         Only features that raise the risk by at least ``min_contribution`` log-odds are
@@ -574,10 +591,20 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         Args:
             X: Feature rows.
             top_n: Maximum number of reasons per customer.
+            min_risk: If given, customers whose churn risk is below it get no reasons (and
+                cost nothing: explaining a low risk is not useful and occlusion is not free).
 
         Returns:
             A list (one per row) of lists of :class:`Reason`.
         """
+        result: list[list[Reason]] = [[] for _ in range(len(X))]
+        if min_risk is not None:
+            keep = np.flatnonzero(self.predict_proba(X)[:, 1] >= min_risk)
+            if len(keep) == 0:
+                return result
+            for k, gated in zip(keep, self.reasons(X.iloc[keep], top_n), strict=True):
+                result[int(k)] = gated
+            return result
         C = self.contributions(X)
         templates = (
             self.reason_templates if self.reason_templates is not None else DEFAULT_REASON_TEMPLATES
@@ -586,7 +613,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         vals = C.to_numpy()
         feats = list(C.columns)
         order = np.argsort(-vals, axis=1)[:, :top_n]
-        result: list[list[Reason]] = []
+        columns = [Xc[f].to_numpy() for f in feats]
         for i in range(len(C)):
             rs: list[Reason] = []
             for j in order[i]:
@@ -594,14 +621,14 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                 if c < self.min_contribution:
                     break
                 f = feats[j]
-                v = Xc.iat[i, j]
+                v = columns[j][i]
                 if f in self.categorical_features_:
                     above = True
                 else:
                     above = float(v) > float(self.reference_[f])
                 en, zh = _format_reason(f, v, above, templates)
                 rs.append(Reason(f, c, v, en, zh))
-            result.append(rs)
+            result[i] = rs
         return result
 
     def clone_unfitted(self) -> ChurnModel:

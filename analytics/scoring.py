@@ -47,6 +47,7 @@ from analytics.features import (
     build_labels,
     load_frames,
     purchases,
+    subscription_states,
     training_population,
 )
 from analytics.health import HealthScorer
@@ -72,6 +73,7 @@ class BrainConfig:
     n_recommendations: int = 10
     churn_kwargs: dict[str, Any] = field(default_factory=dict)
     max_train_rows: int = 300_000
+    reasons_min_risk: float = 0.2  # customers below this churn risk get no reasons
     n_threads: int = 1  # OpenMP threads for HGB/K-means (1 is robust on a shared 2-core box)
 
 
@@ -406,7 +408,9 @@ def _score_customers(
     reasons: list[list[dict[str, Any]]] = [[] for _ in range(len(X))]
     has_orders = np.flatnonzero(X["frequency"].to_numpy() > 0)
     if len(has_orders):
-        rs_all = models.churn.reasons(X.iloc[has_orders][list(CHURN_FEATURES)], top_n=3)
+        rs_all = models.churn.reasons(
+            X.iloc[has_orders][list(CHURN_FEATURES)], top_n=3, min_risk=cfg.reasons_min_risk
+        )
         for i, rs in zip(has_orders, rs_all, strict=True):
             reasons[i] = [{"feature": r.feature, "en": r.text_en, "zh": r.text_zh} for r in rs]
     step("segments")
@@ -467,17 +471,15 @@ def _score_customers(
         shape=(len(ids), len(rec.items_)),
     )
     hist.data[:] = 1.0
-    plans = active_plans(frames, now)
-    er, ec = [], []
-    for cid, ps in plans.items():
-        r = pd.Index(ids).get_indexer([cid])[0]
-        if r < 0:
-            continue
-        for p in ps:
-            if p in rec.item_index_:
-                er.append(r)
-                ec.append(rec.item_index_[p])
-    excl = sparse.csr_matrix((np.ones(len(er), dtype=np.float32), (er, ec)), shape=hist.shape)
+    st = subscription_states(frames, now)
+    st = st[st["state"] != "canceled"]
+    er = pd.Index(ids).get_indexer(st["customer_id"])
+    ec = st["plan"].astype(str).map(rec.item_index_).to_numpy()
+    ok2 = (er >= 0) & ~pd.isna(ec)
+    excl = sparse.csr_matrix(
+        (np.ones(int(ok2.sum()), dtype=np.float32), (er[ok2], ec[ok2].astype(int))),
+        shape=hist.shape,
+    )
     items, _, because = rec.recommend_many(hist, n=cfg.n_recommendations, exclude=excl)
     return ScoreTable(
         customer_id=ids,

@@ -115,6 +115,10 @@ def test_reasons_name_the_real_drivers_in_both_languages(kind: str) -> None:
         }
     )
     assert all(r.feature not in {"recency_days", "complaints_90d"} for r in m.reasons(safe)[0])
+    # min_risk: the safe customer is not explained at all, the risky one still is
+    both = pd.concat([risky, safe], ignore_index=True)
+    gated = m.reasons(both, min_risk=0.5)
+    assert gated[1] == [] and [r.feature for r in gated[0]] == feats
     d = reasons[0].as_dict()
     assert set(d) == {"feature", "contribution", "value", "en", "zh"}
 

@@ -75,7 +75,8 @@ def test_vip_at_risk_gets_offer_and_new_customer_gets_popular_items(
             # complaints, handoffs), which is how the demo VIP is scripted
             assert vip.segment in {"champions", "loyal", "at_risk"}
             assert vip.churn_risk >= 0.5 or vip.health_components["support"] <= 50
-            assert vip.churn_reasons and all(r["en"] and r["zh"] for r in vip.churn_reasons)
+            assert all(r["en"] and r["zh"] for r in vip.churn_reasons)
+            assert bool(vip.churn_reasons) == (vip.churn_risk >= FAST.reasons_min_risk)
             offer = choose_retention_offer(vip, get_customer(s, demo.DEMO_VIP_AT_RISK))
             assert offer is not None
             new = get_scores_by_external_id(s, demo.DEMO_NEW)
