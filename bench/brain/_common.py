@@ -13,6 +13,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 BENCH_DOC = REPO / "docs" / "benchmarks.md"
 SECTION = "## Customer-success brain"
+BRAIN_PATHS = [
+    f"analytics/{m}.py"
+    for m in ("churn", "clv", "segments", "recommend", "health", "features", "scores", "scoring")
+] + ["bench/brain"]
 
 
 def shared_data_dir() -> Path:
@@ -35,7 +39,7 @@ def provenance(module: str) -> str:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "analytics", "bench"],
+            ["git", "status", "--porcelain", "--", *BRAIN_PATHS],
             cwd=REPO,
             capture_output=True,
             text=True,
