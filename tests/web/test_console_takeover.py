@@ -296,7 +296,7 @@ RETRAIN_TIMEOUT_S = 900.0
 def _retrain(stack: LiveStack) -> dict[str, object]:
     """Presses Retrain (the console's POST) and waits for the job to finish."""
     client, headers = _login(stack)
-    with client:
+    try:
         started = client.post("/console/teach/retrain", headers=headers)
         assert started.status_code == 200, started.text
         deadline = time.monotonic() + RETRAIN_TIMEOUT_S
@@ -305,6 +305,8 @@ def _retrain(stack: LiveStack) -> dict[str, object]:
             if job["status"] != "running":
                 return dict(job)
             time.sleep(2)
+    finally:
+        client.close()
     raise AssertionError(f"retraining did not finish within {RETRAIN_TIMEOUT_S} s: {job}")
 
 

@@ -33,13 +33,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Table, delete, func, insert, inspect, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from analytics.models import (
@@ -59,6 +59,7 @@ from web.console.models import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SCORES_TABLE = "customer_scores"
 FTS_TABLE = "console_search"
@@ -565,6 +566,21 @@ def _wipe(db: Session) -> None:
         db.execute(text(f"DELETE FROM {FTS_TABLE}"))
 
 
+def _retrying(db: Session, work: Callable[[], T], *, retry: bool, attempts: int = 5) -> T:
+    """Runs ``work`` and commits; on a lock conflict rolls back and (if ``retry``) retries."""
+    for attempt in range(attempts):
+        try:
+            result = work()
+            db.commit()
+            return result
+        except OperationalError:
+            db.rollback()
+            if not retry or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 @dataclass
 class Progress:
     """What the background worker is doing (shown in the inbox)."""
@@ -658,12 +674,22 @@ class FactsSync:
             check_customers = force or now - self._last_customer_check > CUSTOMER_CHECK_INTERVAL_S
             if check_customers:
                 self._last_customer_check = now
-            plan = self._plan(db, check_customers=check_customers, force=force)
-            if background and (plan.more or plan.size > INLINE_LIMIT):
-                self._start(engine, plan)
-                self._last_sync = time.monotonic()
+            try:
+                plan = self._plan(db, check_customers=check_customers, force=force)
+                if background and (plan.more or plan.size > INLINE_LIMIT):
+                    db.rollback()
+                    self._start(engine, plan)
+                    self._last_sync = time.monotonic()
+                    return 0
+                changed = self._apply(db, plan)
+            except OperationalError as error:
+                # Another writer (the ingest worker) won the race for SQLite's write lock:
+                # the page is served from the summaries as they are; the next request retries.
+                db.rollback()
+                if check_customers:
+                    self._last_customer_check = -1e9
+                logger.warning("Console facts not refreshed this time: %s", error)
                 return 0
-            changed = self._apply(db, plan)
             self._last_sync = time.monotonic()
             return changed
         finally:
@@ -714,13 +740,11 @@ class FactsSync:
             progress.total = len(ids) + plan.customer_conversations
         done = 0
         for chunk in _chunks(ids, CHUNK):
-            done += _write_facts(db, chunk)
-            db.commit()
+            done += _retrying(db, lambda c=chunk: _write_facts(db, c), retry=progress is not None)
             if progress is not None:
                 progress.done = done
         for chunk in _chunks(plan.customers, 40):
-            update_risk(db, customer_ids=chunk)
-            db.commit()
+            _retrying(db, lambda c=chunk: update_risk(db, customer_ids=c), retry=True)
             if progress is not None:
                 progress.done = min(progress.total, progress.done + len(chunk) * 50)
         if plan.newest and (ids or plan.wipe or plan.more):

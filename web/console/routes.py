@@ -704,12 +704,14 @@ def _active_takeover(db: Session, conversation_id: int) -> Takeover | None:
 @router.post("/conversations/{conversation_id}/takeover")
 def take_over(user: Csrf, db: DB, conversation_id: int) -> Response:
     """Pauses the bot and lets the founder answer."""
-    conversation = _conversation_or_404(db, conversation_id)
+    sender_id = _conversation_or_404(db, conversation_id).sender_id
+    db.rollback()  # no read snapshot across the Rasa call (SQLite: stale snapshot on write)
     back = f"{PREFIX}/conversations/{conversation_id}"
     try:
-        _bridge().pause(conversation.sender_id)
+        _bridge().pause(sender_id)
     except TakeoverError as error:
         return _back(back, err=t(user.lang, "rasa_unreachable") + str(error))
+    conversation = _conversation_or_404(db, conversation_id)
     if _active_takeover(db, conversation_id) is None:
         db.add(Takeover(conversation_id=conversation_id, author=user.username, active=True))
     conversation.needs_handoff = False
@@ -721,10 +723,11 @@ def take_over(user: Csrf, db: DB, conversation_id: int) -> Response:
 @router.post("/conversations/{conversation_id}/handback")
 def hand_back(user: Csrf, db: DB, conversation_id: int) -> Response:
     """Resumes the bot."""
-    conversation = _conversation_or_404(db, conversation_id)
+    sender_id = _conversation_or_404(db, conversation_id).sender_id
+    db.rollback()  # no read snapshot across the Rasa call (SQLite: stale snapshot on write)
     back = f"{PREFIX}/conversations/{conversation_id}"
     try:
-        _bridge().resume(conversation.sender_id)
+        _bridge().resume(sender_id)
     except TakeoverError as error:
         return _back(back, err=t(user.lang, "rasa_unreachable") + str(error))
     takeover = _active_takeover(db, conversation_id)
@@ -746,17 +749,20 @@ def founder_says(
     wants_json = "application/json" in request.headers.get("accept", "")
     if not body:
         return JSONResponse({"ok": False}, status_code=400) if wants_json else _back(back)
+    sender_id = conversation.sender_id
+    db.rollback()  # no read snapshot across the Rasa call (SQLite: stale snapshot on write)
     try:
-        _bridge().say(conversation.sender_id, body)
+        _bridge().say(sender_id, body)
     except TakeoverError as error:
         if wants_json:
             return JSONResponse({"ok": False, "error": str(error)}, status_code=502)
         return _back(back, err=t(user.lang, "rasa_unreachable") + str(error))
+    conversation = _conversation_or_404(db, conversation_id)
     now = utcnow()
     lang = language_dir(body)
     message = Message(
         conversation_id=conversation_id,
-        event_key=f"console:{conversation.sender_id}:{now.timestamp():.6f}",
+        event_key=f"console:{sender_id}:{now.timestamp():.6f}",
         role=ROLE_FOUNDER,
         text=body,
         language=lang if lang in LANGUAGES else conversation.language,
