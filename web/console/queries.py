@@ -358,9 +358,9 @@ def _rows_for(db: Session, ids: list[int]) -> list[dict[str, Any]]:
     return [by_id[i] for i in ids if i in by_id]
 
 
-COUNT_CAP = 10_000
-"""Filtered lists count at most this many matches (shown as "10000+")."""
-DENSE = 2_000
+COUNT_CAP = 2_000
+"""Filtered lists count at most this many matches (shown as "2000+")."""
+DENSE = 1_000
 """With more matches than this, a page is found by scanning the order index."""
 
 
