@@ -134,6 +134,10 @@ def synthetic_stream(
 ) -> Iterator[dict[str, Any]]:
     """A stream of interleaved conversations (6 events per turn).
 
+    ``senders`` conversations are open at any time; each lasts 2 to 8 turns and is then
+    replaced by a new one (sender ids ``synthetic-<seed>-<n>``), 70% of them signed in as a
+    customer drawn from ``customers``.
+
     Args:
         n_turns: Number of user turns.
         secret: ``IDENTITY_SECRET`` (``None``: all anonymous).
@@ -146,21 +150,27 @@ def synthetic_stream(
         Events in publication order.
     """
     rng = random.Random(seed)
-    owners: dict[str, dict[str, str]] = {}
+    opened = 0
+
+    def new_conversation() -> list[Any]:
+        nonlocal opened
+        opened += 1
+        who: dict[str, str] = {}
+        if customers and secret and rng.random() < 0.7:
+            who = identity(rng.choice(customers), secret)
+        return [f"synthetic-{seed}-{opened}", rng.randint(2, 8), who]
+
+    active = [new_conversation() for _ in range(senders)]
     ts = start_ts
     for i in range(n_turns):
-        sender = f"synthetic-{seed}-{rng.randrange(senders)}"
-        if sender not in owners:
-            if customers and secret and rng.random() < 0.7:
-                owners[sender] = identity(rng.choice(customers), secret)
-            else:
-                owners[sender] = {}
-        text_, intent, action, reply = (
-            _TURNS[i % len(_TURNS)] if rng.random() < 0.5 else rng.choice(_TURNS)
-        )
-        yield from turn_events(
-            sender, text_, intent, ts, action=action, reply=reply, metadata=owners[sender]
-        )
+        slot = rng.randrange(senders)
+        sender, remaining, who = active[slot]
+        turn = _TURNS[i % len(_TURNS)] if rng.random() < 0.5 else rng.choice(_TURNS)
+        text_, intent, action, reply = turn
+        yield from turn_events(sender, text_, intent, ts, action=action, reply=reply, metadata=who)
+        active[slot][1] = remaining - 1
+        if remaining - 1 <= 0:
+            active[slot] = new_conversation()
         ts += 0.1 + rng.random()
 
 
