@@ -101,10 +101,25 @@ def _product_lookups() -> dict[str, list[str]]:
     return {t["name"]: list(t["elements"]) for t in data.lookup_tables if t.get("elements")}
 
 
+def _source_hash(pipeline: str) -> str:
+    """Hash of the code a pipeline runs (our components; the baseline's runner)."""
+    if pipeline == "stock":
+        return ""
+    files = sorted((REPO / "bot" / "nlu").glob("*.py")) if pipeline == "ours" else []
+    files.append(REPO / "bench" / "nlu" / "pipelines.py")
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def result_key(dataset: Dataset, pipeline: str, config: Any) -> str:
-    """Hash of the data split and the pipeline config."""
+    """Hash of the data split, the pipeline config and (not for stock) its code."""
+    fields: dict[str, Any] = {"data": dataset.fingerprint(), "pipeline": pipeline, "config": config}
+    if pipeline != "stock":  # stock keys stay stable across our code changes
+        fields["code"] = _source_hash(pipeline)
     payload = json.dumps(
-        {"data": dataset.fingerprint(), "pipeline": pipeline, "config": config},
+        fields,
         sort_keys=True,
         ensure_ascii=False,
         default=str,
@@ -127,6 +142,9 @@ def score(dataset: Dataset, raw: dict[str, Any]) -> dict[str, Any]:
     metrics: dict[str, Any] = classification_scores(gold, test["labels"])
     metrics["latency_p50_ms"] = percentile(test["latencies_ms"], 50)
     metrics["latency_p99_ms"] = percentile(test["latencies_ms"], 99)
+    if test.get("cpu_ms"):
+        metrics["cpu_p50_ms"] = percentile(test["cpu_ms"], 50)
+        metrics["cpu_p99_ms"] = percentile(test["cpu_ms"], 99)
     if dataset.oos_label:
         metrics.update(
             {
@@ -164,6 +182,7 @@ def run_one(
     results_dir: Path,
     command: str,
     stock_cached_only: bool = False,
+    reuse: bool = False,
 ) -> dict[str, Any] | None:
     """Trains/evaluates (or reuses) one pipeline on one data set and stores the result."""
     from bench.nlu.pipelines import ours_config, run_rasa, run_tfidf_svc, stock_config
@@ -180,7 +199,7 @@ def run_one(
     if pipeline == "stock" and not path.is_file() and stock_cached_only:
         logger.warning("No cached stock result for %s (%s); skipped", dataset.name, key)
         return None
-    if pipeline == "stock" and path.is_file() and not rerun_stock:
+    if path.is_file() and ((pipeline == "stock" and not rerun_stock) or reuse):
         logger.info("Reusing %s", path.relative_to(REPO))
         result = json.loads(path.read_text(encoding="utf-8"))
         result["reused"] = True
@@ -202,6 +221,7 @@ def run_one(
             "labels": p.labels,
             "confidences": [round(c, 5) for c in p.confidences],
             "latencies_ms": [round(v, 3) for v in p.latencies_ms],
+            "cpu_ms": [round(v, 3) for v in p.cpu_ms],
         }
         for split, p in predictions.items()
     }
@@ -259,17 +279,18 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
     """The results as a Markdown table."""
     lines = [
         "| data set | pipeline | accuracy | macro-F1 | in-scope acc | OOS recall | "
-        "train (s) | parse p50 (ms) | parse p99 (ms) | commit, date |",
+        "train (s) | parse p50 / p99 (ms) | parse CPU p50 / p99 (ms) | commit, date |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         m = r["metrics"]
         in_scope = f"{m['in_scope_accuracy']:.3f}" if "in_scope_accuracy" in m else ""
         oos = f"{m['oos_recall']:.3f}" if "oos_recall" in m else ""
+        cpu = f"{m['cpu_p50_ms']:.1f} / {m['cpu_p99_ms']:.1f}" if "cpu_p50_ms" in m else "n/a"
         lines.append(
             f"| {r['dataset']} | {_label(r)} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | "
-            f"{in_scope} | {oos} | {r['train_seconds']:.1f} | {m['latency_p50_ms']:.1f} | "
-            f"{m['latency_p99_ms']:.1f} | {r['commit']}, {r['date'][:10]} |"
+            f"{in_scope} | {oos} | {r['train_seconds']:.1f} | {m['latency_p50_ms']:.1f} / "
+            f"{m['latency_p99_ms']:.1f} | {cpu} | {r['commit']}, {r['date'][:10]} |"
         )
     return "\n".join(lines)
 
@@ -374,6 +395,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="use cached stock results only; skip stock where none is cached",
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse every cached result whose key (data, config, code) matches",
+    )
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -395,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
                 results_dir,
                 command,
                 args.stock_cached_only,
+                args.reuse,
             )
             if result:
                 results.append(result)
