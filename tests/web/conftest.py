@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -167,7 +168,7 @@ def anon(console_env: Console) -> Iterator[TestClient]:
         yield client
 
 
-def login(client: TestClient, password: str = PASSWORD, username: str = "founder") -> object:
+def login(client: TestClient, password: str = PASSWORD, username: str = "founder") -> Response:
     """Logs in through the real form (with its CSRF token)."""
     page = client.get("/console/login")
     token = CSRF_RE.search(page.text)
@@ -183,7 +184,7 @@ def login(client: TestClient, password: str = PASSWORD, username: str = "founder
 def client(anon: TestClient) -> TestClient:
     """A client with the founder's session."""
     response = login(anon)
-    assert response.status_code == 303  # type: ignore[attr-defined]
+    assert response.status_code == 303
     return anon
 
 

@@ -150,7 +150,7 @@ def test_a_large_backlog_is_summarised_in_the_background(
         with make_sessionmaker(engine)() as db:
             with_messages = db.scalar(select(func.count(func.distinct(Message.conversation_id))))
             assert db.scalar(select(func.count()).select_from(ConversationFacts)) == with_messages
-            assert db.scalar(select(func.count()).select_from(ConversationIntent)) > 0
+            assert (db.scalar(select(func.count()).select_from(ConversationIntent)) or 0) > 0
             unsorted = db.scalar(
                 select(func.count())
                 .select_from(ConversationFacts)

@@ -138,7 +138,7 @@ def stacked_bars(
     ]
     colors = {"low": "#2f7d4f", "medium": "#d9a441", "high": "#b23a48"}
     for i in range(n):
-        y = PAD_TOP + plot_h
+        y: float = PAD_TOP + plot_h
         x = PAD_LEFT + plot_w * (i + 0.5) / n - bar_w / 2
         for k, (name, values) in enumerate(series.items()):
             h = plot_h * values[i] / top

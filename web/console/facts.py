@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Table, delete, func, insert, inspect, select, text
@@ -740,11 +741,11 @@ class FactsSync:
             progress.total = len(ids) + plan.customer_conversations
         done = 0
         for chunk in _chunks(ids, CHUNK):
-            done += _retrying(db, lambda c=chunk: _write_facts(db, c), retry=progress is not None)
+            done += _retrying(db, partial(_write_facts, db, chunk), retry=progress is not None)
             if progress is not None:
                 progress.done = done
         for chunk in _chunks(plan.customers, 40):
-            _retrying(db, lambda c=chunk: update_risk(db, customer_ids=c), retry=True)
+            _retrying(db, partial(update_risk, db, customer_ids=chunk), retry=True)
             if progress is not None:
                 progress.done = min(progress.total, progress.done + len(chunk) * 50)
         if plan.newest and (ids or plan.wipe or plan.more):

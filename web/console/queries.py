@@ -472,7 +472,7 @@ _options_cache: dict[str, tuple[float, dict[str, list[str]]]] = {}
 
 def _cached_options(db: Session) -> dict[str, list[str]]:
     """Channels and segments seen in the store (scans, so cached for a minute)."""
-    key = str(db.get_bind().url)
+    key = str(db.get_bind().engine.url)
     cached = _options_cache.get(key)
     if cached is not None and monotonic() - cached[0] < OPTIONS_TTL_S:
         return cached[1]
