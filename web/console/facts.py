@@ -75,6 +75,8 @@ INLINE_LIMIT = 1000
 background worker."""
 CHUNK = 2000
 """Conversations per background transaction."""
+PENDING_SCAN = 20 * INLINE_LIMIT
+"""At most this many pending messages are read to decide between inline and background."""
 SYNC_INTERVAL_S = 2.0
 CUSTOMER_CHECK_INTERVAL_S = 30.0
 SCORES_RECHECK_S = 60.0
@@ -707,9 +709,18 @@ class FactsSync:
                 plan.wipe = True
                 plan.watermark = 0
                 plan.customers = []  # every facts row is rewritten anyway
-            query = select(Message.conversation_id).where(Message.id > plan.watermark)
-            plan.conversations = list(db.scalars(query.distinct().limit(INLINE_LIMIT + 1)))
-            plan.more = len(plan.conversations) > INLINE_LIMIT
+            # Read the pending messages by primary key (cheap on both databases, unlike a
+            # DISTINCT over every pending message); too many means: background.
+            pending = list(
+                db.scalars(
+                    select(Message.conversation_id)
+                    .where(Message.id > plan.watermark)
+                    .order_by(Message.id)
+                    .limit(PENDING_SCAN)
+                )
+            )
+            plan.conversations = sorted(set(pending))
+            plan.more = len(pending) >= PENDING_SCAN or len(plan.conversations) > INLINE_LIMIT
             if plan.more:
                 plan.conversations = []  # the worker lists them itself
         for chunk in _chunks(plan.customers, 500):
