@@ -4,8 +4,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PY_MAIN ?= $(shell command -v python3.11 || command -v python3)
-PY_RASA ?= $(shell command -v python3.10 || ls -d $$HOME/.pyenv/versions/3.10.*/bin/python 2>/dev/null | tail -1)
+# The first interpreter of the wanted version that really runs (pyenv shims may refuse).
+find_python = $(firstword $(foreach p,$(1),$(shell $(p) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(2)")' >/dev/null 2>&1 && echo $(p))))
+PY_MAIN ?= $(call find_python,python3.11 $(wildcard $(HOME)/.pyenv/versions/3.11.*/bin/python) python3,3.11)
+PY_RASA ?= $(call find_python,python3.10 $(wildcard $(HOME)/.pyenv/versions/3.10.*/bin/python),3.10)
 VENV := .venv
 VENV_RASA := .venv-rasa
 PY := $(VENV)/bin/python
