@@ -172,7 +172,11 @@ def lag(
                 f"lag-{who}", line, intent, time.time(), metadata=identity(who, SECRET)
             )
             for e in events:  # one commit per event, like Rasa's SQL broker
-                write_sql_broker_rows(events_engine, [e])
+                with events_engine.begin() as conn:
+                    conn.execute(
+                        text("INSERT INTO events (sender_id, data) VALUES (:s, :d)"),
+                        {"s": e["sender_id"], "d": json.dumps(e)},
+                    )
             time.sleep(max(0.0, 1.0 / rate - 0.001))
         deadline = time.monotonic() + 30
         while len(writer.lags) < turns and time.monotonic() < deadline:
@@ -202,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)
     header = provenance("bench.loop.ingest")
     default_scorer().score("预热")
     shop = generate_shop(N_CUSTOMERS, seed=7, reference=REFERENCE)
@@ -270,6 +275,20 @@ def main(argv: list[str] | None = None) -> None:
             f"| {label[backend]} | {statistics.median(r):,.0f} | {', '.join(f'{x:,.0f}' for x in r)} "
             f"| {statistics.median(c):,.0f} |"
         )
+    walls = {b: statistics.median(results[b]) for b in args.backends}
+    cpus = {b: statistics.median(results[f"{b}_cpu"]) for b in args.backends}
+    lines += [
+        "",
+        "Wall-clock rates depend on what else runs on the machine (load average above; other "
+        "sessions' benchmarks shared the 2 cores); the last column is the worker's own CPU cost "
+        "(the PostgreSQL server's CPU is not in it). Target 2,000 events/s: "
+        + ", ".join(
+            f"{label[b]}: {'met' if walls[b] >= 2000 else 'not met'} in wall-clock time, "
+            f"{'met' if cpus[b] >= 2000 else 'not met'} per CPU second"
+            for b in args.backends
+        )
+        + ".",
+    ]
     lines += [
         "",
         "| lag, embedded default (SQLite) | turns | p50 | p95 | max |",
