@@ -165,6 +165,21 @@ def main(argv: list[str] | None = None) -> None:
         f"last 90 days); training rows ≈ {np.mean([d['train_rows'] for d in data]):.0f}. "
         f"Run time {time.perf_counter() - started:.0f} s.",
     ]
+    brain = np.array(
+        [runs[s][SETS[1]]["roc_auc"] - runs[s][SETS[0]]["roc_auc"] for s in args.seeds]
+    )
+    clear = bool(len(brain) > 1 and brain.mean() > 2 * brain.std() and (brain > 0).all())
+    share = np.mean([d["test_with_contacts_90d"] for d in data])
+    lines += [
+        "",
+        f"Reading: the uplift is {'clear' if clear else 'not clear'} (mean ROC-AUC change "
+        f"{brain.mean():+.3f}, {int((brain > 0).sum())}/{len(brain)} seeds up). In the demo "
+        f"generator only {share:.0%} of the test customers chatted in the 90 days before the "
+        "cutoff, and its chats mostly echo late deliveries and refunds that the store features "
+        "already carry (`late_deliveries_180d`, `refunds_180d`); churn is drawn at order time, "
+        "so what customers say adds little beyond those. Precision at the top 10% is near 1.0 "
+        "for every set (the top decile is long-lapsed customers), so it cannot show a gain here.",
+    ]
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
