@@ -29,7 +29,7 @@ export PYTHONPATH := $(CURDIR)
 
 include widget/Makefile.mk
 
-.PHONY: help run test install env db train shell hash lint typecheck test-main test-rasa test-data clean bench-nlu eval-nlu
+.PHONY: help run test install env db train shell hash lint typecheck test-main test-rasa test-data clean score bench-brain bench-brain-scale bench-loop bench-console bench-nlu eval-nlu
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -83,6 +83,36 @@ train: install
 
 model-path:
 	@echo $(MODEL)
+
+## The brain's scores (also refreshed by the scheduler inside make run) --------
+score: db
+	$(PY) -m analytics score
+
+## Benchmarks (results and their commands: docs/benchmarks.md) ---------------
+bench-brain: install
+	$(PY) -m bench.brain.telco
+	$(PY) -m bench.brain.cdnow
+	$(PY) -m bench.brain.demo
+
+bench-brain-scale: install
+	$(PY) -m bench.brain.scale
+
+bench-loop: install
+	$(PY) -m bench.loop.ingest
+	$(PY) -m bench.loop.uplift
+
+BENCH_DB := sqlite:///$(CURDIR)/var/bench/shop.db
+bench-console: install env
+	@mkdir -p var/bench
+	SHOP_DATABASE_URL=$(BENCH_DB) $(PY) -m analytics seed
+	SHOP_DATABASE_URL=$(BENCH_DB) $(PY) -m bench.console.generate --conversations 100000 --messages 1000000
+	SHOP_DATABASE_URL=$(BENCH_DB) $(PY) -m bench.console.latency --rounds 30
+
+bench-nlu: install
+	PYTHONPATH=$(CURDIR) $(RASA_PY) -m bench.nlu.run
+
+eval-nlu: install
+	PYTHONPATH=$(CURDIR) $(RASA_PY) -m bench.nlu.eval_bot
 
 ## Run everything -------------------------------------------------------------
 run: db train widget
