@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 KIND_USER = "user"
 KIND_BOT = "bot"
+#: Bot events the console pushed for the founder carry this author; the console
+#: stores those messages itself (role ``founder``), so ingest skips them.
+FOUNDER_AUTHOR = "founder"
 KIND_ACTION = "action"
 HANDOFF_ACTION = "action_handoff"
 LISTEN_ACTION = "action_listen"
@@ -110,7 +113,11 @@ def script_language(text: str) -> str:
 
 
 def map_event(event: dict[str, Any]) -> MappedEvent | None:
-    """Map one Rasa event, or return ``None`` for kinds that are not stored.
+    """Map one Rasa event, or return ``None`` for events that are not stored here.
+
+    Not stored: kinds other than user, bot and action events, and the founder's
+    messages (bot events with ``metadata.author == "founder"``), which the
+    console writes itself.
 
     Args:
         event: The event JSON as published by the broker.
@@ -137,6 +144,8 @@ def map_event(event: dict[str, Any]) -> MappedEvent | None:
     text = event.get("text")
     text = text if isinstance(text, str) else ""
     if kind == KIND_BOT:
+        if metadata.get("author") == FOUNDER_AUTHOR:
+            return None  # written by the console as a founder message
         utter = metadata.get("utter_action") if metadata else None
         return MappedEvent(
             KIND_BOT,

@@ -98,6 +98,26 @@ def test_map_event_kinds_and_keys() -> None:
         map_event({"event": "user", "text": "hi"})
 
 
+def test_founder_messages_pushed_by_the_console_are_not_stored_again() -> None:
+    founder = {
+        "event": "bot",
+        "sender_id": "s",
+        "timestamp": 1.0,
+        "text": "我是店主",
+        "metadata": {"author": "founder"},
+    }
+    bot = {
+        "event": "bot",
+        "sender_id": "s",
+        "timestamp": 2.0,
+        "text": "你好",
+        "metadata": {"utter_action": "utter_greet"},
+    }
+    assert map_event(founder) is None
+    mapped = map_event(bot)
+    assert mapped is not None and mapped.action == "utter_greet"
+
+
 def test_turn_is_stored_redacted_with_verified_customer(
     store: Engine, writer: IngestWriter
 ) -> None:

@@ -245,12 +245,6 @@ def test_founder_takes_over_a_live_widget_conversation_and_hands_back(
     expect(founder.locator(".conversation")).to_contain_text(reply)
 
 
-@pytest.mark.xfail(
-    reason="the ingest worker stores the founder's BotUttered event (metadata.author = "
-    "founder) again as a bot message; analytics/ingest/mapping.py does not look at the "
-    "author (reported, not the console's code)",
-    strict=False,
-)
 def test_a_founder_message_is_stored_once(live_stack: LiveStack) -> None:
     sender = f"dedup-{secrets.token_hex(4)}"
     assert say(live_stack.rasa_url, sender, "你好")
