@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from analytics.live_risk import LEVEL_HIGH, LiveRisk, get_live_risk
 from analytics.models import Customer
 from analytics.scores import VIP_VALUE_CENTS, CustomerScore, get_scores
 
@@ -43,6 +44,20 @@ SEGMENT_NOTES: dict[str, tuple[str, str]] = {
 def scores_of(session: Session, customer: Customer | None) -> CustomerScore | None:
     """The customer's stored scores, or None (anonymous or not scored yet)."""
     return get_scores(session, customer.id) if customer is not None else None
+
+
+def live_risk_of(session: Session, customer: Customer | None) -> LiveRisk | None:
+    """The customer's live risk from recent conversations (kept by the ingest worker)."""
+    return get_live_risk(session, customer.id) if customer is not None else None
+
+
+def live_alert_reason(live: LiveRisk | None) -> str | None:
+    """Why the live risk is high (its top reason, in English for the founder), else None."""
+    if live is None or live.level != LEVEL_HIGH:
+        return None
+    reasons = live.reasons or []
+    top = reasons[0].get("en") if reasons and isinstance(reasons[0], dict) else None
+    return str(top) if top else "live churn risk is high"
 
 
 def is_vip(score: CustomerScore | None) -> bool:

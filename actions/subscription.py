@@ -99,7 +99,12 @@ def retention_offer_text(turn: Turn, subscription: Subscription) -> str | None:
         The offer in the reply language, or None.
     """
     assert turn.customer is not None
-    offer = choose_retention_offer(brain.scores_of(turn.session, turn.customer), turn.customer)
+    live = brain.live_risk_of(turn.session, turn.customer)
+    offer = choose_retention_offer(
+        brain.scores_of(turn.session, turn.customer),
+        turn.customer,
+        live_risk=live.score if live is not None else None,
+    )
     if offer is None or offers.recently_offered(turn.session, subscription, now()):
         return None
     offers.record_offer(

@@ -13,17 +13,26 @@ from analytics import repo
 REASON_ASKED = "customer asked for a person"
 REASON_VIP_COMPLAINT = "VIP complaint"
 REASON_VIP_REFUND = "VIP refund request"
+REASON_LIVE_RISK = "high live risk"
 
 
 def escalate_vip(turn: Turn, reason: str) -> bool:
-    """Hands a VIP's conversation to the founder as a priority.
+    """Hands the conversation to the founder as a priority when it matters most.
+
+    That is a VIP (high lifetime value), or a customer whose live risk from this
+    week's conversations is high (the reason then names why, e.g. "asked about
+    a late order three times this week").
 
     Returns:
-        True if the customer is a VIP (and the handoff was made).
+        True if the conversation was handed over.
     """
-    if not brain.is_vip(brain.scores_of(turn.session, turn.customer)):
+    live_reason = brain.live_alert_reason(brain.live_risk_of(turn.session, turn.customer))
+    if brain.is_vip(brain.scores_of(turn.session, turn.customer)):
+        hand_off(turn, reason)
+    elif live_reason is not None:
+        hand_off(turn, f"{REASON_LIVE_RISK}: {live_reason}")
+    else:
         return False
-    hand_off(turn, reason)
     turn.say("utter_handoff_priority")
     return True
 

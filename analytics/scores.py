@@ -135,6 +135,7 @@ def choose_retention_offer(
     high_value_cents: int = HIGH_VALUE_CENTS,
     vip_value_cents: int = VIP_VALUE_CENTS,
     friction_support_max: float = FRICTION_SUPPORT_MAX,
+    live_risk: float | None = None,
 ) -> RetentionOffer | None:
     """Pick a retention offer for a high-value, high-risk customer, else ``None``.
 
@@ -156,6 +157,8 @@ def choose_retention_offer(
         high_value_cents: Value threshold.
         vip_value_cents: Value threshold of the free month.
         friction_support_max: Support component at or below which friction counts as risk.
+        live_risk: The customer's live risk from this week's conversations
+            (:mod:`analytics.live_risk`), if any; it counts like the churn risk.
 
     Returns:
         The offer (texts in both languages) or ``None``.
@@ -164,7 +167,8 @@ def choose_retention_offer(
         return None
     support = (score.health_components or {}).get("support")
     friction = support is not None and float(support) <= friction_support_max
-    at_risk = score.churn_risk >= high_risk or score.lifecycle_stage == "churn" or friction
+    risk = max(score.churn_risk, live_risk if live_risk is not None else 0.0)
+    at_risk = risk >= high_risk or score.lifecycle_stage == "churn" or friction
     valuable = score.clv_cents >= high_value_cents or score.segment in HIGH_VALUE_SEGMENTS
     if not (at_risk and valuable):
         return None

@@ -23,6 +23,7 @@ from actions.subscription import (
 )
 from actions.support import ActionComplain
 from analytics.demo import DEMO_EN, DEMO_NEW, DEMO_VIP_AT_RISK, DEMO_ZH
+from analytics.live_risk import LiveRisk
 from analytics.models import Conversation, Customer, Subscription
 from analytics.offers import RetentionOfferRecord
 from analytics.scores import CustomerScore
@@ -211,3 +212,78 @@ def test_account_status_shows_a_segment_note_and_never_a_score(
     [message] = dispatcher.messages
     assert "loyal" in message["segment_note"]
     assert not any(token in str(message) for token in ("0.12", "88.5", "risk", "champions"))
+
+
+def store_live_risk(
+    session: Session, external_id: str, score: float, level: str, reason_en: str
+) -> None:
+    customer = session.scalars(select(Customer).where(Customer.external_id == external_id)).one()
+    session.add(
+        LiveRisk(
+            customer_id=customer.id,
+            score=score,
+            base_score=0.1,
+            level=level,
+            reasons=[
+                {
+                    "code": "order_status_repeat",
+                    "weight": 1.0,
+                    "en": reason_en,
+                    "zh": "本周三次询问延迟的订单",
+                }
+            ],
+            features={},
+            sender_id="earlier",
+            event_key="k",
+            alert=level == "high",
+            updated_at=datetime.now(UTC),
+        )
+    )
+    session.commit()
+
+
+def test_high_live_risk_escalates_a_complaint_with_its_reason(
+    store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
+) -> None:
+    store_score(session, DEMO_ZH, segment="potential", churn_risk=0.2, clv_cents=30_000)
+    store_live_risk(
+        session, DEMO_ZH, 0.71, "high", "asked about a late order three times this week"
+    )
+    ActionComplain().run(
+        dispatcher,
+        make_tracker("还没到！", intent="complain", customer=DEMO_ZH, sender="live-1"),
+        {},
+    )
+    assert responses(dispatcher) == ["utter_handoff_priority"]
+    session.rollback()
+    conversation = session.scalars(
+        select(Conversation).where(Conversation.sender_id == "live-1")
+    ).one()
+    assert conversation.needs_handoff
+    assert (
+        conversation.handoff_reason
+        == "high live risk: asked about a late order three times this week"
+    )
+
+
+def test_medium_live_risk_does_not_escalate(
+    store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
+) -> None:
+    store_live_risk(session, DEMO_ZH, 0.3, "medium", "asked about an order twice")
+    ActionComplain().run(dispatcher, make_tracker("慢", intent="complain", customer=DEMO_ZH), {})
+    assert responses(dispatcher) == ["utter_complain"]
+
+
+def test_live_risk_makes_a_valuable_subscriber_eligible_for_an_offer(
+    store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
+) -> None:
+    store_score(session, DEMO_EN, segment="loyal", churn_risk=0.1, clv_cents=90_000)
+    ActionCancelSubscription().run(
+        dispatcher, make_tracker("cancel", customer=DEMO_EN, sender="a"), {}
+    )
+    assert responses(dispatcher) == ["utter_confirm_cancel"]  # nightly risk alone: no offer
+    store_live_risk(session, DEMO_EN, 0.64, "high", "said they want to cancel")
+    ActionCancelSubscription().run(
+        dispatcher, make_tracker("cancel", customer=DEMO_EN, sender="b"), {}
+    )
+    assert responses(dispatcher)[-1] == "utter_retention_offer"
