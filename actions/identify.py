@@ -12,6 +12,7 @@ Chinese. Messages without a detected language (button payloads such as
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -36,7 +37,13 @@ LANG_MIXED = "mixed"
 SLOT_CUSTOMER_NAME = "customer_name"
 
 
-def choose_language(detected: str | None, profile: str | None, current: str) -> str:
+LETTERS = re.compile(r"[A-Za-z\u3400-\u9fff\uf900-\ufaff]")
+ORDER_NUMBERS = re.compile(r"[A-Za-z]{1,3}\d{4,}")
+
+
+def choose_language(
+    detected: str | None, profile: str | None, current: str, text: str = "x"
+) -> str:
     """Chooses the reply language.
 
     Args:
@@ -44,10 +51,14 @@ def choose_language(detected: str | None, profile: str | None, current: str) -> 
             or None when the message had no text to detect from.
         profile: The verified customer's profile language, if known.
         current: The conversation's current reply language.
+        text: The message; one without any letter (an order number alone, an
+            emoji) keeps the current language.
 
     Returns:
         ``zh`` or ``en``.
     """
+    if not LETTERS.search(ORDER_NUMBERS.sub("", text or "")):
+        return current
     if detected in SUPPORTED_LANGUAGES:
         return str(detected)
     if detected == LANG_MIXED:
@@ -83,8 +94,13 @@ class ActionIdentify(Action):
                     )
         except SQLAlchemyError:
             logger.exception("Store unavailable while identifying the customer")
-        detected = (tracker.latest_message or {}).get(PARSE_LANGUAGE_KEY)
-        language = choose_language(detected, profile, reply_language(tracker))
+        latest = tracker.latest_message or {}
+        language = choose_language(
+            latest.get(PARSE_LANGUAGE_KEY),
+            profile,
+            reply_language(tracker),
+            latest.get("text") or "",
+        )
         return [
             SlotSet(SLOT_CUSTOMER_ID, customer_id),
             SlotSet(SLOT_CUSTOMER_NAME, name),

@@ -19,6 +19,9 @@ def test_choose_language_rules() -> None:
     assert choose_language("mixed", "en", "zh") == "en"
     assert choose_language("mixed", None, "en") == "zh"
     assert choose_language(None, "en", "en") == "en"  # button payloads keep the language
+    assert choose_language("mixed", "zh", "en", "LB100234") == "en"  # no letters: keep it
+    assert choose_language("mixed", "zh", "en", "👍") == "en"
+    assert choose_language("mixed", "en", "zh", "我的order") == "en"
 
 
 def test_verified_customer_sets_identity_slots(
