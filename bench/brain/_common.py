@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from bench import docs
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH_DOC = REPO / "docs" / "benchmarks.md"
@@ -55,31 +56,8 @@ def provenance(module: str) -> str:
 
 
 def write_subsection(title: str, body: str, path: Path = BENCH_DOC) -> None:
-    """Replace (or append) ``### title`` inside the brain section of ``docs/benchmarks.md``.
-
-    Only the brain section is touched; other sections of the file are preserved verbatim.
-    """
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if SECTION not in text:
-        text = (
-            text.rstrip("\n")
-            + f"\n\n{SECTION}\n\nWritten by `bench/brain/*`; regenerate, do not edit by hand.\n"
-        )
-    start = text.index(SECTION)
-    nxt = re.search(r"^## (?!#)", text[start + len(SECTION) :], flags=re.M)
-    end = start + len(SECTION) + nxt.start() if nxt else len(text)
-    section = text[start:end]
-    block = f"### {title}\n\n{body.strip()}\n\n"
-    pat = re.compile(rf"^### {re.escape(title)}\n.*?(?=^### |\Z)", flags=re.M | re.S)
-    if pat.search(section):
-        section = pat.sub(lambda _: block, section, count=1)
-    else:
-        section = section.rstrip("\n") + "\n\n" + block
-    new = (
-        text[:start] + section.rstrip("\n") + "\n" + ("\n" + text[end:] if end < len(text) else "")
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new, encoding="utf-8")
+    """Replaces (or appends) ``### title`` inside this family's section only."""
+    docs.write_subsection(SECTION, "bench/brain/*", title, body, path)
 
 
 def md_table(rows: Sequence[Mapping[str, object]], floatfmt: str = "{:.4f}") -> str:
