@@ -21,11 +21,11 @@ def renewal_text(subscription: Subscription, language: str) -> str:
     """Describes the next renewal or the end of a pause."""
     if subscription.status == "paused" and subscription.paused_until is not None:
         until = fmt.day(subscription.paused_until, language)
-        return f"Paused until {until}. " if language == fmt.LANG_EN else f"暂停至 {until}。"
+        return f" Paused until {until}." if language == fmt.LANG_EN else f"暂停至 {until}。"
     if subscription.next_renewal_at is not None:
         when = fmt.day(subscription.next_renewal_at, language)
         return (
-            f"Next box ships on {when}. "
+            f" Next box ships on {when}."
             if language == fmt.LANG_EN
             else f"下一盒将于 {when} 发出。"
         )

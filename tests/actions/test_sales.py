@@ -86,3 +86,13 @@ def test_handoff_flags_the_conversation(
         select(Conversation).where(Conversation.sender_id == "conv-42")
     ).one()
     assert conversation.needs_handoff and conversation.customer_id is None
+
+
+def test_english_account_status_reads_without_double_spaces(
+    store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
+) -> None:
+    ActionAccountStatus().run(
+        dispatcher, make_tracker("my plan", customer=DEMO_EN, slots={"language": "en"}), {}
+    )
+    [message] = dispatcher.messages
+    assert message["renewal"].startswith(" Next box ships on ") and message["renewal"].endswith(".")
