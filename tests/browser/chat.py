@@ -109,6 +109,19 @@ class Widget:
         )
         return json.loads(raw) if raw else {}
 
+    def wait_new_session(self, old: str) -> str:
+        """Waits until the widget holds a session id other than ``old`` and returns it."""
+        self.page.wait_for_function(
+            """(old) => { for (const k of Object.keys(localStorage))
+                           if (k.startsWith('leafbean-widget:')) {
+                             const s = JSON.parse(localStorage.getItem(k)).sessionId;
+                             return typeof s === 'string' && s.length > 0 && s !== old; }
+                         return false; }""",
+            arg=old,
+            timeout=REPLY_TIMEOUT_MS,
+        )
+        return self.session_id()
+
     def session_id(self) -> str:
         """The current conversation's session id (the Rasa sender id)."""
         session = self.stored().get("sessionId")

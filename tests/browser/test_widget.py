@@ -227,8 +227,8 @@ def test_rating_is_stored_with_the_conversation(page: Page, stack: Stack) -> Non
     # A new chat starts a new session.
     old = widget.session_id()
     page.locator(".lb-new").click()
+    assert widget.wait_new_session(old) != old  # the server confirmed a new session
     widget.wait_online()
-    assert widget.session_id() != old
     expect(widget.messages()).to_have_count(0)
 
 
