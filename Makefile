@@ -1,6 +1,11 @@
 # Leaf & Bean customer-support bot. The targets here are the only entry points.
 #   make run    create environments, install, seed demo data, train if stale, start everything
 #   make test   every test (lint, types, unit, PostgreSQL/RabbitMQ/Redis, end-to-end)
+#   make shell  chat in the terminal with the running bot (CUSTOMER=cus_0001 to be signed in)
+#   make hash CUSTOMER=id   the identity hash a website sends for that customer
+#   make score  refresh the brain's scores now (make run does it at start and daily)
+#   make bench-nlu | eval-nlu | bench-brain | bench-brain-scale | bench-loop | bench-console
+#               benchmarks; results and their commands in docs/benchmarks.md
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
