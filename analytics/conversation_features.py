@@ -42,6 +42,17 @@ from analytics.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
 
+#: The message columns both feature paths read (conversation, role, intent, action,
+#: sentiment, time), in this order.
+MESSAGE_COLUMNS = (
+    Message.conversation_id,
+    Message.role,
+    Message.intent,
+    Message.action,
+    Message.sentiment,
+    Message.created_at,
+)
+
 WINDOWS: tuple[int, ...] = (30, 90)
 NEGATIVE_SENTIMENT = -0.3
 REPEAT_CONTACT_HOURS = 72.0
@@ -262,14 +273,7 @@ def conversation_features(
         ids = sorted(int(c) for c in conv["customer_id"].unique())
     if conv.empty:
         return conversation_feature_frame(conv, _empty_messages(), cutoff, ids, windows=windows)
-    msg_stmt = select(
-        Message.conversation_id,
-        Message.role,
-        Message.intent,
-        Message.action,
-        Message.sentiment,
-        Message.created_at,
-    ).where(
+    msg_stmt = select(*MESSAGE_COLUMNS).where(
         Message.conversation_id.in_([int(i) for i in conv["id"]]),
         Message.created_at < cutoff,
     )
@@ -410,14 +414,7 @@ def customer_conversation_features(
         msgs = [
             (int(r[0]), r[1], r[2], r[3], r[4], r[5])
             for r in session.execute(
-                select(
-                    Message.conversation_id,
-                    Message.role,
-                    Message.intent,
-                    Message.action,
-                    Message.sentiment,
-                    Message.created_at,
-                ).where(
+                select(*MESSAGE_COLUMNS).where(
                     Message.conversation_id.in_([c[0] for c in convs]),
                     Message.created_at < cutoff,
                 )
@@ -476,14 +473,7 @@ def customers_conversation_features(
     conv_ids = sorted(owner)
     for start in range(0, len(conv_ids), 500):
         for r in session.execute(
-            select(
-                Message.conversation_id,
-                Message.role,
-                Message.intent,
-                Message.action,
-                Message.sentiment,
-                Message.created_at,
-            ).where(
+            select(*MESSAGE_COLUMNS).where(
                 Message.conversation_id.in_(conv_ids[start : start + 500]),
                 Message.created_at < latest,
             )
