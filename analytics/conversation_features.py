@@ -42,7 +42,7 @@ from analytics.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
 
-#: The message columns both feature paths read (conversation, role, intent, action,
+#: The message columns every feature query reads (conversation, role, intent, action,
 #: sentiment, time), in this order.
 MESSAGE_COLUMNS = (
     Message.conversation_id,
