@@ -13,6 +13,14 @@ cancel any subscription) with a type-dependent hazard that grows with bad experi
 (late delivery, refund). The latent type and churn time are returned with the data, not
 stored in the database, so churn models can be evaluated against the truth.
 
+Customers who are about to leave often say so first, as in real life: about half of the
+churners have one to three "wobble" chats 10-75 days before they stop (asking for discounts
+or cheaper options, complaining about price or quality, asking to pause or cancel, asking
+again and again where their order is, low ratings, negative sentiment), themed by their
+latent reason for leaving. Customers who stay have the same kind of chats at a lower rate
+(about 7% per 90 days of active life), so chat behaviour is a signal of churn, not a leak.
+These chats are not tied to late orders or refunds, which the store features already carry.
+
 All randomness comes from the seed (one independent stream per customer) and all times
 are offsets from the reference date, so the same seed and reference date always yield
 identical rows. The four demo customers of ``analytics.demo`` are scripted.
@@ -395,6 +403,96 @@ TOPIC_WEIGHTS: dict[str, dict[str, float]] = {
 }
 ORDER_TOPICS = (INTENT_ORDER_STATUS, INTENT_COMPLAIN, INTENT_REFUND)
 
+# --- "wobble" chats: what a customer says before leaving ------------------------------
+# theme: (intent, sentiment of the main message, (zh, en) texts). Not tied to a late order
+# or a refund; {product} is a product the customer bought.
+
+THEME_DISCOUNT = "discount"
+THEME_PRICE = "price_complaint"
+THEME_QUALITY = "quality"
+THEME_DELIVERY = "delivery_complaint"
+THEME_PAUSE = "pause"
+THEME_CANCEL = "cancel"
+THEME_STATUS = "status"
+THEME_MOVING = "moving"
+MOOD_THEMES: dict[str, tuple[str, float, tuple[tuple[str, str], ...]]] = {
+    THEME_DISCOUNT: (
+        INTENT_PRICING,
+        -0.35,
+        (
+            ("有优惠券吗？最近觉得有点贵", "Do you have any discount codes? It's getting pricey"),
+            ("有没有比{product}便宜一点的？", "Is there anything cheaper than the {product}?"),
+            ("老顾客有折扣吗？", "Is there a discount for regular customers?"),
+        ),
+    ),
+    THEME_PRICE: (
+        INTENT_COMPLAIN,
+        -0.6,
+        (
+            ("{product}又涨价了，太贵了", "The {product} went up again, it's too expensive"),
+            ("别家同样的东西便宜不少", "Other shops sell the same thing for a lot less"),
+        ),
+    ),
+    THEME_QUALITY: (
+        INTENT_COMPLAIN,
+        -0.7,
+        (
+            ("最近几次的{product}品质不如以前", "The {product} hasn't been as good lately"),
+            ("这批{product}味道淡了很多，有点失望", "This batch of {product} tastes much weaker"),
+        ),
+    ),
+    THEME_DELIVERY: (
+        INTENT_COMPLAIN,
+        -0.6,
+        (("每次配送都很慢，有点失望", "Deliveries always take so long, a bit disappointed"),),
+    ),
+    THEME_PAUSE: (
+        INTENT_PAUSE,
+        -0.15,
+        (
+            ("家里还有很多，能先暂停吗？", "I still have plenty at home, can I pause for a while?"),
+            ("先暂停一下订阅", "Please pause my subscription for a while"),
+        ),
+    ),
+    THEME_CANCEL: (
+        INTENT_CANCEL,
+        -0.4,
+        (
+            ("不想继续订阅的话怎么取消？", "How do I cancel if I don't want the box any more?"),
+            ("我想取消订阅", "I want to cancel my subscription"),
+        ),
+    ),
+    THEME_STATUS: (INTENT_ORDER_STATUS, -0.35, USER_TEXT[INTENT_ORDER_STATUS]),
+    THEME_MOVING: (
+        INTENT_SHIPPING,
+        -0.05,
+        (("要搬家了，能寄到国外吗？", "I'm moving abroad, do you ship there?"),),
+    ),
+}
+SUBSCRIBER_THEMES = frozenset((THEME_PAUSE, THEME_CANCEL))
+"""Themes only a customer with a subscription brings up."""
+REASON_THEMES: dict[str, dict[str, float]] = {
+    # latent reason for leaving (CANCEL_REASONS key) -> chat themes
+    "price": {THEME_DISCOUNT: 0.5, THEME_PRICE: 0.3, THEME_CANCEL: 0.2},
+    "too_much": {THEME_PAUSE: 0.5, THEME_DISCOUNT: 0.2, THEME_CANCEL: 0.3},
+    "delivery": {THEME_STATUS: 0.5, THEME_DELIVERY: 0.3, THEME_CANCEL: 0.2},
+    "quality": {THEME_QUALITY: 0.7, THEME_CANCEL: 0.15, THEME_DISCOUNT: 0.15},
+    "moving": {THEME_MOVING: 0.6, THEME_PAUSE: 0.2, THEME_CANCEL: 0.2},
+    "switching": {THEME_PRICE: 0.35, THEME_DISCOUNT: 0.3, THEME_QUALITY: 0.2, THEME_CANCEL: 0.15},
+}
+PRECHURN_CHAT_PROB: dict[str, float] = {
+    # share of the churners who show it in chat before they stop
+    TYPE_LOYAL: 0.5,
+    TYPE_LAPSING: 0.5,
+    TYPE_COMPLAINER: 0.6,
+    TYPE_BARGAIN: 0.4,
+    TYPE_NEW: 0.45,
+}
+PRECHURN_DAYS = (10.0, 75.0)
+"""The first wobble chat falls this many days before the churn time."""
+WOBBLE_PER_90_DAYS = 0.07
+"""Chance of a wobble episode in each 90 days of a customer's active life (noise)."""
+
 
 def _fill(template: str, values: dict[str, str]) -> str:
     for key, value in values.items():
@@ -488,6 +586,7 @@ class _CustomerDraft:
     refunds: list[_RefundDraft] = field(default_factory=list)
     conversations: list[_ConversationDraft] = field(default_factory=list)
     churned_at: datetime | None = None
+    churn_at: datetime | None = None  # latent, may lie after the reference
 
 
 @dataclass
@@ -736,6 +835,7 @@ class _Sim:
                 sub.next_renewal_at = next_renew
             else:
                 sub.next_renewal_at = sub.paused_until
+        draft.churn_at = churn_at
         draft.churned_at = churn_at if churn_at is not None and churn_at <= self.ref else None
         draft.row["points"] = self.points(draft.orders)
 
@@ -816,6 +916,148 @@ class _Sim:
         for k, (intent, start, about) in enumerate(anchors[: profile.max_conversations + 2]):
             sender = f"hist-{draft.row['external_id']}-{k + 1}"
             draft.conversations.append(self.conversation(sender, intent, start, about, language))
+
+    def wobble_conversations(self, draft: _CustomerDraft, language: str) -> None:
+        """Add the chats in which a customer shows doubts: before churn, and as noise.
+
+        A churner (latent ``churn_at``, also after the reference) shows it with the
+        probability of its type: an episode of one to three chats starting 10-75 days before
+        the churn time, themed by the reason for leaving. Every customer also has a
+        ``WOBBLE_PER_90_DAYS`` chance of an episode in each 90 days of active life.
+        """
+        rng = self.rng
+        created: datetime = draft.row["created_at"]
+        if not draft.orders:
+            return
+        reason = self.leave_reason(draft)
+        end = min(draft.churn_at or self.ref, self.ref)
+        episodes: list[tuple[datetime, datetime, int]] = []  # start, latest end, chats
+        block = created
+        while block < end:
+            if rng.random() < WOBBLE_PER_90_DAYS:
+                at = block + self.days(rng.uniform(0, 90))
+                if at < end:
+                    episodes.append((at, end, 1 if rng.random() < 0.75 else 2))
+            block += self.days(90)
+        if draft.churn_at is not None and rng.random() < PRECHURN_CHAT_PROB[draft.ctype]:
+            at = draft.churn_at - self.days(rng.uniform(*PRECHURN_DAYS))
+            at = max(at, created + self.days(0.5))
+            n = rng.choices((1, 2, 3), weights=(0.5, 0.35, 0.15), k=1)[0]
+            episodes.append((at, draft.churn_at - self.days(1), n))
+        k = len(draft.conversations)
+        for start, latest, n in sorted(episodes, key=lambda e: e[0]):
+            at = start
+            for _ in range(n):
+                if at >= min(latest, self.ref - self.days(0.05)):
+                    break
+                k += 1
+                sender = f"hist-{draft.row['external_id']}-{k}"
+                theme = self.theme(draft, reason, at)
+                draft.conversations.append(self.wobble(sender, theme, at, draft, language))
+                at += self.days(rng.uniform(1, 14) if theme != THEME_STATUS else rng.uniform(1, 3))
+                if theme == THEME_STATUS:
+                    reason = "delivery"  # keeps asking about the same order
+
+    def leave_reason(self, draft: _CustomerDraft) -> str:
+        """The latent reason for leaving: the subscription's cancel reason, else drawn."""
+        for sub in draft.subscriptions:
+            for key, texts in CANCEL_REASONS.items():
+                if sub.cancel_reason in texts:
+                    return key
+        weights = CANCEL_REASON_WEIGHTS[draft.ctype]
+        return self.weighted(list(weights), list(weights.values()))
+
+    def theme(self, draft: _CustomerDraft, reason: str, at: datetime) -> str:
+        """A chat theme for ``reason``, among those that fit the customer at ``at``."""
+        subscribed = any(
+            s.started_at <= at and (s.canceled_at is None or at < s.canceled_at)
+            for s in draft.subscriptions
+        )
+        ordered = any(o.created_at < at for o in draft.orders)
+        weights = {
+            t: w
+            for t, w in REASON_THEMES[reason].items()
+            if (subscribed or t not in SUBSCRIBER_THEMES) and (ordered or t != THEME_STATUS)
+        }
+        if not weights:
+            return THEME_DISCOUNT
+        return self.weighted(list(weights), list(weights.values()))
+
+    def wobble(
+        self, sender_id: str, theme: str, start: datetime, draft: _CustomerDraft, language: str
+    ) -> _ConversationDraft:
+        """Script one chat of a doubting customer (see ``MOOD_THEMES``)."""
+        rng = self.rng
+        zh = language == LANG_ZH
+        intent, mood, texts = MOOD_THEMES[theme]
+        before = [o for o in draft.orders if o.created_at < start]
+        order = before[-1] if before else None
+        if order is not None:
+            sku = order.items[0][0]
+        else:
+            sku = draft.orders[0].items[0][0]
+        product = self.cat[sku].name_zh if zh else self.cat[sku].name_en
+        number = order.number if order is not None and order.number else ""
+        fill = {"order": number, "product": product}
+        options = texts if order is not None else tuple(o for o in texts if "{order}" not in o[0])
+        t = start
+        msgs: list[_MessageDraft] = []
+
+        def say(it: str, template: str, sentiment: float) -> None:
+            nonlocal t
+            entities: list[dict[str, Any]] = []
+            if "{order}" in template and order is not None:
+                entities.append({"entity": "order_id", "value": number})
+            if "{product}" in template:
+                entities.append({"entity": "product", "value": product})
+            score = max(-1.0, min(1.0, sentiment + rng.gauss(0, 0.15)))
+            msgs.append(
+                _MessageDraft(
+                    ROLE_USER,
+                    _fill(template, fill),
+                    t,
+                    intent=it,
+                    confidence=round(rng.uniform(0.62, 0.99), 3),
+                    entities=entities or None,
+                    sentiment=round(score, 3),
+                )
+            )
+            t += timedelta(seconds=rng.randint(2, 6))
+            action, zh_text, en_text = BOT_REPLY[it]
+            msgs.append(
+                _MessageDraft(ROLE_BOT, _fill(zh_text if zh else en_text, fill), t, action=action)
+            )
+            t += timedelta(seconds=rng.randint(15, 120))
+
+        if rng.random() < 0.3:
+            greet = rng.choice(USER_TEXT[INTENT_GREET])[0 if zh else 1]
+            say(INTENT_GREET, greet, SENTIMENT[INTENT_GREET])
+        say(intent, rng.choice(options or texts)[0 if zh else 1], mood)
+        if intent == INTENT_PRICING and rng.random() < 0.3:
+            price = MOOD_THEMES[THEME_PRICE][2]
+            say(INTENT_COMPLAIN, rng.choice(price)[0 if zh else 1], MOOD_THEMES[THEME_PRICE][1])
+            intent = INTENT_COMPLAIN
+        if rng.random() < 0.2:
+            thanks = rng.choice(USER_TEXT[INTENT_THANK])[0 if zh else 1]
+            say(INTENT_THANK, thanks, 0.2)
+        handoff = intent == INTENT_COMPLAIN and rng.random() < 0.25
+        recent = self.ref - t < self.days(3)
+        rating = None
+        if rng.random() < 0.5:
+            rating = rng.choices((1, 2, 3, 4), weights=(0.3, 0.35, 0.25, 0.1), k=1)[0]
+        return _ConversationDraft(
+            sender_id=sender_id,
+            channel=CHANNEL_WEB,
+            started_at=start,
+            messages=msgs,
+            needs_handoff=handoff,
+            handoff_reason=HANDOFF_COMPLAINT if handoff else None,
+            status=CONV_OPEN
+            if recent or (handoff and self.ref - t < self.days(7))
+            else CONV_RESOLVED,
+            rating=rating,
+            reviewed=not recent and rng.random() < 0.85,
+        )
 
     def conversation(
         self,
@@ -1162,6 +1404,8 @@ def generate_shop(
     for draft in drafts[len(demo.DEMO_IDS) :]:
         sim = _Sim(random.Random(f"{seed}:{draft.index}:conv"), reference, by_sku)
         sim.conversations(draft, PROFILES[draft.ctype], draft.row["language"])
+        mood = _Sim(random.Random(f"{seed}:{draft.index}:mood"), reference, by_sku)
+        mood.wobble_conversations(draft, draft.row["language"])
     return _flatten(seed, reference, catalogue, drafts)
 
 

@@ -215,6 +215,58 @@ def test_conversations_carry_churn_signal(big_shop: ShopData) -> None:
     assert cancel_intents  # cancellations were discussed in chat
 
 
+def _doubt_times(data: ShopData) -> dict[str, list[Any]]:
+    """When each customer sent a doubting message (cancel, pause, complaint or negative)."""
+    owner = {c["id"]: c["customer_id"] for c in data.tables["conversations"]}
+    external = {c["id"]: c["external_id"] for c in data.tables["customers"]}
+    times: dict[str, list[Any]] = defaultdict(list)
+    for m in data.tables["messages"]:
+        doubt = m["intent"] in ("cancel_subscription", "pause_subscription", "complain")
+        if m["role"] == "user" and (doubt or m["sentiment"] < -0.3):
+            times[external[owner[m["conversation_id"]]]].append(m["created_at"])
+    return times
+
+
+def test_churners_say_so_in_chat_before_leaving(big_shop: ShopData) -> None:
+    """About half of the churners show doubts in the 80 days before they stop, many without
+    a late order or refund behind it; customers who stay do so far less often (noise)."""
+    doubts = _doubt_times(big_shop)
+    external = {c["id"]: c["external_id"] for c in big_shop.tables["customers"]}
+    bad: dict[str, list[Any]] = defaultdict(list)
+    for o in big_shop.tables["orders"]:
+        late = o["delivered_at"] is not None and o["delivered_at"] > o["estimated_delivery"]
+        if late or o["status"] == "refunded":
+            bad[external[o["customer_id"]]].append(o["created_at"])
+    demo_ids = set(demo.DEMO_IDS)
+    churners = {
+        ext: at for ext, at in big_shop.churned_at.items() if at is not None and ext not in demo_ids
+    }
+    said = [
+        ext
+        for ext, at in churners.items()
+        if any(at - timedelta(days=80) <= t < at for t in doubts[ext])
+    ]
+    without_bad_order = [
+        ext
+        for ext in said
+        if not any(churners[ext] - timedelta(days=180) <= t < churners[ext] for t in bad[ext])
+    ]
+    assert len(churners) > 500
+    assert 0.4 < len(said) / len(churners) < 0.65
+    assert len(without_bad_order) / len(churners) > 0.2
+    created = {c["external_id"]: c["created_at"] for c in big_shop.tables["customers"]}
+    stayers = [
+        ext
+        for ext, at in big_shop.churned_at.items()
+        if at is None and ext not in demo_ids and REFERENCE - created[ext] > timedelta(days=200)
+    ]
+    window = (REFERENCE - timedelta(days=170), REFERENCE - timedelta(days=90))
+    noisy = [ext for ext in stayers if any(window[0] <= t < window[1] for t in doubts[ext])]
+    assert len(stayers) > 200
+    assert 0.02 < len(noisy) / len(stayers) < 0.2  # some noise, far below the churners
+    assert len(said) / len(churners) > 3 * len(noisy) / len(stayers)
+
+
 def test_shop_looks_real(big_shop: ShopData) -> None:
     customers = big_shop.tables["customers"]
     orders = big_shop.tables["orders"]
