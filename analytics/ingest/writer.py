@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from actions.identity import verified_customer_id
 from analytics import repo
@@ -125,6 +126,7 @@ class IngestWriter:
         self._clock = clock
         self._customers: dict[str, int | None] = {}
         self._last_action: dict[str, str] = {}
+        self._pending_updates: list[dict[str, Any]] = []
         if not identity_secret:
             logger.warning("IDENTITY_SECRET is not set: every conversation is stored anonymous")
 
@@ -239,9 +241,13 @@ class IngestWriter:
                         if cid is not None:
                             customer_id = cid
                 speakers[sender_id] = customer_id
+            self._create_conversations(session, by_sender, speakers, known)
+            self._pending_updates = []
+            for sender_id, items in by_sender.items():
                 conversations[sender_id] = self._upsert(
-                    session, sender_id, items, customer_id, known.get(sender_id)
+                    session, sender_id, items, speakers[sender_id], known.get(sender_id)
                 )
+            self._flush_conversation_updates(session)
         for sender_id in handoffs:
             if sender_id not in conversations and sender_id in known:
                 conversations[sender_id] = known[sender_id]
@@ -301,6 +307,57 @@ class IngestWriter:
         else:
             result.customers.update(c for c in speakers.values() if c is not None)
 
+    def _create_conversations(
+        self,
+        session: Session,
+        by_sender: dict[str, list[MappedEvent]],
+        speakers: dict[str, int | None],
+        known: dict[str, Conversation],
+    ) -> None:
+        """Insert the batch's new conversations in one statement and add them to ``known``.
+
+        ``ON CONFLICT DO NOTHING`` on ``sender_id`` makes a concurrent creation by another
+        worker harmless: the rows are read back either way.
+        """
+        rows: list[dict[str, Any]] = []
+        for sender_id, items in by_sender.items():
+            if sender_id in known:
+                continue
+            customer_id = speakers[sender_id]
+            channel = next((m.channel for m in items if m.channel), None) or CHANNEL_WEB
+            rows.append(
+                {
+                    "sender_id": sender_id,
+                    "customer_id": customer_id,
+                    "channel": channel,
+                    "language": self._conversation_language(session, items, None, customer_id),
+                    "started_at": items[0].at,
+                    "last_message_at": items[-1].at,
+                    "needs_handoff": False,
+                    "status": CONV_OPEN,
+                    "reviewed": False,
+                }
+            )
+        if not rows:
+            return
+        table = cast(Table, Conversation.__table__)
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            stmt: Any = postgresql.insert(table).on_conflict_do_nothing(
+                index_elements=["sender_id"]
+            )
+        elif dialect == "sqlite":
+            stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["sender_id"])
+        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+            stmt = insert(table)
+        session.execute(stmt, rows)
+        senders = [row["sender_id"] for row in rows]
+        for start in range(0, len(senders), 500):
+            for conv in session.scalars(
+                select(Conversation).where(Conversation.sender_id.in_(senders[start : start + 500]))
+            ):
+                known[conv.sender_id] = conv
+
     def _upsert(
         self,
         session: Session,
@@ -324,16 +381,41 @@ class IngestWriter:
                 language=language,
                 at=first.at,
             )
-        else:  # the same updates as repo.upsert_conversation, without re-reading the row
-            conv = existing
-            if customer_id is not None:
-                conv.customer_id = customer_id
-            conv.language = language
-            conv.channel = channel
-            conv.status = CONV_OPEN
-        if last.at > conv.last_message_at:
-            conv.last_message_at = last.at
+            if last.at > conv.last_message_at:
+                conv.last_message_at = last.at
+            return conv
+        # The same updates as repo.upsert_conversation, without re-reading the row; queued
+        # for one executemany UPDATE per batch (see _flush_conversation_updates).
+        conv = existing
+        values = {
+            "customer_id": customer_id if customer_id is not None else conv.customer_id,
+            "language": language,
+            "channel": channel,
+            "status": CONV_OPEN,
+            "last_message_at": max(last.at, conv.last_message_at),
+        }
+        if any(getattr(conv, key) != value for key, value in values.items()):
+            for key, value in values.items():
+                set_committed_value(conv, key, value)
+            self._pending_updates.append(
+                {"conv_id": conv.id, **{f"v_{key}": value for key, value in values.items()}}
+            )
         return conv
+
+    def _flush_conversation_updates(self, session: Session) -> None:
+        """Write the queued conversation updates with one executemany statement."""
+        if not self._pending_updates:
+            return
+        table = cast(Table, Conversation.__table__)
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("conv_id"))
+            .values(
+                {key[2:]: bindparam(key) for key in self._pending_updates[0] if key != "conv_id"}
+            )
+        )
+        session.execute(stmt, self._pending_updates)
+        self._pending_updates = []
 
     def _conversation_language(
         self,
