@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         results[backend] = rates
         results[f"{backend}_cpu"] = cpu_rates
     lags = {}
-    for rate in args.lag_rates:
+    for rate in args.lag_rates if args.lag_turns > 0 else []:
         with fresh_store("sqlite", template, shop) as store:
             lags[rate] = lag(store, folder, args.lag_turns, rate, customers)
         logger.info("lag at %.0f turns/s: %s", rate, lags[rate])
