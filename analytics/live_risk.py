@@ -24,10 +24,11 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, String, select
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, String, Table, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from analytics.conversation_features import customers_conversation_features
 from analytics.models import SHIP_DELIVERED, Base, Customer, Order
@@ -369,6 +370,7 @@ def update_live_risks(session: Session, updates: dict[int, Utterance]) -> dict[i
         )
     }
     out: dict[int, LiveRisk] = {}
+    changed: list[dict[str, Any]] = []
     for cid in ids:
         utterance = updates[cid]
         at = utterance.at
@@ -380,24 +382,39 @@ def update_live_risks(session: Session, updates: dict[int, Utterance]) -> dict[i
         base = bases[cid]
         score = _sigmoid(_logit(base) + sum(r.contribution for r in reasons))
         level = level_of(score)
+        previous_level = level_of(base) if row is None else row.level
+        values: dict[str, Any] = {
+            "score": round(score, 4),
+            "base_score": round(base, 4),
+            "level": level,
+            "reasons": [r.as_dict() for r in reasons],
+            "features": {k: round(v, 4) for k, v in features[cid].items()},
+            "sender_id": utterance.sender_id,
+            "event_key": utterance.event_key,
+            "alert": level == LEVEL_HIGH
+            and (previous_level != LEVEL_HIGH or bool(row is not None and row.alert)),
+            "updated_at": at,
+        }
         if row is None:
-            row = LiveRisk(customer_id=cid, alert=False)
+            row = LiveRisk(customer_id=cid, **values)
             session.add(row)
-            previous_level = level_of(base)
         else:
-            previous_level = row.level
-        row.score = round(score, 4)
-        row.base_score = round(base, 4)
-        row.level = level
-        row.reasons = [r.as_dict() for r in reasons]
-        row.features = {k: round(v, 4) for k, v in features[cid].items()}
-        row.sender_id = utterance.sender_id
-        row.event_key = utterance.event_key
-        row.alert = level == LEVEL_HIGH and (previous_level != LEVEL_HIGH or bool(row.alert))
-        row.updated_at = at
+            # Written below with one executemany for all existing rows (the ORM would send
+            # one UPDATE per distinct set of changed columns); the loaded row is kept current.
+            for key, value in values.items():
+                set_committed_value(row, key, value)
+            changed.append({"pk": cid, **{f"v_{key}": value for key, value in values.items()}})
         if level == LEVEL_HIGH and previous_level != LEVEL_HIGH:
             logger.debug("Live risk of customer %s rose to high (%.2f)", cid, score)
         out[cid] = row
+    if changed:
+        table = cast(Table, LiveRisk.__table__)
+        session.execute(
+            update(table)
+            .where(table.c.customer_id == bindparam("pk"))
+            .values({key[2:]: bindparam(key) for key in changed[0] if key != "pk"}),
+            changed,
+        )
     session.flush()
     return out
 

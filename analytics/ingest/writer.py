@@ -144,6 +144,32 @@ class IngestWriter:
             mapped.append(m)
         return mapped
 
+    def _prefetch_customers(
+        self, session: Session, metadatas: Sequence[dict[str, Any] | None]
+    ) -> None:
+        """Look up the verified customers of a batch that are not cached, in one query."""
+        wanted = {
+            external
+            for external in (verified_customer_id(md, self._secret) for md in metadatas)
+            if external is not None and self._customers.get(external) is None
+        }
+        if not wanted:
+            return
+        if len(self._customers) + len(wanted) > MAX_CACHED_CUSTOMERS:
+            self._customers.clear()
+        found = dict(
+            session.execute(
+                select(Customer.external_id, Customer.id).where(
+                    Customer.external_id.in_(sorted(wanted))
+                )
+            )
+            .tuples()
+            .all()
+        )
+        for external in wanted:
+            if external in found:
+                self._customers[external] = found[external]
+
     def _customer_id(self, session: Session, metadata: dict[str, Any] | None) -> int | None:
         external = verified_customer_id(metadata, self._secret)
         if external is None:
@@ -232,6 +258,7 @@ class IngestWriter:
                 select(Conversation).where(Conversation.sender_id.in_(wanted[start : start + 500]))
             ):
                 known[conv.sender_id] = conv
+        self._prefetch_customers(session, [m.metadata for m in user_fresh])
         with session.no_autoflush:
             for sender_id, items in by_sender.items():
                 customer_id = None
