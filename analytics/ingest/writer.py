@@ -157,18 +157,13 @@ class IngestWriter:
             return
         if len(self._customers) + len(wanted) > MAX_CACHED_CUSTOMERS:
             self._customers.clear()
-        found = dict(
-            session.execute(
-                select(Customer.external_id, Customer.id).where(
-                    Customer.external_id.in_(sorted(wanted))
-                )
+        rows = session.execute(
+            select(Customer.external_id, Customer.id).where(
+                Customer.external_id.in_(sorted(wanted))
             )
-            .tuples()
-            .all()
         )
-        for external in wanted:
-            if external in found:
-                self._customers[external] = found[external]
+        for external, customer_id in rows:
+            self._customers[external] = customer_id
 
     def _customer_id(self, session: Session, metadata: dict[str, Any] | None) -> int | None:
         external = verified_customer_id(metadata, self._secret)
