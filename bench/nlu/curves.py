@@ -82,6 +82,9 @@ def curve(dataset: Dataset, fractions: tuple[float, ...] = FRACTIONS) -> list[di
             model=settings.get("model", "svc"),
             C=float(settings.get("C", 1.0)),
             class_weight=settings.get("class_weight"),
+            char_analyzer=settings.get("char_analyzer", "char_wb"),
+            views=settings.get("views") or ["all"],
+            calibration=settings.get("calibration", "sigmoid"),
         ).fit(words, chars, labels)
         baseline = tfidf_svc_model().fit([t for t, _ in train], labels)
         row = {

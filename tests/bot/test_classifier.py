@@ -168,3 +168,75 @@ def test_fast_calibrated_model_matches_scikit_learn() -> None:
         reference.predict_proba(model._features(queries, queries, fit=False)),
         atol=1e-9,
     )
+
+
+def test_views_average_one_calibrated_svm_per_feature_view() -> None:
+    import numpy as np
+
+    words = [t for texts in EXAMPLES.values() for t in texts]
+    labels = [intent for intent, texts in EXAMPLES.items() for _ in texts]
+    single = TextIntentModel(views=["all"]).fit(words, words, labels)
+    views = TextIntentModel(views=["all", "word", "char"]).fit(words, words, labels)
+    assert len(single.estimators) == 1
+    assert views.estimator_views == ["all", "word", "char"]
+    queries = ["where is my parcel", "取消订阅", "这个多少钱"]
+    probs = views.predict_proba(queries, queries)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
+    blocks = views._blocks(queries, queries, fit=False)
+    members = [
+        est.predict_proba(views._view(blocks, view))
+        for est, view in zip(views.estimators, views.estimator_views, strict=True)
+    ]
+    np.testing.assert_allclose(probs, np.mean(members, axis=0), atol=1e-12)
+    np.testing.assert_allclose(
+        views.estimators[0].predict_proba(views._features(queries, queries, fit=False)),
+        single.predict_proba(queries, queries),
+        atol=1e-12,
+    )
+    assert views.predict(queries, queries) == ["order_status", "cancel_subscription", "pricing"]
+    # with one feature type every view is the same features: one SVM, not three
+    chars_only = TextIntentModel(word_ngram_range=None, views=["all", "word", "char"])
+    assert chars_only.fit(words, words, labels).estimator_views == ["all"]
+    with pytest.raises(ValueError, match="Unknown views"):
+        TextIntentModel(views=["words"])
+
+
+def test_component_passes_views_and_char_analyzer(
+    model_storage: ModelStorage, execution_context: ExecutionContext
+) -> None:
+    config = {
+        **BilingualIntentClassifier.get_default_config(),
+        "views": ["all", "word", "char"],
+        "char_analyzer": "char",
+        "calibration": "temperature",
+    }
+    classifier = BilingualIntentClassifier.create(
+        config, model_storage, Resource("clf_views"), execution_context
+    )
+    model = classifier._new_model()
+    assert model.views == ("all", "word", "char")
+    assert model.char_analyzer == "char"
+    assert model.calibration == "temperature"
+
+
+def test_temperature_calibration_keeps_the_svm_ranking() -> None:
+    import numpy as np
+    from sklearn.svm import LinearSVC
+
+    words = [t for texts in EXAMPLES.values() for t in texts]
+    labels = [intent for intent, texts in EXAMPLES.items() for _ in texts]
+    model = TextIntentModel(calibration="temperature", class_weight="balanced")
+    model.fit(words, words, labels)
+    estimator = model.estimators[0]
+    assert type(estimator).__name__ == "_TemperatureLinear"
+    assert estimator.temperature > 0
+    queries = ["where is my parcel", "取消订阅", "这个多少钱", "量子力学"]
+    probs = model.predict_proba(queries, queries)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
+    x = model._features(words, words, fit=False)
+    svc = LinearSVC(class_weight="balanced", random_state=42).fit(x, np.asarray(labels))
+    scores = svc.decision_function(model._features(queries, queries, fit=False))
+    # same order of intents as the SVM's own scores (a softmax is monotone)
+    np.testing.assert_array_equal(np.argsort(-probs, axis=1), np.argsort(-scores, axis=1))
+    with pytest.raises(ValueError, match="Unknown calibration"):
+        TextIntentModel(calibration="isotonic")
