@@ -30,6 +30,7 @@ import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,10 +54,12 @@ logger = logging.getLogger(__name__)
 REFERENCE = datetime(2025, 6, 1, tzinfo=UTC)
 HORIZON = 90
 SETS = ("no conversation", "brain conversation", "full conversation")
+Runs = dict[int, dict[str, dict[str, Any]]]
+"""Per seed: per feature set (and ``_data``), metric -> value."""
 SUBSETS = {
     "all": "all test customers",
-    "active": "still active at the cutoff (order in the last 90 days or live subscription)",
-    "chatted": "chatted in the 90 days before the cutoff",
+    "active": "who were still active at the cutoff (order in the last 90 days or live subscription)",
+    "chatted": "who chatted in the 90 days before the cutoff",
 }
 
 
@@ -126,11 +129,11 @@ def run_seed(seed: int, n_customers: int, n_train: int) -> dict[str, dict[str, f
     return out
 
 
-def _uplift(runs: dict, seeds: list[int], name: str, metric: str) -> np.ndarray:  # type: ignore[type-arg]
+def _uplift(runs: Runs, seeds: list[int], name: str, metric: str) -> np.ndarray:
     return np.array([runs[s][name][metric] - runs[s][SETS[0]][metric] for s in seeds])
 
 
-def _row(runs: dict, seeds: list[int], name: str, suffix: str) -> str:  # type: ignore[type-arg]
+def _row(runs: Runs, seeds: list[int], name: str, suffix: str) -> str:
     """One Markdown table row: mean ± sd over seeds and the uplift against no conversation."""
     auc = np.array([runs[s][name][f"roc_auc{suffix}"] for s in seeds])
     p10 = np.array([runs[s][name][f"p_at_10{suffix}"] for s in seeds])
@@ -148,7 +151,7 @@ def _clear(d: np.ndarray) -> bool:
     return bool(len(d) > 1 and (d > 0).all() and d.mean() > 2 * d.std())
 
 
-def _reading(runs: dict, seeds: list[int]) -> str:  # type: ignore[type-arg]
+def _reading(runs: Runs, seeds: list[int]) -> str:
     """The reading paragraph, worded from the numbers."""
     parts = []
     for name in SETS[1:]:
