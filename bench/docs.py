@@ -32,7 +32,9 @@ def write_subsection(
             + f"\n\n{section}\n\nWritten by `{writer}`; regenerate, do not edit by hand.\n"
         )
     start = text.index(section)
-    nxt = re.search(r"^## (?!#)", text[start + len(section) :], flags=re.M)
+    # The section ends at the next "## " heading or at an HTML comment line (another
+    # writer's marker, e.g. "<!-- nlu-bench:start -->"), which must stay where it is.
+    nxt = re.search(r"^(?:## (?!#)|<!-- )", text[start + len(section) :], flags=re.M)
     end = start + len(section) + nxt.start() if nxt else len(text)
     part = text[start:end]
     block = f"### {title}\n\n{body.strip()}\n\n"
