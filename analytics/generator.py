@@ -1005,29 +1005,8 @@ class _Sim:
 
         def say(it: str, template: str, sentiment: float) -> None:
             nonlocal t
-            entities: list[dict[str, Any]] = []
-            if "{order}" in template and order is not None:
-                entities.append({"entity": "order_id", "value": number})
-            if "{product}" in template:
-                entities.append({"entity": "product", "value": product})
-            score = max(-1.0, min(1.0, sentiment + rng.gauss(0, 0.15)))
-            msgs.append(
-                _MessageDraft(
-                    ROLE_USER,
-                    _fill(template, fill),
-                    t,
-                    intent=it,
-                    confidence=round(rng.uniform(0.62, 0.99), 3),
-                    entities=entities or None,
-                    sentiment=round(score, 3),
-                )
-            )
-            t += timedelta(seconds=rng.randint(2, 6))
-            action, zh_text, en_text = BOT_REPLY[it]
-            msgs.append(
-                _MessageDraft(ROLE_BOT, _fill(zh_text if zh else en_text, fill), t, action=action)
-            )
-            t += timedelta(seconds=rng.randint(15, 120))
+            has_order = order is not None
+            t = self.exchange(msgs, t, it, template, fill, has_order, sentiment, 0.15, zh=zh)
 
         if rng.random() < 0.3:
             greet = rng.choice(USER_TEXT[INTENT_GREET])[0 if zh else 1]
@@ -1059,6 +1038,45 @@ class _Sim:
             reviewed=not recent and rng.random() < 0.85,
         )
 
+    def exchange(
+        self,
+        msgs: list[_MessageDraft],
+        t: datetime,
+        it: str,
+        template: str,
+        fill: dict[str, str],
+        has_order: bool,
+        sentiment: float,
+        noise: float,
+        *,
+        zh: bool,
+    ) -> datetime:
+        """Append one customer message and the bot's reply; returns the time after them."""
+        rng = self.rng
+        entities: list[dict[str, Any]] = []
+        if "{order}" in template and has_order:
+            entities.append({"entity": "order_id", "value": fill["order"]})
+        if "{product}" in template:
+            entities.append({"entity": "product", "value": fill["product"]})
+        score = max(-1.0, min(1.0, sentiment + rng.gauss(0, noise)))
+        msgs.append(
+            _MessageDraft(
+                ROLE_USER,
+                _fill(template, fill),
+                t,
+                intent=it,
+                confidence=round(rng.uniform(0.62, 0.99), 3),
+                entities=entities or None,
+                sentiment=round(score, 3),
+            )
+        )
+        t += timedelta(seconds=rng.randint(2, 6))
+        action, zh_text, en_text = BOT_REPLY[it]
+        msgs.append(
+            _MessageDraft(ROLE_BOT, _fill(zh_text if zh else en_text, fill), t, action=action)
+        )
+        return t + timedelta(seconds=rng.randint(15, 120))
+
     def conversation(
         self,
         sender_id: str,
@@ -1085,28 +1103,8 @@ class _Sim:
             if order is None:
                 options = tuple(o for o in options if "{order}" not in o[0]) or options
             template = rng.choice(options)[0 if zh else 1]
-            entities: list[dict[str, Any]] = []
-            if "{order}" in template and order is not None:
-                entities.append({"entity": "order_id", "value": number})
-            if "{product}" in template:
-                entities.append({"entity": "product", "value": product})
-            sentiment = max(-1.0, min(1.0, SENTIMENT[it] + sentiment_shift + rng.gauss(0, 0.1)))
-            msgs.append(
-                _MessageDraft(
-                    ROLE_USER,
-                    _fill(template, fill),
-                    t,
-                    intent=it,
-                    confidence=round(rng.uniform(0.62, 0.99), 3),
-                    entities=entities or None,
-                    sentiment=round(sentiment, 3),
-                )
-            )
-            t += timedelta(seconds=rng.randint(2, 6))
-            action, zh_text, en_text = BOT_REPLY[it]
-            reply = _fill(zh_text if zh else en_text, fill)
-            msgs.append(_MessageDraft(ROLE_BOT, reply, t, action=action))
-            t += timedelta(seconds=rng.randint(15, 120))
+            mean = SENTIMENT[it] + sentiment_shift
+            t = self.exchange(msgs, t, it, template, fill, order is not None, mean, 0.1, zh=zh)
 
         if rng.random() < 0.35:
             user(INTENT_GREET)

@@ -41,6 +41,7 @@ from analytics.models import (
     LANGUAGES,
     ROLE_BOT,
     ROLE_USER,
+    Base,
     Conversation,
     Customer,
     Message,
@@ -362,17 +363,7 @@ class IngestWriter:
             )
         if not rows:
             return
-        table = cast(Table, Conversation.__table__)
-        dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            stmt: Any = postgresql.insert(table).on_conflict_do_nothing(
-                index_elements=["sender_id"]
-            )
-        elif dialect == "sqlite":
-            stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["sender_id"])
-        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-            stmt = insert(table)
-        session.execute(stmt, rows)
+        _insert_ignoring_conflicts(session, Conversation, "sender_id", rows)
         senders = [row["sender_id"] for row in rows]
         for start in range(0, len(senders), 500):
             for conv in session.scalars(
@@ -462,17 +453,21 @@ class IngestWriter:
 
     @staticmethod
     def _insert(session: Session, rows: list[dict[str, Any]]) -> int:
-        table = cast(Table, Message.__table__)
-        dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            stmt: Any = postgresql.insert(table).on_conflict_do_nothing(
-                index_elements=["event_key"]
-            )
-        elif dialect == "sqlite":
-            stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=["event_key"])
-        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-            stmt = insert(table)
-        before = len(rows)
-        outcome: Any = session.execute(stmt, rows)
-        count = getattr(outcome, "rowcount", None)
-        return int(count) if isinstance(count, int) and count >= 0 else before
+        return _insert_ignoring_conflicts(session, Message, "event_key", rows)
+
+
+def _insert_ignoring_conflicts(
+    session: Session, model: type[Base], key: str, rows: list[dict[str, Any]]
+) -> int:
+    """Multi-row ``INSERT .. ON CONFLICT (key) DO NOTHING``; returns the rows inserted."""
+    table = cast(Table, model.__table__)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        stmt = insert(table)
+    outcome: Any = session.execute(stmt, rows)
+    count = getattr(outcome, "rowcount", None)
+    return int(count) if isinstance(count, int) and count >= 0 else len(rows)
