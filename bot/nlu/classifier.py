@@ -4,9 +4,11 @@ Features: TF-IDF over the tokenizer's tokens (word n-grams) and over characters 
 n-grams, which work for Chinese without segmentation), both on text normalised to lower
 case and Simplified Chinese. Model: a linear SVM with probability calibration, a
 logistic regression, or their average; optionally several calibrated SVMs on different
-views of the features (word n-grams, char n-grams, both) with averaged probabilities. Trains in seconds on tens of thousands of
-examples; confidences are calibrated so a ``FallbackClassifier`` threshold means
-something (out-of-domain text gets a low top confidence).
+views of the features (word n-grams, char n-grams, both) with averaged probabilities;
+optionally a few polarity features from a small bilingual lexicon with negation
+(``bot/nlu/polarity.py``). Trains in seconds on tens of thousands of examples;
+confidences are calibrated so a ``FallbackClassifier`` threshold means something
+(out-of-domain text gets a low top confidence).
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ class TextIntentModel:
             or ``"temperature"`` (one softmax temperature for all intents fitted on
             out-of-fold scores: keeps the SVM's ranking of intents, which per-intent
             sigmoids can reorder).
+        polarity_features: Append five dense polarity features (positive, negative,
+            negated positive, negated negative and net counts of a small hand-written
+            bilingual lexicon with negation, ``bot/nlu/polarity.py``), log-scaled and
+            multiplied by ``polarity_weight``, to the "all" view.
+        polarity_weight: Scale of the polarity features (TF-IDF rows have norm 1).
     """
 
     VIEWS = ("all", "word", "char")
@@ -89,6 +96,8 @@ class TextIntentModel:
         char_analyzer: str = "char_wb",
         views: tuple[str, ...] | list[str] = ("all",),
         calibration: str = "sigmoid",
+        polarity_features: bool = False,
+        polarity_weight: float = 1.0,
     ) -> None:
         """Stores the settings (see class docstring)."""
         self.char_analyzer = char_analyzer
@@ -99,6 +108,8 @@ class TextIntentModel:
         if calibration not in ("sigmoid", "temperature"):
             raise ValueError(f"Unknown calibration {calibration!r}: sigmoid or temperature")
         self.calibration = calibration
+        self.polarity_features = bool(polarity_features)
+        self.polarity_weight = float(polarity_weight)
         self.word_ngram_range = tuple(word_ngram_range) if word_ngram_range else None
         self.char_ngram_range = tuple(char_ngram_range) if char_ngram_range else None
         self.model = model
@@ -123,6 +134,12 @@ class TextIntentModel:
                 blocks[name] = (
                     vectorizer.fit_transform(texts) if fit else vectorizer.transform(texts)
                 ).tocsr()
+        if getattr(self, "polarity_features", False):
+            from scipy.sparse import csr_matrix
+
+            from bot.nlu.polarity import polarity_matrix
+
+            blocks["polarity"] = csr_matrix(polarity_matrix(chars, self.polarity_weight))
         return blocks
 
     @staticmethod
@@ -187,8 +204,9 @@ class TextIntentModel:
         if self.model in ("svc", "ensemble"):
             # one calibrated SVM per distinct view (with one feature type enabled,
             # "word" and "char" are the same features as "all")
+            ngram_blocks = [b for b in blocks if b != "polarity"]
             views = dict.fromkeys(
-                v if v in blocks and len(blocks) > 1 else "all" for v in self.views
+                v if v in ngram_blocks and len(ngram_blocks) > 1 else "all" for v in self.views
             )
             for view in views:
                 self.estimators.append(self._fit_svc(self._view(blocks, view), y))
@@ -380,6 +398,10 @@ class BilingualIntentClassifier(GraphComponent, IntentClassifier):
                 averaged probabilities: ``all`` (word + char n-grams), ``word``, ``char``.
             calibration: ``sigmoid`` (one per intent) or ``temperature`` (one softmax
                 temperature; keeps the SVM's intent order).
+            polarity_features: append five polarity features (lexicon counts with
+                negation, ``bot/nlu/polarity.py``) to the TF-IDF features; helps
+                praise vs complain (docs/nlu.md, "What was tried").
+            polarity_weight: scale of the polarity features.
             C: inverse regularisation strength.
             calibration_folds: folds for the SVM's sigmoid calibration.
             class_weight: null or ``balanced``.
@@ -394,6 +416,8 @@ class BilingualIntentClassifier(GraphComponent, IntentClassifier):
             "model": "svc",
             "views": ["all"],
             "calibration": "sigmoid",
+            "polarity_features": False,
+            "polarity_weight": 1.0,
             "C": 1.0,
             "calibration_folds": 3,
             "class_weight": None,
@@ -441,6 +465,8 @@ class BilingualIntentClassifier(GraphComponent, IntentClassifier):
             model=cfg.get("model", "svc"),
             views=cfg.get("views") or ["all"],
             calibration=cfg.get("calibration", "sigmoid"),
+            polarity_features=bool(cfg.get("polarity_features", False)),
+            polarity_weight=float(cfg.get("polarity_weight", 1.0)),
             C=float(cfg.get("C", 1.0)),
             calibration_folds=int(cfg.get("calibration_folds", 3)),
             class_weight=cfg.get("class_weight"),

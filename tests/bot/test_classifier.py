@@ -236,3 +236,72 @@ def test_temperature_calibration_keeps_the_svm_ranking() -> None:
     np.testing.assert_array_equal(np.argsort(-probs, axis=1), np.argsort(-scores, axis=1))
     with pytest.raises(ValueError, match="Unknown calibration"):
         TextIntentModel(calibration="isotonic")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("很满意", (1, 0, 0, 0)),
+        ("不太满意", (0, 0, 1, 0)),  # negation flips the next term
+        ("从来没让我失望过", (0, 0, 0, 1)),  # within the window of a few characters
+        ("不错", (1, 0, 0, 0)),  # a fixed phrase is not a negation
+        ("great tea", (1, 0, 0, 0)),
+        ("not bad at all", (0, 0, 0, 1)),
+        ("i have never been disappointed", (0, 0, 0, 1)),
+        ("it wasn't good", (0, 0, 1, 0)),
+        ("not fresh, but lovely", (1, 0, 1, 0)),  # "but" and punctuation end the negation
+        ("没有，挺好的", (1, 0, 0, 0)),
+        ("where is my order", (0, 0, 0, 0)),
+    ],
+)
+def test_polarity_counts_with_negation(text: str, expected: tuple[int, int, int, int]) -> None:
+    from bot.nlu.polarity import polarity_counts
+
+    assert polarity_counts(text) == expected
+
+
+def test_polarity_feature_block_shape_and_sign() -> None:
+    from bot.nlu.polarity import N_FEATURES, polarity_matrix
+
+    block = polarity_matrix(["很满意", "不太满意", "hello"], weight=2.0)
+    assert block.shape == (3, N_FEATURES)
+    net = block[:, -1]
+    assert net[0] > 0 > net[1]
+    assert net[2] == 0
+    assert polarity_matrix([]).shape == (0, N_FEATURES)
+
+
+def test_model_with_polarity_features_trains_and_predicts(
+    model_storage: ModelStorage, execution_context: ExecutionContext
+) -> None:
+    examples = {
+        **EXAMPLES,
+        "praise": [
+            "很满意",
+            "茶很好喝",
+            "great service",
+            "love the tea",
+            "服务很棒",
+            "excellent box",
+        ],
+        "complain": ["很失望", "太差了", "terrible service", "awful tea", "包装破了", "so slow"],
+    }
+    words = [t for texts in examples.values() for t in texts]
+    labels = [intent for intent, texts in examples.items() for _ in texts]
+    plain = TextIntentModel(calibration="temperature", class_weight="balanced")
+    model = TextIntentModel(
+        calibration="temperature", class_weight="balanced", polarity_features=True
+    )
+    model.fit(words, words, labels)
+    plain.fit(words, words, labels)
+    x = model._features(words, words, fit=False)
+    assert x.shape[1] == plain._features(words, words, fit=False).shape[1] + 5
+    queries = ["不太满意", "not bad at all, really good", "where is my parcel"]
+    assert model.predict(queries, queries) == ["complain", "praise", "order_status"]
+    # the component passes the key
+    config = {**BilingualIntentClassifier.get_default_config(), "polarity_features": True}
+    classifier = BilingualIntentClassifier.create(
+        config, model_storage, Resource("clf_polarity"), execution_context
+    )
+    assert classifier._new_model().polarity_features
+    assert not BilingualIntentClassifier.get_default_config()["polarity_features"]
