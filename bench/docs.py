@@ -6,11 +6,50 @@ Each benchmark family owns a ``## Section``; a run replaces (or appends) its own
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import subprocess
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DOC = REPO / "docs" / "benchmarks.md"
+
+
+def git_commit(paths: Sequence[str] = (), *, dirty_suffix: str = " (+ uncommitted changes)") -> str:
+    """Short hash of ``HEAD``, plus ``dirty_suffix`` if any of ``paths`` has uncommitted changes.
+
+    Returns ``"unknown"`` outside a git checkout.
+    """
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if paths:
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain", "--", *paths],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            if dirty:
+                commit += dirty_suffix
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit
+
+
+def run_line(module: str) -> str:
+    """``Command: `...` · date: ...``: how this run was started and when (UTC)."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    args = " ".join(sys.argv[1:])
+    return f"Command: `.venv/bin/python -m {module}{(' ' + args) if args else ''}` · date: {now}"
 
 
 def write_subsection(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -31,28 +28,7 @@ def shared_data_dir() -> Path:
 
 def provenance(module: str) -> str:
     """One line: command, date (UTC) and commit of this run."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", *BRAIN_PATHS],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        if dirty:
-            commit += " (+ uncommitted changes)"
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    args = " ".join(sys.argv[1:])
-    cmd = f"`.venv/bin/python -m {module}{(' ' + args) if args else ''}`"
-    return f"Command: {cmd} · date: {now} · commit: `{commit}`"
+    return f"{docs.run_line(module)} · commit: `{docs.git_commit(BRAIN_PATHS)}`"
 
 
 def write_subsection(title: str, body: str, path: Path = BENCH_DOC) -> None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import platform
-import subprocess
-import sys
 from pathlib import Path
 
 from bench import docs
@@ -19,22 +16,9 @@ RESULTS = REPO / "var" / "bench" / "loop"
 
 def provenance(module: str) -> str:
     """One line: command, date (UTC), commit and machine of this run."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    args = " ".join(sys.argv[1:])
-    cmd = f"`.venv/bin/python -m {module}{(' ' + args) if args else ''}`"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
-        f"Command: {cmd} · date: {now} · commit: `{commit}` · {os.cpu_count()} cores, "
+        f"{docs.run_line(module)} · commit: `{docs.git_commit()}` · {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, load average at start {load:.1f}"
     )
 

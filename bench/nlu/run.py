@@ -21,12 +21,12 @@ import json
 import logging
 import os
 import platform
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.docs import git_commit
 from bench.nlu.datasets import (
     REPO,
     Dataset,
@@ -58,19 +58,7 @@ STOCK_EPOCHS = {"banking77": 10, "clinc150": 5, "smp2019": 100, "codeswitch": 10
 
 
 def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "bot", "config.yml", "bench/nlu"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "")
-    except OSError:
-        return "unknown"
+    return git_commit(["bot", "config.yml", "bench/nlu"], dirty_suffix="-dirty")
 
 
 def _loaders(quick: bool) -> dict[str, Callable[[], Dataset]]:
