@@ -7,7 +7,6 @@ stopped before the next package starts.
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import sys
@@ -18,20 +17,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, require_browser
 from tests.e2e.stack import REPO, Process, action_server, base_env, free_port, rasa_server, start
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WIDGET_JS = REPO / "widget" / "dist" / "widget.js"
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 BROWSER_CUSTOMERS = 60
 DESKTOP = {"width": 1280, "height": 800}
@@ -51,10 +39,7 @@ class Stack:
 
 
 def _check_prerequisites() -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (Debian chromium).")
-    if not WIDGET_JS.exists():
-        pytest.fail(f"{WIDGET_JS} is missing: run `make widget`.")
+    require_browser()
 
 
 @pytest.fixture(scope="package")

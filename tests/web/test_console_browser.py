@@ -19,26 +19,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.web.conftest import REPO
 from tests.web.test_console_http import HTML, add_conversation
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "browser-" + secrets.token_hex(8)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
+if not CHROMIUM.exists():  # pragma: no cover - depends on the machine
     pytest.skip(
         "Debian chromium is not installed (apt-get install -y chromium)", allow_module_level=True
     )
@@ -115,7 +105,7 @@ def server(seeded_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def browser() -> Iterator[object]:
     """Headless Debian Chromium."""
     with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
 

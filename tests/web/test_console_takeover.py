@@ -44,19 +44,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 from tests.browser.chat import Widget  # noqa: E402
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, require_browser  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WIDGET_JS = REPO / "widget" / "dist" / "widget.js"
 CUSTOMERS = 60
 STORE_TIMEOUT_S = 60.0
 
@@ -75,10 +64,7 @@ class LiveStack:
 @pytest.fixture(scope="module")
 def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     """Seeded store, action server, Rasa (widget channel), ingest worker and the web app."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (Debian chromium).")
-    if not WIDGET_JS.exists():
-        pytest.fail(f"{WIDGET_JS} is missing: run `make widget`.")
+    require_browser()
     workdir = tmp_path_factory.mktemp("takeover")
     url = f"sqlite:///{workdir / 'shop.db'}"
     password = secrets.token_hex(8)
