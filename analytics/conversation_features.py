@@ -44,6 +44,13 @@ logger = logging.getLogger(__name__)
 
 #: The message columns every feature query reads (conversation, role, intent, action,
 #: sentiment, time), in this order.
+CONVERSATION_COLUMNS = (
+    Conversation.id,
+    Conversation.customer_id,
+    Conversation.started_at,
+    Conversation.needs_handoff,
+    Conversation.rating,
+)
 MESSAGE_COLUMNS = (
     Message.conversation_id,
     Message.role,
@@ -252,13 +259,7 @@ def conversation_features(
         raise ValueError("cutoff must be timezone-aware")
     since = cutoff - pd.Timedelta(days=max(windows), hours=REPEAT_CONTACT_HOURS)
     ids = None if customer_ids is None else sorted(set(customer_ids))
-    conv_stmt = select(
-        Conversation.id,
-        Conversation.customer_id,
-        Conversation.started_at,
-        Conversation.needs_handoff,
-        Conversation.rating,
-    ).where(
+    conv_stmt = select(*CONVERSATION_COLUMNS).where(
         Conversation.customer_id.is_not(None),
         Conversation.started_at >= since,
         Conversation.started_at < cutoff,
@@ -451,13 +452,7 @@ def customers_conversation_features(
     owner: dict[int, int] = {}
     for start in range(0, len(ids), 500):
         for c in session.execute(
-            select(
-                Conversation.id,
-                Conversation.customer_id,
-                Conversation.started_at,
-                Conversation.needs_handoff,
-                Conversation.rating,
-            ).where(
+            select(*CONVERSATION_COLUMNS).where(
                 Conversation.customer_id.in_(ids[start : start + 500]),
                 Conversation.started_at >= earliest,
                 Conversation.started_at < latest,
