@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from analytics.db import make_engine, make_sessionmaker, upgrade_to_head
 from analytics.generator import ShopData, generate_shop, write_shop
+from tests.services import fail_without_postgres
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def postgres_database() -> Iterator[str]:
         The SQLAlchemy URL of the new database.
     """
     if not postgres_available():
-        pytest.skip("PostgreSQL server not available")
+        fail_without_postgres("no answer")
     name = f"test_analytics_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:

@@ -32,6 +32,7 @@ from analytics.live_risk import get_live_risk
 from analytics.models import Conversation, Customer, Message
 from analytics.sentiment import default_scorer
 from tests.analytics.conftest import REFERENCE, empty_database
+from tests.services import stored_messages
 
 SECRET = "test-ingest-secret"
 REPO = Path(__file__).resolve().parents[2]
@@ -64,18 +65,6 @@ def writer(store: Engine) -> IngestWriter:
 def _customer(session: Session, external_id: str) -> Customer:
     customer = session.scalars(select(Customer).where(Customer.external_id == external_id)).one()
     return customer
-
-
-def _messages(engine: Engine, sender: str) -> list[Message]:
-    with make_sessionmaker(engine)() as session:
-        return list(
-            session.scalars(
-                select(Message)
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .where(Conversation.sender_id == sender)
-                .order_by(Message.created_at)
-            )
-        )
 
 
 def _conversation(engine: Engine, sender: str) -> Conversation:
@@ -134,7 +123,7 @@ def test_turn_is_stored_redacted_with_verified_customer(
     )
     result = writer.write(events)
     assert (result.events, result.messages, result.duplicates) == (6, 2, 0)
-    user, bot = _messages(store, sender)
+    user, bot = stored_messages(store, sender)
     assert user.role == "user" and bot.role == "bot"
     assert user.text == "我的电话是[PHONE]，快递太慢了，太失望了"
     assert "13812345678" not in str(user.entities)
@@ -160,7 +149,7 @@ def test_forged_or_missing_hash_is_anonymous(store: Engine, writer: IngestWriter
     writer.write(turn_events(sender, "where is my order?", "order_status", T0, metadata=forged))
     writer.write(turn_events(sender, "hello?", "greet", T0 + 5))
     assert _conversation(store, sender).customer_id is None
-    assert len(_messages(store, sender)) == 4
+    assert len(stored_messages(store, sender)) == 4
 
 
 def test_redelivered_batch_stores_nothing_new(store: Engine, writer: IngestWriter) -> None:
@@ -173,7 +162,7 @@ def test_redelivered_batch_stores_nothing_new(store: Engine, writer: IngestWrite
     assert first.messages == 4
     assert (again.messages, again.duplicates) == (0, 4)
     assert (partial.messages, partial.duplicates) == (0, 3)
-    msgs = _messages(store, sender)
+    msgs = stored_messages(store, sender)
     assert len(msgs) == 4 and len({m.event_key for m in msgs}) == 4
     assert msgs[0].language == "mixed"
 
@@ -185,7 +174,7 @@ def test_handoff_action_flags_the_conversation(store: Engine, writer: IngestWrit
     )
     conv = _conversation(store, sender)
     assert conv.needs_handoff and conv.handoff_reason
-    assert _messages(store, sender)[1].action == "action_handoff"
+    assert stored_messages(store, sender)[1].action == "action_handoff"
 
 
 def test_sql_poller_resumes_from_its_checkpoint(store: Engine, tmp_path: Path) -> None:

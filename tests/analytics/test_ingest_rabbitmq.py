@@ -26,21 +26,12 @@ from analytics.ingest.synthetic import synthetic_stream
 from analytics.ingest.writer import BatchResult, IngestWriter
 from analytics.models import Conversation, Message
 from tests.analytics.conftest import REFERENCE
+from tests.services import require_rabbitmq
 
 pytestmark = pytest.mark.rabbitmq
 
 SECRET = "test-rabbit-secret"
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _rabbit_available() -> bool:
-    try:
-        pika.BlockingConnection(
-            pika.ConnectionParameters("127.0.0.1", connection_attempts=1)
-        ).close()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means: not available
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +48,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, small_shop) -> Iterator[Engi
 @pytest.fixture
 def config() -> Iterator[RabbitConfig]:
     """A private exchange and queue (deleted afterwards), declared like Rasa's."""
-    if not _rabbit_available():
-        pytest.skip("RabbitMQ not available on 127.0.0.1:5672")
+    require_rabbitmq()
     suffix = uuid.uuid4().hex[:8]
     cfg = RabbitConfig(queue=f"test_rasa_events_{suffix}", exchange=f"test-rasa-exchange-{suffix}")
     connection = pika.BlockingConnection(cfg.parameters())

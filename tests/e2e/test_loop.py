@@ -26,9 +26,10 @@ from analytics.db import make_engine
 from analytics.demo import DEMO_EN, DEMO_VIP_AT_RISK
 from analytics.ingest.mapping import event_key
 from analytics.live_risk import LiveRisk
-from analytics.models import Conversation, Customer, Message
+from analytics.models import Conversation, Customer
 from analytics.sentiment import default_scorer
 from tests.e2e.stack import REPO, Process, rasa_server_with, say
+from tests.services import require_rabbitmq, stored_messages
 
 pytestmark = pytest.mark.e2e
 
@@ -74,18 +75,6 @@ def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def _messages(engine: Engine, sender: str) -> list[Message]:
-    with Session(engine) as session:
-        return list(
-            session.scalars(
-                select(Message)
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .where(Conversation.sender_id == sender)
-                .order_by(Message.created_at)
-            )
-        )
 
 
 def _risk(engine: Engine, external_id: str) -> LiveRisk | None:
@@ -140,7 +129,9 @@ def test_scripted_conversation_becomes_redacted_messages_features_and_live_risk(
             say(rasa.url, sender, line, who)
             sent = time.monotonic()
             _wait(
-                lambda k=k: len([m for m in _messages(store, sender) if m.role == "user"]) > k,
+                lambda k=k: (
+                    len([m for m in stored_messages(store, sender) if m.role == "user"]) > k
+                ),
                 60,
                 line,
             )
@@ -151,7 +142,7 @@ def test_scripted_conversation_becomes_redacted_messages_features_and_live_risk(
                 risks.append(risk.score)
                 reasons.append(risk.reasons)
     assert max(lags[1:]) < LAG_LIMIT_S, lags  # the first one includes the worker's start
-    stored = _messages(store, sender)
+    stored = stored_messages(store, sender)
     users = [m for m in stored if m.role == "user"]
     bots = [m for m in stored if m.role == "bot"]
     assert len(users) == len(script) and len(bots) >= len(script)
@@ -192,7 +183,7 @@ def test_worker_killed_mid_conversation_loses_and_duplicates_nothing(
     ) as w:
         for line in lines[:4]:
             say(rasa.url, sender, line, who)
-        _wait(lambda: _messages(store, sender), 60, "the first messages")
+        _wait(lambda: stored_messages(store, sender), 60, "the first messages")
         w.send_signal(signal.SIGKILL)
         w.wait(timeout=30)
     for line in lines[4:]:  # the customer goes on talking while the worker is down
@@ -201,30 +192,23 @@ def test_worker_killed_mid_conversation_loses_and_duplicates_nothing(
         env, stack_dir, "--source", "sql", "--events-db", str(events_db), name="ingest-kill2"
     ):
         expected = _expected_keys(events_db, sender)
-        _wait(lambda: {m.event_key for m in _messages(store, sender)} == expected, 90, "catch-up")
+        _wait(
+            lambda: {m.event_key for m in stored_messages(store, sender)} == expected,
+            90,
+            "catch-up",
+        )
         time.sleep(1.0)  # a re-read would show up now
-        stored = _messages(store, sender)
+        stored = stored_messages(store, sender)
     assert len(stored) == len(expected) == len({m.event_key for m in stored})
     assert len([m for m in stored if m.role == "user"]) == len(lines)
     assert all("emily@example.com" not in m.text for m in stored)
-
-
-def _rabbit_available() -> bool:
-    try:
-        pika.BlockingConnection(
-            pika.ConnectionParameters("127.0.0.1", connection_attempts=1)
-        ).close()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means: not available
-        return False
 
 
 @pytest.mark.rabbitmq
 def test_rabbitmq_path_with_the_real_rasa_pika_broker(
     env: dict[str, str], actions_proc: Process, tmp_path: Path, secret: str, store: Engine
 ) -> None:
-    if not _rabbit_available():
-        pytest.skip("RabbitMQ not available")
+    require_rabbitmq()
     suffix = uuid.uuid4().hex[:8]
     queue, exchange = f"loop_events_{suffix}", f"loop-exchange-{suffix}"
     endpoints = tmp_path / "endpoints.pika.yml"
@@ -243,19 +227,24 @@ def test_rabbitmq_path_with_the_real_rasa_pika_broker(
         with worker(wenv, tmp_path, "--source", "rabbitmq", name="ingest-rmq") as w:
             with rasa_server_with(env, tmp_path, endpoints) as rasa:
                 say(rasa.url, sender, "where is my order?", who)
-                _wait(lambda: len(_messages(store, sender)) >= 2, 60, "first turn via RabbitMQ")
+                _wait(
+                    lambda: len(stored_messages(store, sender)) >= 2, 60, "first turn via RabbitMQ"
+                )
                 w.send_signal(signal.SIGKILL)  # crash with the broker holding the rest
                 w.wait(timeout=30)
                 say(rasa.url, sender, "call me on +44 20 7946 0958", who)
                 say(rasa.url, sender, "thanks!", who)
                 with worker(wenv, tmp_path, "--source", "rabbitmq", name="ingest-rmq2"):
                     _wait(
-                        lambda: len([m for m in _messages(store, sender) if m.role == "user"]) == 3,
+                        lambda: (
+                            len([m for m in stored_messages(store, sender) if m.role == "user"])
+                            == 3
+                        ),
                         60,
                         "redelivered turns",
                     )
                     time.sleep(1.0)
-        stored = _messages(store, sender)
+        stored = stored_messages(store, sender)
         assert len({m.event_key for m in stored}) == len(stored)
         assert [m.role for m in stored].count("user") == 3
         assert all("7946" not in m.text for m in stored)

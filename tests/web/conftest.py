@@ -26,6 +26,7 @@ from httpx import Response
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.services import fail_without_postgres
 from web import settings as web_settings
 from web.console import facts, routes
 
@@ -82,7 +83,7 @@ def seeded_pg() -> Iterator[str]:
     try:
         _pg_admin_execute(f'CREATE DATABASE "{name}"')
     except Exception as error:  # noqa: BLE001  (any failure means: no server here)
-        pytest.skip(f"PostgreSQL is not available: {error}")
+        fail_without_postgres(error)
     try:
         env = {
             "SHOP_DATABASE_URL": _pg_url(name),

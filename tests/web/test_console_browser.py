@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, require_browser
 from tests.web.conftest import REPO
 from tests.web.test_console_http import HTML, add_conversation
 
@@ -28,10 +28,6 @@ pytestmark = pytest.mark.browser
 PASSWORD = "browser-" + secrets.token_hex(8)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-if not CHROMIUM.exists():  # pragma: no cover - depends on the machine
-    pytest.skip(
-        "Debian chromium is not installed (apt-get install -y chromium)", allow_module_level=True
-    )
 
 
 @dataclass
@@ -104,6 +100,7 @@ def server(seeded_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Headless Debian Chromium."""
+    require_browser()
     with playwright_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield b
