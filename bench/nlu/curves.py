@@ -76,16 +76,7 @@ def curve(dataset: Dataset, fractions: tuple[float, ...] = FRACTIONS) -> list[di
         )
         words, chars = features(train)
         labels = [label for _, label in train]
-        ours = TextIntentModel(
-            word_ngram_range=settings.get("word_ngram_range", (1, 2)),
-            char_ngram_range=settings.get("char_ngram_range", (1, 4)),
-            model=settings.get("model", "svc"),
-            C=float(settings.get("C", 1.0)),
-            class_weight=settings.get("class_weight"),
-            char_analyzer=settings.get("char_analyzer", "char_wb"),
-            views=settings.get("views") or ["all"],
-            calibration=settings.get("calibration", "sigmoid"),
-        ).fit(words, chars, labels)
+        ours = TextIntentModel.from_config(settings).fit(words, chars, labels)
         baseline = tfidf_svc_model().fit([t for t, _ in train], labels)
         row = {
             "fraction": fraction,

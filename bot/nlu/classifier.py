@@ -28,7 +28,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.text import normalize
+from bot.nlu.text import normalize, stem_english_words
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,9 @@ class TextIntentModel:
             bilingual lexicon with negation, ``bot/nlu/polarity.py``), log-scaled and
             multiplied by ``polarity_weight``, to the "all" view.
         polarity_weight: Scale of the polarity features (TF-IDF rows have norm 1).
+        english_stems: Replace English words by their Snowball (Porter 2) stems before the
+            word n-grams (``charged``, ``charges`` and ``charging`` become one feature);
+            Chinese tokens and the char n-grams are unchanged.
     """
 
     VIEWS = ("all", "word", "char")
@@ -98,8 +101,10 @@ class TextIntentModel:
         calibration: str = "sigmoid",
         polarity_features: bool = False,
         polarity_weight: float = 1.0,
+        english_stems: bool = False,
     ) -> None:
         """Stores the settings (see class docstring)."""
+        self.english_stems = bool(english_stems)
         self.char_analyzer = char_analyzer
         self.views = tuple(views) if views else ("all",)
         unknown = set(self.views) - set(self.VIEWS)
@@ -124,7 +129,36 @@ class TextIntentModel:
         self.estimator_views: list[str] = []
         self.classes_: np.ndarray = np.array([])
 
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> TextIntentModel:
+        """Builds an unfitted model from the component's config keys (config.yml).
+
+        Args:
+            cfg: ``BilingualIntentClassifier`` config; missing keys take the defaults.
+
+        Returns:
+            The unfitted model.
+        """
+        return cls(
+            word_ngram_range=cfg.get("word_ngram_range", (1, 2)),
+            char_ngram_range=cfg.get("char_ngram_range", (1, 4)),
+            model=cfg.get("model", "svc"),
+            views=cfg.get("views") or ["all"],
+            calibration=cfg.get("calibration", "sigmoid"),
+            polarity_features=bool(cfg.get("polarity_features", False)),
+            polarity_weight=float(cfg.get("polarity_weight", 1.0)),
+            english_stems=bool(cfg.get("english_stems", False)),
+            C=float(cfg.get("C", 1.0)),
+            calibration_folds=int(cfg.get("calibration_folds", 3)),
+            class_weight=cfg.get("class_weight"),
+            max_df=float(cfg.get("max_df", 1.0)),
+            random_state=int(cfg.get("random_seed", 42)),
+            char_analyzer=cfg.get("char_analyzer", "char_wb"),
+        )
+
     def _blocks(self, words: list[str], chars: list[str], fit: bool) -> dict[str, Any]:
+        if getattr(self, "english_stems", False):
+            words = [stem_english_words(w) for w in words]
         blocks = {}
         for name, vectorizer, texts in (
             ("word", self.word_vectorizer, words),
@@ -402,6 +436,7 @@ class BilingualIntentClassifier(GraphComponent, IntentClassifier):
                 negation, ``bot/nlu/polarity.py``) to the TF-IDF features; helps
                 praise vs complain (docs/nlu.md, "What was tried").
             polarity_weight: scale of the polarity features.
+            english_stems: word n-grams over Snowball stems of English words.
             C: inverse regularisation strength.
             calibration_folds: folds for the SVM's sigmoid calibration.
             class_weight: null or ``balanced``.
@@ -418,6 +453,7 @@ class BilingualIntentClassifier(GraphComponent, IntentClassifier):
             "calibration": "sigmoid",
             "polarity_features": False,
             "polarity_weight": 1.0,
+            "english_stems": False,
             "C": 1.0,
             "calibration_folds": 3,
             "class_weight": None,
@@ -458,22 +494,7 @@ class BilingualIntentClassifier(GraphComponent, IntentClassifier):
         return cls(config, model_storage, resource)
 
     def _new_model(self) -> TextIntentModel:
-        cfg = self._config
-        return TextIntentModel(
-            word_ngram_range=cfg.get("word_ngram_range"),
-            char_ngram_range=cfg.get("char_ngram_range"),
-            model=cfg.get("model", "svc"),
-            views=cfg.get("views") or ["all"],
-            calibration=cfg.get("calibration", "sigmoid"),
-            polarity_features=bool(cfg.get("polarity_features", False)),
-            polarity_weight=float(cfg.get("polarity_weight", 1.0)),
-            C=float(cfg.get("C", 1.0)),
-            calibration_folds=int(cfg.get("calibration_folds", 3)),
-            class_weight=cfg.get("class_weight"),
-            max_df=float(cfg.get("max_df", 1.0)),
-            random_state=int(cfg.get("random_seed", 42)),
-            char_analyzer=cfg.get("char_analyzer", "char_wb"),
-        )
+        return TextIntentModel.from_config(self._config)
 
     def train(self, training_data: TrainingData) -> Resource:
         """Trains on the examples that have text and an intent, then persists."""

@@ -78,3 +78,33 @@ def normalize(text: str) -> str:
     lowered = simplified.lower()
     # ``str.lower`` can change the length for a few characters (e.g. "İ").
     return lowered if len(lowered) == len(simplified) else simplified
+
+
+_ENGLISH_WORD_RE = re.compile(r"[a-z]+")
+
+
+@functools.lru_cache(maxsize=1)
+def _english_stemmer() -> object:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@functools.lru_cache(maxsize=65536)
+def english_stem(word: str) -> str:
+    """Returns the Snowball (Porter 2) stem of a lower-case English word.
+
+    Anything that is not a plain lower-case Latin word (Chinese, numbers, order ids,
+    contractions such as ``i'm``) is returned unchanged.
+    """
+    if not _ENGLISH_WORD_RE.fullmatch(word):
+        return word
+    return str(_english_stemmer().stemWord(word))  # type: ignore[attr-defined]
+
+
+def stem_english_words(words: str) -> str:
+    """Stems every English word of a space-joined token string (see :func:`english_stem`).
+
+    Example: ``"why was my card charged 两次"`` gives ``"whi was my card charg 两次"``.
+    """
+    return " ".join(english_stem(w) for w in words.split(" "))

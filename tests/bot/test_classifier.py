@@ -305,3 +305,49 @@ def test_model_with_polarity_features_trains_and_predicts(
     )
     assert classifier._new_model().polarity_features
     assert not BilingualIntentClassifier.get_default_config()["polarity_features"]
+
+
+def test_english_stems_join_word_forms_and_leave_chinese_alone() -> None:
+    from bot.nlu.text import english_stem, stem_english_words
+
+    assert {english_stem(w) for w in ("charged", "charges", "charging", "charge")} == {"charg"}
+    assert english_stem("refunded") == english_stem("refunds") == "refund"
+    assert stem_english_words("my card was charged 两次 lb100234 i'm 12.5") == (
+        "my card was charg 两次 lb100234 i'm 12.5"
+    )
+    # word n-grams only, so the unseen forms can only be matched through their stems
+    words = [
+        "i was charged twice",
+        "they are charging me again",
+        "refund my order",
+        "i want a refund",
+        "where is my parcel",
+        "track the parcel",
+    ]
+    labels = ["charge", "charge", "refund", "refund", "status", "status"]
+    queries = ["why was i charged", "a double charge", "refunded order?", "tracking please"]
+    stemmed = TextIntentModel(
+        char_ngram_range=None, calibration="temperature", english_stems=True
+    ).fit(words, words, labels)
+    assert stemmed.predict(queries, queries) == ["charge", "charge", "refund", "status"]
+    plain = TextIntentModel(char_ngram_range=None, calibration="temperature")
+    plain.fit(words, words, labels)
+    # "charge", "refunded" and "tracking" are unknown words without stems
+    assert plain._features(["charge refunded tracking"], [""], fit=False).nnz == 0
+    assert stemmed._features(["charge refunded tracking"], [""], fit=False).nnz == 3
+
+
+def test_from_config_passes_every_key_of_the_component() -> None:
+    config = {
+        **BilingualIntentClassifier.get_default_config(),
+        "english_stems": True,
+        "polarity_features": True,
+        "calibration": "temperature",
+        "C": 0.5,
+        "word_ngram_range": None,
+    }
+    model = TextIntentModel.from_config(config)
+    assert model.english_stems and model.polarity_features
+    assert model.calibration == "temperature" and model.C == 0.5
+    assert model.word_ngram_range is None and model.char_ngram_range == (1, 4)
+    assert not TextIntentModel.from_config({}).english_stems
