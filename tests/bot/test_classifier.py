@@ -351,3 +351,18 @@ def test_from_config_passes_every_key_of_the_component() -> None:
     assert model.calibration == "temperature" and model.C == 0.5
     assert model.word_ngram_range is None and model.char_ngram_range == (1, 4)
     assert not TextIntentModel.from_config({}).english_stems
+
+
+def test_aligned_keeps_or_reorders_columns_by_intent() -> None:
+    import numpy as np
+
+    words = [t for texts in EXAMPLES.values() for t in texts]
+    labels = [intent for intent, texts in EXAMPLES.items() for _ in texts]
+    model = TextIntentModel(calibration="temperature").fit(words, words, labels)
+    probs = np.arange(len(model.classes_), dtype=float)[None, :]
+
+    class Reversed:
+        classes_ = model.classes_[::-1]
+
+    assert model._aligned(model.estimators[0], probs) is probs
+    np.testing.assert_array_equal(model._aligned(Reversed(), probs), probs[:, ::-1])
