@@ -379,7 +379,7 @@ def target_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_docs(results: list[dict[str, Any]], command: str) -> None:
+def write_docs(results: list[dict[str, Any]], command: str, load: float | None = None) -> None:
     """Rewrites the NLU benchmark section of docs/benchmarks.md."""
     section = "\n".join(
         [
@@ -410,9 +410,15 @@ def write_docs(results: list[dict[str, Any]], command: str) -> None:
             "for each pipeline on val+oos_val (the highest threshold that costs at most 1 point of val in-scope accuracy); "
             "the `oos` class is also trained. Parse latency is per message through "
             "`Agent.parse_message` (Rasa pipelines) or `decision_function` on one text "
-            "(TF-IDF), on this 2-core machine. The machine was shared with other work during "
-            "these runs (load average about 10 on 2 cores), which inflates wall-clock times; "
-            "the CPU time of the parsing process is the load-independent figure.",
+            "(TF-IDF), on this 2-core machine"
+            + (
+                f" (1-minute load average {load:.1f} when this run started)"
+                if load is not None
+                else ""
+            )
+            + ". Wall-clock times grow when other work shares the 2 cores (the stock "
+            "results were trained on a shared machine, dates in the last column); the CPU "
+            "time of the parsing process is the load-independent figure.",
             END,
         ]
     )
@@ -455,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("rasa", "tensorflow", "absl", "jieba", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     command = "python -m bench.nlu.run " + " ".join(argv if argv is not None else sys.argv[1:])
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     results_dir = RESULTS / "quick" if args.quick else RESULTS
     loaders = _loaders(args.quick)
     results: list[dict[str, Any]] = []
@@ -477,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:11s} {_label(result):40s} {_summary(result)}", flush=True)
     if not args.quick and not args.no_docs and results:
         plot(results, PLOT)
-        write_docs(results, command.strip())
+        write_docs(results, command.strip(), load)
     return 0
 
 
