@@ -17,29 +17,22 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH_DOC = REPO / "docs" / "benchmarks.md"
 
 
+def _git(*args: str) -> str:
+    """Output of ``git <args>`` in the repository, stripped (raises on failure)."""
+    return subprocess.run(
+        ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def git_commit(paths: Sequence[str] = (), *, dirty_suffix: str = " (+ uncommitted changes)") -> str:
     """Short hash of ``HEAD``, plus ``dirty_suffix`` if any of ``paths`` has uncommitted changes.
 
     Returns ``"unknown"`` outside a git checkout.
     """
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        if paths:
-            dirty = subprocess.run(
-                ["git", "status", "--porcelain", "--", *paths],
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-            if dirty:
-                commit += dirty_suffix
+        commit = _git("rev-parse", "--short", "HEAD")
+        if paths and _git("status", "--porcelain", "--", *paths):
+            commit += dirty_suffix
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit
