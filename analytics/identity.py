@@ -1,0 +1,185 @@
+"""Customer identity tokens: how a host website proves who is chatting.
+
+The host website, which knows who is signed in, sends with every chat message the
+metadata that :func:`identity_metadata` returns::
+
+    {"customer_id": "cus_0001", "expires_at": 1767312000,
+     "customer_token": hex(HMAC-SHA256(IDENTITY_SECRET, "v1|cus_0001|1767312000"))}
+
+``expires_at`` is a Unix time in seconds; a token is refused once it has passed, and one
+that claims to live longer than :data:`MAX_TTL_SECONDS` is refused too (a leaked token is
+then worth a limited time). The old form, ``customer_hash`` = hex HMAC-SHA256(secret,
+customer_id) with no expiry, is accepted only where ``IDENTITY_ACCEPT_LEGACY_HASH`` is on
+(for one release, so host websites can move over).
+
+The doors (Rasa's channels) verify the claim once, drop every identity key from the
+message metadata and, when the claim is valid, put :data:`VERIFIED_KEY` in its place: the
+token never reaches the tracker store, the event broker or the analytics store. The
+channels verify with ``bot/channels/identity.py`` (the Rasa environment cannot import this
+one); both are held to the same test vectors (``tests/fixtures/identity_vectors.json``).
+
+Verification never raises: anything malformed (wrong types, non-ASCII hex, bad lengths)
+is simply "not verified".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+TOKEN_VERSION = "v1"
+KEY_CUSTOMER_ID = "customer_id"
+KEY_EXPIRES_AT = "expires_at"
+KEY_TOKEN = "customer_token"
+KEY_LEGACY_HASH = "customer_hash"
+#: The key a door puts in a message's metadata once it has verified the claim.
+VERIFIED_KEY = "verified_customer_id"
+#: Every key a door removes from client metadata (claims, and any forged verdict).
+IDENTITY_KEYS = frozenset(
+    {KEY_CUSTOMER_ID, KEY_EXPIRES_AT, KEY_TOKEN, KEY_LEGACY_HASH, VERIFIED_KEY}
+)
+MAX_ID_LENGTH = 128
+DEFAULT_TTL_SECONDS = 24 * 3600
+MAX_TTL_SECONDS = 31 * 24 * 3600
+_DIGEST_HEX_LENGTH = 64
+
+
+def _mac(secret: str, message: str) -> str:
+    return hmac.new(secret.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def sign_token(customer_id: str, expires_at: int, secret: str) -> str:
+    """The token a host website sends for a customer until ``expires_at``.
+
+    Args:
+        customer_id: The customer's external id (as in the store).
+        expires_at: Unix time (seconds) after which the token is refused.
+        secret: The shared ``IDENTITY_SECRET``.
+
+    Returns:
+        The lowercase hex HMAC-SHA256 of ``v1|customer_id|expires_at``.
+    """
+    return _mac(secret, f"{TOKEN_VERSION}|{customer_id}|{int(expires_at)}")
+
+
+def legacy_hash(customer_id: str, secret: str) -> str:
+    """The old identity hash (no expiry): hex HMAC-SHA256(secret, customer_id).
+
+    Args:
+        customer_id: The customer's external id.
+        secret: The shared ``IDENTITY_SECRET``.
+
+    Returns:
+        The lowercase hex digest.
+    """
+    return _mac(secret, customer_id)
+
+
+def identity_metadata(
+    customer_id: str,
+    secret: str,
+    *,
+    ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The metadata a host website sends with a signed-in customer's messages.
+
+    Args:
+        customer_id: The customer's external id.
+        secret: The shared ``IDENTITY_SECRET``.
+        ttl_seconds: How long the token is good for (at most :data:`MAX_TTL_SECONDS`).
+        now: The current Unix time (defaults to the clock).
+
+    Returns:
+        ``{"customer_id", "expires_at", "customer_token"}``.
+
+    Raises:
+        ValueError: For an empty or over-long customer id, or a lifetime out of range.
+    """
+    if not customer_id or len(customer_id) > MAX_ID_LENGTH:
+        raise ValueError(f"a customer id has 1 to {MAX_ID_LENGTH} characters")
+    if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
+        raise ValueError(f"a token lives 1 to {MAX_TTL_SECONDS} seconds")
+    expires_at = int((time.time() if now is None else now) + ttl_seconds)
+    return {
+        KEY_CUSTOMER_ID: customer_id,
+        KEY_EXPIRES_AT: expires_at,
+        KEY_TOKEN: sign_token(customer_id, expires_at, secret),
+    }
+
+
+def _same_digest(expected: str, given: Any) -> bool:
+    """Constant-time comparison over bytes; a malformed ``given`` is simply unequal."""
+    if not isinstance(given, str) or len(given) > 2 * _DIGEST_HEX_LENGTH:
+        return False
+    try:
+        given_bytes = given.strip().lower().encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(expected.encode("ascii"), given_bytes)
+
+
+def verify_claim(
+    metadata: Mapping[str, Any] | None,
+    secret: str | None,
+    *,
+    now: float | None = None,
+    accept_legacy: bool = False,
+) -> str | None:
+    """The customer id a message's metadata proves, or ``None``. Never raises.
+
+    Args:
+        metadata: The client's message metadata (anything at all).
+        secret: ``IDENTITY_SECRET``; without one nobody is verified.
+        now: The current Unix time (defaults to the clock).
+        accept_legacy: Also accept the old ``customer_hash`` form (no expiry).
+
+    Returns:
+        The verified customer id, or ``None`` for an anonymous, forged, expired or
+        malformed claim.
+    """
+    if not secret or not isinstance(metadata, Mapping):
+        return None
+    customer_id = metadata.get(KEY_CUSTOMER_ID)
+    if not isinstance(customer_id, str) or not 0 < len(customer_id) <= MAX_ID_LENGTH:
+        return None
+    token = metadata.get(KEY_TOKEN)
+    if token is not None:
+        expires_at = metadata.get(KEY_EXPIRES_AT)
+        if isinstance(expires_at, bool) or not isinstance(expires_at, int):
+            return None
+        current = time.time() if now is None else now
+        if expires_at <= current or expires_at > current + MAX_TTL_SECONDS:
+            return None
+        if _same_digest(sign_token(customer_id, expires_at, secret), token):
+            return customer_id
+        logger.warning("Rejected an invalid identity token")
+        return None
+    if accept_legacy and _same_digest(
+        legacy_hash(customer_id, secret), metadata.get(KEY_LEGACY_HASH)
+    ):
+        return customer_id
+    return None
+
+
+def verified_customer_id(metadata: Mapping[str, Any] | None) -> str | None:
+    """The customer id a door verified for this message (after :func:`verify_claim`).
+
+    Args:
+        metadata: A stored message's metadata, as the door rewrote it.
+
+    Returns:
+        The verified external customer id, or ``None`` for an anonymous message.
+    """
+    if not isinstance(metadata, Mapping):
+        return None
+    value = metadata.get(VERIFIED_KEY)
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
+        return value
+    return None
