@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from analytics.settings import get_settings
+from analytics.settings import get_settings, set_demo_shop
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "nothing to do. Use --reset to re-seed."
             )
             return 0
+        set_demo_shop(True)
         summary = ", ".join(f"{name}={n}" for name, n in result.counts.items())
         print(f"Seeded in {result.seconds:.1f} s: {summary}")
         return 0
@@ -147,6 +148,7 @@ def _import(url: str, args: argparse.Namespace) -> int:
         return 2
     upgrade_to_head(url)
     engine = make_engine(url)
+    set_demo_shop(False)  # the founder's own shop: no demo page, no demo identities
     try:
         with make_sessionmaker(engine).begin() as session:
             report = import_csv(

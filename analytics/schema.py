@@ -8,6 +8,6 @@ from __future__ import annotations
 
 import web.console.models  # noqa: F401  (console tables live in the same store)
 from analytics import live_risk, models, offers, scores  # noqa: F401
-from analytics.ingest import checkpoint  # noqa: F401  (conversation loop tables)
+from analytics.ingest import checkpoint, dead_letter  # noqa: F401  (conversation loop tables)
 
 metadata = models.Base.metadata

@@ -175,3 +175,60 @@ def env_int(name: str, default: int) -> int:
     except ValueError:
         logger.warning("%s=%r is not a whole number; using %d", name, value, default)
         return default
+
+
+ENV_PROFILE = "PROFILE"
+ENV_DEMO_MODE = "DEMO_MODE"
+DEMO_MARKER_FILE = "demo-shop"
+PRODUCTION = "production"
+
+
+def demo_marker(root: Path = REPO_ROOT) -> Path:
+    """The file whose presence says the store holds the bundled demo shop.
+
+    ``python -m analytics seed`` writes it; importing a founder's own shop removes it.
+
+    Args:
+        root: The repository root.
+
+    Returns:
+        ``<root>/var/demo-shop``.
+    """
+    return root / VAR_DIR_NAME / DEMO_MARKER_FILE
+
+
+def set_demo_shop(on: bool, root: Path = REPO_ROOT) -> None:
+    """Mark (or unmark) the store as holding the bundled demo shop.
+
+    Args:
+        on: True after seeding the demo data, False once a founder imports their shop.
+        root: The repository root.
+    """
+    marker = demo_marker(root)
+    if on:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("the store holds the bundled demo shop\n", encoding="utf-8")
+    else:
+        marker.unlink(missing_ok=True)
+
+
+def demo_mode(root: Path = REPO_ROOT) -> bool:
+    """Whether the demo shop page and its identity signing are available.
+
+    ``DEMO_MODE=on|off`` decides when set; otherwise (``auto``) demo mode is on exactly when
+    the store holds the bundled demo shop and ``PROFILE`` is not ``production``.
+
+    Args:
+        root: The repository root.
+
+    Returns:
+        The verdict.
+    """
+    choice = (env_setting(ENV_DEMO_MODE, "auto") or "auto").strip().lower()
+    if choice in ("1", "true", "yes", "on"):
+        return True
+    if choice in ("0", "false", "no", "off"):
+        return False
+    if (env_setting(ENV_PROFILE, "") or "").strip().lower() == PRODUCTION:
+        return False
+    return demo_marker(root).exists()
