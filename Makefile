@@ -2,7 +2,7 @@
 #   make run    create environments, install, seed demo data, train if stale, start everything
 #   make test   every test (lint, types, unit, PostgreSQL/RabbitMQ/Redis, end-to-end)
 #   make shell  chat in the terminal with the running bot (CUSTOMER=cus_0001 to be signed in)
-#   make hash CUSTOMER=id   the identity hash a website sends for that customer
+#   make identity CUSTOMER=id   the signed identity metadata (one line of JSON) a website sends
 #   make score  refresh the brain's scores now (make run does it at start and daily)
 #   make bench-nlu | eval-nlu | bench-brain | bench-brain-scale | bench-loop | bench-console
 #               benchmarks; results and their commands in docs/benchmarks.md
@@ -34,7 +34,7 @@ export PYTHONPATH := $(CURDIR)
 
 include widget/Makefile.mk
 
-.PHONY: help run test install env db train shell hash lint typecheck test-main test-rasa test-data clean score bench-brain bench-brain-scale bench-loop bench-console bench-nlu eval-nlu
+.PHONY: help run test install env db train shell identity preflight lint typecheck test-main test-rasa test-data clean score bench-brain bench-brain-scale bench-loop bench-console bench-nlu eval-nlu
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -61,13 +61,14 @@ lock: install
 	$(RASA_PY) -m pip install -q -r bot/requirements-dev.txt && $(RASA_PY) -m pip freeze | grep -v '^-e' > requirements/rasa.lock
 
 ## Configuration: a git-ignored .env with random secrets (missing keys only) -
-SECRET_KEYS := IDENTITY_SECRET RASA_AUTH_TOKEN SESSION_SECRET CONSOLE_PASSWORD
+## (never printed: the console password is read from .env, see README "Secrets")
+SECRET_KEYS := IDENTITY_SECRET SESSION_SECRET CONSOLE_PASSWORD RASA_JWT_SECRET \
+  ACTION_SERVER_TOKEN DEMO_IDENTITY_SECRET
 env:
 	@touch .env; chmod 600 .env
 	@for key in $(SECRET_KEYS); do grep -q "^$$key=" .env || { \
-	  echo "$$key=$$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >> .env; \
-	  echo "Wrote a new random $$key into .env"; \
-	  [ $$key = CONSOLE_PASSWORD ] && echo "  Console login: founder / $$(grep '^CONSOLE_PASSWORD=' .env | cut -d= -f2)"; }; \
+	  echo "$$key=$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >> .env; \
+	  echo "Wrote a new random $$key into .env"; }; \
 	done; true
 
 .env: env
@@ -123,21 +124,31 @@ eval-nlu: install
 run: db train widget
 	@echo
 	@echo "  Rasa REST:      http://localhost:$(RASA_PORT)/webhooks/rest/webhook"
-	@echo "  Rasa socket.io: http://localhost:$(RASA_PORT)/socket.io"
+	@echo "  Widget:         http://localhost:$(RASA_PORT)/widget/socket.io"
 	@echo "  Action server:  http://localhost:$(ACTION_PORT)/health"
 	@echo "  Demo shop:      http://localhost:$(WEB_PORT)/"
 	@echo "  Console:        http://localhost:$(WEB_PORT)/console  (user founder, password: CONSOLE_PASSWORD in .env)"
 	@echo "  Chat here:      make shell        (as a customer: make shell CUSTOMER=cus_0001)"
-	@echo "  Ctrl-C stops everything."
+	@echo "  A process that stops is restarted; Ctrl-C stops everything."
 	@echo
-	MODEL=$(MODEL) RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) WEB_PORT=$(WEB_PORT) \
-	  $(VENV)/bin/honcho start -f Procfile
+	@$(PY) -m analytics.preflight
+	@if $(PY) -c 'import sys; from analytics.settings import demo_mode; sys.exit(not demo_mode())'; \
+	  then echo "  Demo mode: on (the demo shop page signs customers with DEMO_IDENTITY_SECRET)"; \
+	  else export DEMO_IDENTITY_SECRET=; echo "  Demo mode: off"; fi; \
+	  MODEL=$(MODEL) RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) WEB_PORT=$(WEB_PORT) \
+	  $(PY) -m analytics.supervise --procfile Procfile
+
+## The preflight checks alone (make run runs them): secrets, file modes, production creds
+preflight: install env
+	@$(PY) -m analytics.preflight
 
 shell: env
-	$(PY) bot/chat.py --url http://localhost:$(RASA_PORT) $(if $(CUSTOMER),--customer $(CUSTOMER))
+	@meta='{}'; if [ -n "$(CUSTOMER)" ]; then meta=$$($(PY) -m analytics identity "$(CUSTOMER)") || exit 2; fi; \
+	  $(PY) bot/chat.py --url http://localhost:$(RASA_PORT) --metadata "$$meta"
 
-hash: env
-	@$(PY) bot/chat.py --print-hash $(CUSTOMER)
+identity: env
+	@test -n "$(CUSTOMER)" || { echo "usage: make identity CUSTOMER=cus_0001"; exit 2; }
+	@$(PY) -m analytics identity "$(CUSTOMER)"
 
 ## Tests ----------------------------------------------------------------------
 lint: install
@@ -150,9 +161,10 @@ typecheck: install
 test-data: install
 	$(RASA) data validate --config config.yml --domain bot/domain --data bot/data nlu_data
 
+## endpoints.yml names ${ACTION_SERVER_TOKEN}; the core tests call no action server
 test-rasa: install train
-	$(RASA_PY) -m pytest tests/bot -q
-	$(RASA) test core --model $(MODEL) --stories tests/conversations --endpoints bot/endpoints.yml \
+	ACTION_SERVER_TOKEN=$${ACTION_SERVER_TOKEN:-unused} $(RASA_PY) -m pytest tests/bot -q
+	ACTION_SERVER_TOKEN=$${ACTION_SERVER_TOKEN:-unused} $(RASA) test core --model $(MODEL) --stories tests/conversations --endpoints bot/endpoints.yml \
 	  --fail-on-prediction-errors --out var/results/core
 
 test-main: install train env widget chromium

@@ -10,12 +10,14 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from analytics.identity import DEFAULT_TTL_SECONDS, identity_metadata
 from analytics.settings import get_settings, set_demo_shop
 
 logger = logging.getLogger(__name__)
@@ -24,6 +26,7 @@ CMD_MIGRATE = "migrate"
 CMD_SEED = "seed"
 CMD_IMPORT = "import"
 CMD_EXPORT_NLU = "export-nlu"
+CMD_IDENTITY = "identity"
 
 
 def _reference(value: str) -> datetime:
@@ -68,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--products", type=Path, help="products CSV")
     importer.add_argument("--customers", type=Path, help="customers CSV")
     importer.add_argument("--orders", type=Path, help="order lines CSV")
+    identity = sub.add_parser(
+        CMD_IDENTITY, help="print (one line of JSON) the metadata a host website sends"
+    )
+    identity.add_argument("customer_id", help="the customer's id, e.g. cus_0001")
+    identity.add_argument(
+        "--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="lifetime in seconds (default 1 day)"
+    )
     from analytics.scores import add_score_arguments  # the brain (issue 3)
 
     add_score_arguments(sub.add_parser("score", help="fit/load the brain, score every customer"))
@@ -89,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    if args.command == CMD_IDENTITY:
+        return _identity(args)
     url = args.database_url or get_settings().database_url
     if args.command == CMD_MIGRATE:
         from analytics.db import upgrade_to_head
@@ -135,6 +147,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_from_args(args, url)
     return 2  # pragma: no cover - argparse enforces the choices
+
+
+def _identity(args: argparse.Namespace) -> int:
+    """Runs ``identity``: the signed metadata for one customer, as one line of JSON."""
+    secret = get_settings().identity_secret
+    if not secret:
+        print("error: IDENTITY_SECRET is not set (run `make env`)", file=sys.stderr)
+        return 2
+    try:
+        metadata = identity_metadata(args.customer_id, secret, ttl_seconds=args.ttl)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")))
+    return 0
 
 
 def _import(url: str, args: argparse.Namespace) -> int:

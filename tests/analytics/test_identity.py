@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,32 @@ def test_only_the_doors_verdict_counts_downstream() -> None:
     assert verified_customer_id({"customer_id": "cus_0001", "customer_hash": "x"}) is None
     assert verified_customer_id({"verified_customer_id": 7}) is None
     assert verified_customer_id(None) is None
+
+
+def test_identity_cli_prints_one_line_of_verifiable_json() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo), "IDENTITY_SECRET": "cli-secret"}
+    result = subprocess.run(
+        [sys.executable, "-m", "analytics", "identity", "cus_0001"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    metadata = json.loads(lines[0])
+    assert set(metadata) == {"customer_id", "expires_at", "customer_token"}
+    assert verify_claim(metadata, "cli-secret") == "cus_0001"
+    assert verify_claim(metadata, "other-secret") is None
+    bad = subprocess.run(
+        [sys.executable, "-m", "analytics", "identity", "x" * 200],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "error:" in bad.stderr
