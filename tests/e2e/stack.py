@@ -11,12 +11,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import jwt
+
+from analytics.identity import identity_metadata
 
 REPO = Path(__file__).resolve().parents[2]
 RASA_BIN = REPO / ".venv-rasa" / "bin" / "rasa"
@@ -104,12 +108,20 @@ def seed_store(url: str, customers: int, env: dict[str, str] | None = None) -> N
     )
 
 
+#: Fixed per test session: Rasa's JWT secret and the action server's token.
+JWT_SECRET = "e2e-jwt-" + os.urandom(16).hex()
+ACTION_TOKEN = "e2e-action-" + os.urandom(16).hex()
+
+
 def base_env(database_url: str, secret: str) -> dict[str, str]:
     """The environment of the product's processes for one test stack."""
     env = dict(os.environ)
     env.update(
         SHOP_DATABASE_URL=database_url,
         IDENTITY_SECRET=secret,
+        RASA_JWT_SECRET=JWT_SECRET,
+        ACTION_SERVER_TOKEN=ACTION_TOKEN,
+        DEMO_IDENTITY_SECRET="",
         PYTHONPATH=str(REPO),
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         TF_CPP_MIN_LOG_LEVEL="2",
@@ -139,7 +151,7 @@ def write_endpoints(workdir: Path, action_url: str) -> Path:
     """Writes an endpoints file with this stack's tracker store and action server."""
     path = workdir / "endpoints.yml"
     path.write_text(
-        f"action_endpoint:\n  url: {action_url}/webhook\n"
+        f"action_endpoint:\n  url: {action_url}/webhook\n  token: {ACTION_TOKEN}\n"
         "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
         f"  db: {workdir / 'tracker.db'}\n"
         "event_broker:\n  type: SQL\n  dialect: sqlite\n"
@@ -156,8 +168,19 @@ def rasa_server(env: dict[str, str], workdir: Path, action_url: str) -> Iterator
         yield process
 
 
+def identity(customer_id: str, secret: str, ttl_seconds: int = 3600) -> dict[str, Any]:
+    """The signed metadata a host website sends for a customer (as ``make identity``)."""
+    return identity_metadata(customer_id, secret, ttl_seconds=ttl_seconds)
+
+
+def founder_jwt(seconds: int = 300) -> str:
+    """A JWT for Rasa's HTTP API, as the console mints it."""
+    payload = {"user": {"username": "founder", "role": "admin"}, "exp": int(time.time()) + seconds}
+    return jwt.encode(payload, JWT_SECRET, algorithm="HS256")
+
+
 def say(
-    rasa_url: str, sender: str, text: str, metadata: dict[str, str] | None = None
+    rasa_url: str, sender: str, text: str, metadata: dict[str, Any] | None = None
 ) -> list[dict]:
     """Sends one message over REST and returns the bot's replies."""
     response = httpx.post(
@@ -184,7 +207,7 @@ def write_production_endpoints(
     """
     path = workdir / "endpoints.prod.yml"
     path.write_text(
-        f"action_endpoint:\n  url: {action_url}/webhook\n"
+        f"action_endpoint:\n  url: {action_url}/webhook\n  token: {ACTION_TOKEN}\n"
         "tracker_store:\n  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n  port: 5432\n"
         f"  db: {tracker_db}\n  username: postgres\n  password: ''\n"
         f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: 6379\n  db: {redis_db}\n"
@@ -208,6 +231,10 @@ def rasa_server_with(env: dict[str, str], workdir: Path, endpoints: Path) -> Ite
             "--model",
             str(model_path()),
             "--enable-api",
+            "--jwt-secret",
+            JWT_SECRET,
+            "--jwt-method",
+            "HS256",
             "--port",
             str(port),
             "--credentials",
@@ -223,3 +250,39 @@ def rasa_server_with(env: dict[str, str], workdir: Path, endpoints: Path) -> Ite
         yield process
     finally:
         process.stop()
+
+
+@contextmanager
+def ingest_worker(
+    env: dict[str, str], workdir: Path, *args: str, name: str = "ingest"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``python -m analytics.ingest`` with ``args``; SIGTERM at the end."""
+    log = (workdir / f"{name}.log").open("ab")
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "analytics.ingest", "--poll-interval", "0.05", *args],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield popen
+    finally:
+        if popen.poll() is None:
+            popen.terminate()
+            try:
+                popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+        log.close()
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Polls ``check`` until it returns something truthy; fails after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

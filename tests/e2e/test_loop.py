@@ -5,12 +5,9 @@ the production path consumes the real RabbitMQ."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,6 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session
 
-from actions.identity import customer_hash
 from analytics.conversation_features import customer_conversation_features
 from analytics.db import make_engine
 from analytics.demo import DEMO_EN, DEMO_VIP_AT_RISK
@@ -28,7 +24,9 @@ from analytics.ingest.mapping import event_key
 from analytics.live_risk import LiveRisk
 from analytics.models import Conversation, Customer
 from analytics.sentiment import default_scorer
-from tests.e2e.stack import REPO, Process, rasa_server_with, say
+from tests.e2e.stack import Process, identity, rasa_server_with, say
+from tests.e2e.stack import ingest_worker as worker
+from tests.e2e.stack import wait_for as _wait
 from tests.services import require_rabbitmq, stored_messages
 
 pytestmark = pytest.mark.e2e
@@ -40,41 +38,6 @@ LAG_LIMIT_S = 5.0
 def _sentiment_model_cached() -> None:
     """Train (or load) the sentiment model once, so workers start from the cache."""
     default_scorer().score("预热")
-
-
-@contextmanager
-def worker(
-    env: dict[str, str], workdir: Path, *args: str, name: str = "ingest"
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``python -m analytics.ingest`` with ``args``; SIGTERM at the end."""
-    log = (workdir / f"{name}.log").open("ab")
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "analytics.ingest", "--poll-interval", "0.05", *args],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        yield popen
-    finally:
-        if popen.poll() is None:
-            popen.terminate()
-            try:
-                popen.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                popen.kill()
-        log.close()
-
-
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _risk(engine: Engine, external_id: str) -> LiveRisk | None:
@@ -111,8 +74,7 @@ def test_scripted_conversation_becomes_redacted_messages_features_and_live_risk(
 ) -> None:
     sender = f"loop-{uuid.uuid4().hex[:8]}"
     who = {
-        "customer_id": DEMO_VIP_AT_RISK,
-        "customer_hash": customer_hash(DEMO_VIP_AT_RISK, secret),
+        **identity(DEMO_VIP_AT_RISK, secret),
     }
     script = [
         "你好",
@@ -174,7 +136,7 @@ def test_worker_killed_mid_conversation_loses_and_duplicates_nothing(
     rasa: Process, env: dict[str, str], stack_dir: Path, secret: str, store: Engine
 ) -> None:
     sender = f"loop-kill-{uuid.uuid4().hex[:8]}"
-    who = {"customer_id": DEMO_EN, "customer_hash": customer_hash(DEMO_EN, secret)}
+    who = identity(DEMO_EN, secret)
     lines = ["hi", "where is my order?", "how much is the oolong?", "what do you recommend?",
              "thanks!", "my email is emily@example.com", "where is my order?", "bye"]  # fmt: skip
     events_db = stack_dir / "events.db"
@@ -222,7 +184,7 @@ def test_rabbitmq_path_with_the_real_rasa_pika_broker(
     )
     wenv = dict(env, RABBITMQ_QUEUE=queue, RABBITMQ_EXCHANGE=exchange)
     sender = f"loop-rmq-{suffix}"
-    who = {"customer_id": DEMO_EN, "customer_hash": customer_hash(DEMO_EN, secret)}
+    who = identity(DEMO_EN, secret)
     try:
         with worker(wenv, tmp_path, "--source", "rabbitmq", name="ingest-rmq") as w:
             with rasa_server_with(env, tmp_path, endpoints) as rasa:

@@ -12,10 +12,10 @@ import pika
 import psycopg
 import pytest
 
-from actions.identity import customer_hash
 from analytics.demo import DEMO_ZH, DEMO_ZH_LATEST_ORDER
 from tests.e2e.stack import (
     Process,
+    identity,
     rasa_server,
     rasa_server_with,
     say,
@@ -35,7 +35,7 @@ def test_restarting_rasa_loses_no_conversation(
     env: dict[str, str], actions_proc: Process, tmp_path: Path, secret: str
 ) -> None:
     sender = f"restart-{uuid.uuid4().hex[:8]}"
-    who = {"customer_id": DEMO_ZH, "customer_hash": customer_hash(DEMO_ZH, secret)}
+    who = identity(DEMO_ZH, secret)
     with rasa_server(env, tmp_path, actions_proc.url) as first:
         say(first.url, sender, "你好", who)
         say(first.url, sender, "我的订单到哪了", who)
@@ -79,7 +79,7 @@ def test_production_path_postgres_tracker_redis_lock_rabbitmq_broker(
     try:
         endpoints = write_production_endpoints(tmp_path, actions_proc.url, tracker_db, 3, queue)
         sender = f"prod-{suffix}"
-        who = {"customer_id": DEMO_ZH, "customer_hash": customer_hash(DEMO_ZH, secret)}
+        who = identity(DEMO_ZH, secret)
         with rasa_server_with(env, tmp_path, endpoints) as rasa:
             reply = texts(say(rasa.url, sender, "我的订单到哪了", who))
             mine = drain_until(channel, queue, sender, lambda e: e["event"] == "bot")

@@ -9,18 +9,12 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from actions.identity import customer_hash
 from analytics.demo import DEMO_EN, DEMO_EN_LATEST_ORDER, DEMO_ZH, DEMO_ZH_LATEST_ORDER
 from analytics.models import Customer, Subscription
-from tests.e2e.stack import Process, say, texts
+from tests.e2e.stack import Process, identity, say, texts
 
 pytestmark = pytest.mark.e2e
 HAN = re.compile(r"[\u4e00-\u9fff]")
-
-
-def identity(customer_id: str, secret: str) -> dict[str, str]:
-    """The metadata a host website sends for a signed-in customer."""
-    return {"customer_id": customer_id, "customer_hash": customer_hash(customer_id, secret)}
 
 
 def new_sender() -> str:
@@ -49,7 +43,7 @@ def test_without_identity_the_bot_asks_to_sign_in_and_reveals_nothing(rasa: Proc
 
 
 def test_a_forged_hash_is_anonymous(rasa: Process, secret: str) -> None:
-    forged = {"customer_id": DEMO_ZH, "customer_hash": customer_hash(DEMO_ZH, secret + "x")}
+    forged = identity(DEMO_ZH, secret + "x")
     reply = texts(say(rasa.url, new_sender(), "where is my order", forged))
     assert DEMO_ZH_LATEST_ORDER not in reply
     assert "sign in" in reply
