@@ -1,0 +1,1 @@
+"""Benchmarks of the privacy code (redaction time on adversarial text)."""
