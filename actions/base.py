@@ -2,9 +2,14 @@
 
 Every action that touches the store derives from :class:`ShopAction` and
 implements :meth:`ShopAction.act`. The base class opens one database session per
-action run, verifies the customer's identity from the message metadata and, if
-the database fails, takes back anything the action already said and answers
-with a polite apology instead: the conversation itself stays intact in Rasa.
+action run, looks up the customer a door verified for the latest message and, if
+the database (or anything else) fails, takes back anything the action already said
+and answers with a polite apology instead: the conversation itself stays intact in Rasa.
+
+Identity: the doors (Rasa's channels) check the host website's signed token and leave
+only ``metadata["verified_customer_id"]`` on the message; the action server trusts
+that key and nothing else (a ``customer_id`` or token in the metadata means nothing
+here). See :mod:`analytics.identity`.
 """
 
 from __future__ import annotations
@@ -20,10 +25,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from actions.identity import verified_customer_id
-from actions.settings import get_settings
 from actions.store import session_scope
 from analytics import repo
+from analytics.identity import verified_customer_id
 from analytics.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -85,16 +89,16 @@ def message_metadata(tracker: Tracker) -> dict[str, Any]:
 
 
 def verified_customer(session: Session, tracker: Tracker) -> Customer | None:
-    """Returns the customer proven by the latest message's identity hash.
+    """Returns the customer a door verified for the latest message.
 
     Args:
         session: An open store session.
         tracker: The conversation.
 
     Returns:
-        The customer, or None for anonymous, forged or unknown ids.
+        The customer, or None for anonymous messages and unknown ids.
     """
-    external_id = verified_customer_id(message_metadata(tracker), get_settings().identity_secret)
+    external_id = verified_customer_id(message_metadata(tracker))
     if external_id is None:
         return None
     return repo.get_customer(session, external_id)
@@ -128,7 +132,7 @@ class ShopAction(Action, abc.ABC):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> list[EventType]:
-        """Runs :meth:`act` in a database session; apologises if the store fails."""
+        """Runs :meth:`act` in a database session; apologises if anything fails."""
         said_before = len(dispatcher.messages)
         try:
             with session_scope() as session:
@@ -140,6 +144,8 @@ class ShopAction(Action, abc.ABC):
                 return self.act(turn)
         except SQLAlchemyError:
             logger.exception("Store unavailable while running %s", self.name())
-            del dispatcher.messages[said_before:]
-            dispatcher.utter_message(response=UTTER_TECHNICAL_DIFFICULTY)
-            return []
+        except Exception:  # noqa: BLE001 - one bad turn must not take the answer away
+            logger.exception("Unexpected failure while running %s", self.name())
+        del dispatcher.messages[said_before:]
+        dispatcher.utter_message(response=UTTER_TECHNICAL_DIFFICULTY)
+        return []

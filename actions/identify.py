@@ -79,7 +79,7 @@ class ActionIdentify(Action):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> list[EventType]:
-        """Verifies the identity hash and picks the reply language."""
+        """Looks up the customer the door verified and picks the reply language."""
         customer_id: str | None = None
         name: str | None = None
         profile: str | None = None

@@ -1,8 +1,10 @@
 """Cancelling and pausing the subscription box, with a confirmation step.
 
 The question the bot is waiting on lives in the ``pending_action`` slot:
-``cancel_subscription``, ``pause_subscription`` or ``retention_offer``.
-``action_confirm`` (affirm) and ``action_decline`` (deny) resolve it.
+``cancel_subscription``, ``pause_subscription`` or ``retention_offer``, bound to the
+customer who was asked and to the time of asking (:mod:`actions.pending`).
+``action_confirm`` (affirm) and ``action_decline`` (deny) resolve it, but only for
+that same verified customer and within the allowed time.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType
 
-from actions import brain
+from actions import brain, pending
 from actions import formatting as fmt
 from actions.account import plan_name
-from actions.base import SLOT_PENDING, ShopAction, Turn
+from actions.base import ShopAction, Turn
 from analytics import offers, repo
 from analytics.models import Subscription
 from analytics.scores import choose_retention_offer
@@ -35,13 +37,13 @@ def now() -> datetime:
 
 
 def clear_pending() -> list[EventType]:
-    """The event that forgets any pending confirmation."""
-    return [SlotSet(SLOT_PENDING, None)]
+    """The events that forget any pending confirmation."""
+    return pending.clear()
 
 
-def do_cancel(turn: Turn, subscription: Subscription) -> list[EventType]:
-    """Cancels for real (declining any open offer) and tells the customer."""
-    if turn.tracker.get_slot(SLOT_PENDING) == PENDING_OFFER:
+def do_cancel(turn: Turn, subscription: Subscription, *, open_offer: bool) -> list[EventType]:
+    """Cancels for real (declining the open offer, if any) and tells the customer."""
+    if open_offer:
         offers.resolve_offer(turn.session, subscription, accepted=False, at=now())
     repo.cancel_subscription(turn.session, subscription, reason=CANCEL_REASON_CHAT, at=now())
     turn.say("utter_subscription_canceled", plan=plan_name(turn, subscription))
@@ -77,15 +79,17 @@ class ActionCancelSubscription(ShopAction):
         subscription = subscription_or_say(turn)
         if subscription is None:
             return clear_pending()
-        if turn.tracker.get_slot(SLOT_PENDING) == PENDING_OFFER:
-            return do_cancel(turn, subscription)  # asked to cancel again: they insist
+        offered = pending.pending_kind(turn.tracker) == PENDING_OFFER
+        if offered and pending.standing(turn) is pending.Standing.VALID:
+            # asked to cancel again after the offer: they insist
+            return do_cancel(turn, subscription, open_offer=True)
         plan = plan_name(turn, subscription)
         offer = retention_offer_text(turn, subscription)
         if offer is not None:
             turn.say("utter_retention_offer", offer=offer, plan=plan)
-            return [SlotSet(SLOT_PENDING, PENDING_OFFER)]
+            return pending.ask(turn, PENDING_OFFER)
         turn.say("utter_confirm_cancel", plan=plan)
-        return [SlotSet(SLOT_PENDING, PENDING_CANCEL)]
+        return pending.ask(turn, PENDING_CANCEL)
 
 
 def retention_offer_text(turn: Turn, subscription: Subscription) -> str | None:
@@ -137,7 +141,7 @@ class ActionPauseSubscription(ShopAction):
             return clear_pending()
         until = now() + timedelta(days=PAUSE_DAYS)
         turn.say("utter_confirm_pause", plan=plan, until=fmt.day(until, turn.language))
-        return [SlotSet(SLOT_PENDING, PENDING_PAUSE)]
+        return pending.ask(turn, PENDING_PAUSE)
 
 
 class ActionConfirm(ShopAction):
@@ -148,27 +152,30 @@ class ActionConfirm(ShopAction):
         return "action_confirm"
 
     def act(self, turn: Turn) -> list[EventType]:
-        """Cancels, pauses, or applies the accepted offer."""
-        pending = turn.tracker.get_slot(SLOT_PENDING)
-        if pending is None:
+        """Cancels, pauses, or applies the accepted offer (for the customer who was asked)."""
+        kind = pending.pending_kind(turn.tracker)
+        state = pending.standing(turn)
+        if state is pending.Standing.NONE:
             turn.say("utter_nothing_pending")
             return []
+        if state is not pending.Standing.VALID:
+            return pending.refuse(turn, state)
         subscription = subscription_or_say(turn)
         if subscription is None:
             return clear_pending()
         plan = plan_name(turn, subscription)
-        if pending == PENDING_CANCEL:
-            return do_cancel(turn, subscription)
-        if pending == PENDING_PAUSE:
+        if kind == PENDING_CANCEL:
+            return do_cancel(turn, subscription, open_offer=False)
+        if kind == PENDING_PAUSE:
             until = now() + timedelta(days=PAUSE_DAYS)
             repo.pause_subscription(turn.session, subscription, until=until, at=now())
             turn.say("utter_subscription_paused", plan=plan, until=fmt.day(until, turn.language))
             return clear_pending()
-        if pending == PENDING_OFFER:
+        if kind == PENDING_OFFER:
             offers.resolve_offer(turn.session, subscription, accepted=True, at=now())
             turn.say("utter_offer_accepted", plan=plan)
             return clear_pending()
-        logger.warning("Unknown pending action %r", pending)
+        logger.warning("Unknown pending action %r", kind)
         turn.say("utter_nothing_pending")
         return clear_pending()
 
@@ -182,16 +189,19 @@ class ActionDecline(ShopAction):
 
     def act(self, turn: Turn) -> list[EventType]:
         """Declining an offer means cancel anyway; declining a question keeps things."""
-        pending = turn.tracker.get_slot(SLOT_PENDING)
-        if pending is None:
+        kind = pending.pending_kind(turn.tracker)
+        state = pending.standing(turn)
+        if state is pending.Standing.NONE:
             turn.say("utter_nothing_pending")
             return clear_pending()
+        if state is not pending.Standing.VALID:
+            return pending.refuse(turn, state)
         subscription = subscription_or_say(turn)
         if subscription is None:
             return clear_pending()
-        if pending == PENDING_OFFER:
-            return do_cancel(turn, subscription)
-        if pending == PENDING_CANCEL:
+        if kind == PENDING_OFFER:
+            return do_cancel(turn, subscription, open_offer=True)
+        if kind == PENDING_CANCEL:
             turn.say("utter_cancel_kept", plan=plan_name(turn, subscription))
             return clear_pending()
         turn.say("utter_nothing_pending")

@@ -1,13 +1,15 @@
 """Action tests: real actions against a real seeded SQLite store.
 
 Trackers are built by hand and replies collected with a ``CollectingDispatcher``
-(as in Rasa's own examples); nothing is mocked.
+(as in Rasa's own examples); nothing is mocked. A signed-in customer's message
+carries what a door leaves after checking the host website's token:
+``{"verified_customer_id": <id>}``.
 """
 
 from __future__ import annotations
 
-import secrets
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from actions import settings as action_settings
 from actions import store as action_store
-from actions.identity import customer_hash
+from actions.pending import SLOT_PENDING_AT, SLOT_PENDING_CUSTOMER
 from analytics import settings as analytics_settings
+from analytics.identity import VERIFIED_KEY, identity_metadata, legacy_hash
 from tests.e2e.stack import seed_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,21 +47,12 @@ def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
-def secret() -> str:
-    """The identity secret of this test."""
-    return secrets.token_hex(16)
-
-
-@pytest.fixture()
-def store(
-    seeded_db: Path, tmp_path: Path, secret: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
+def store(seeded_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A private copy of the seeded store, wired into the action server's settings."""
     copy = tmp_path / "shop.db"
     shutil.copy(seeded_db, copy)
     url = f"sqlite:///{copy}"
     monkeypatch.setenv("SHOP_DATABASE_URL", url)
-    monkeypatch.setenv("IDENTITY_SECRET", secret)
     _clear_caches()
     yield url
     _clear_caches()
@@ -74,9 +68,41 @@ def session(store: str) -> Iterator[Session]:
 MakeTracker = Callable[..., Tracker]
 
 
+CLAIM_SECRET = "the host website's secret, which the action server never sees"
+
+
+def claims_only(customer: str) -> dict[str, Any]:
+    """Metadata with the host website's identity claims but no door's verdict.
+
+    Whatever they say (here even a correctly signed token and legacy hash), the action
+    server must treat such a message as anonymous: only a door may verify them.
+    """
+    return {
+        **identity_metadata(customer, CLAIM_SECRET),
+        "customer_hash": legacy_hash(customer, CLAIM_SECRET),
+    }
+
+
+def pending_slots(kind: str, customer: str, *, age_seconds: float = 0.0) -> dict[str, Any]:
+    """The slots of a confirmation asked to ``customer`` ``age_seconds`` ago."""
+    return {
+        "pending_action": kind,
+        SLOT_PENDING_CUSTOMER: customer,
+        SLOT_PENDING_AT: time.time() - age_seconds,
+    }
+
+
+def slot_values(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The slots an action's events set (the last value of each)."""
+    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
 @pytest.fixture()
-def make_tracker(secret: str) -> MakeTracker:
-    """Builds a tracker whose latest message comes from ``customer`` (or nobody)."""
+def make_tracker() -> MakeTracker:
+    """Builds a tracker whose latest message comes from ``customer`` (or nobody).
+
+    ``forged=True`` sends only the customer's identity claims (no door verdict).
+    """
 
     def build(
         text: str = "",
@@ -91,8 +117,7 @@ def make_tracker(secret: str) -> MakeTracker:
     ) -> Tracker:
         metadata: dict[str, Any] = {}
         if customer is not None:
-            key = secret + ("x" if forged else "")
-            metadata = {"customer_id": customer, "customer_hash": customer_hash(customer, key)}
+            metadata = claims_only(customer) if forged else {VERIFIED_KEY: customer}
         latest: dict[str, Any] = {
             "text": text,
             "intent": {"name": intent, "confidence": 0.99},
@@ -127,11 +152,10 @@ def responses(dispatcher: CollectingDispatcher) -> list[str]:
 
 
 @pytest.fixture()
-def broken_store(tmp_path: Path, secret: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def broken_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A store URL whose database has no tables (as after a failed migration)."""
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     monkeypatch.setenv("SHOP_DATABASE_URL", url)
-    monkeypatch.setenv("IDENTITY_SECRET", secret)
     _clear_caches()
     yield url
     _clear_caches()

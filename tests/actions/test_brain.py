@@ -27,7 +27,7 @@ from analytics.live_risk import LiveRisk
 from analytics.models import Conversation, Customer, Subscription
 from analytics.offers import RetentionOfferRecord
 from analytics.scores import CustomerScore
-from tests.actions.conftest import MakeTracker, responses
+from tests.actions.conftest import MakeTracker, pending_slots, responses, slot_values
 
 
 def store_score(session: Session, external_id: str, **values: object) -> None:
@@ -54,7 +54,7 @@ def store_score(session: Session, external_id: str, **values: object) -> None:
 VIP = {"segment": "at_risk", "churn_risk": 0.83, "clv_cents": 420_000}
 
 
-def subscription_status(session: Session, external_id: str) -> str:
+def subscription_status(session: Session, external_id: str) -> str | None:
     session.rollback()
     customer = session.scalars(select(Customer).where(Customer.external_id == external_id)).one()
     return session.scalars(
@@ -77,15 +77,10 @@ def test_high_risk_vip_gets_a_retention_offer_and_can_keep_the_box(
         "0.83" not in dispatcher.messages[0]["offer"]
         and "风险" not in dispatcher.messages[0]["offer"]
     )
-    assert {
-        "event": "slot",
-        "timestamp": None,
-        "name": "pending_action",
-        "value": PENDING_OFFER,
-    } in events
-    tracker = make_tracker(
-        "好的", intent="affirm", customer=DEMO_VIP_AT_RISK, slots={"pending_action": PENDING_OFFER}
-    )
+    asked = slot_values(events)
+    assert asked["pending_action"] == PENDING_OFFER
+    assert asked["pending_customer_id"] == DEMO_VIP_AT_RISK
+    tracker = make_tracker("好的", intent="affirm", customer=DEMO_VIP_AT_RISK, slots=asked)
     ActionConfirm().run(dispatcher, tracker, {})
     assert responses(dispatcher)[-1] == "utter_offer_accepted"
     assert subscription_status(session, DEMO_VIP_AT_RISK) == "paused"  # kept, not cancelled
@@ -102,7 +97,7 @@ def test_a_vip_who_insists_is_cancelled_and_not_offered_twice(
         "不要，取消",
         intent="deny",
         customer=DEMO_VIP_AT_RISK,
-        slots={"pending_action": PENDING_OFFER},
+        slots=pending_slots(PENDING_OFFER, DEMO_VIP_AT_RISK),
     )
     ActionDecline().run(dispatcher, tracker, {})
     assert responses(dispatcher) == ["utter_retention_offer", "utter_subscription_canceled"]
@@ -118,7 +113,7 @@ def test_insisting_by_asking_again_cancels(
         "我就是要取消",
         intent="cancel_subscription",
         customer=DEMO_VIP_AT_RISK,
-        slots={"pending_action": PENDING_OFFER},
+        slots=pending_slots(PENDING_OFFER, DEMO_VIP_AT_RISK),
     )
     ActionCancelSubscription().run(dispatcher, make_tracker("取消", customer=DEMO_VIP_AT_RISK), {})
     ActionCancelSubscription().run(dispatcher, tracker, {})

@@ -16,7 +16,7 @@ from actions.subscription import (
 )
 from analytics.demo import DEMO_EN, DEMO_NEW, DEMO_ZH
 from analytics.models import Customer, Subscription
-from tests.actions.conftest import MakeTracker, responses
+from tests.actions.conftest import MakeTracker, pending_slots, responses, slot_values
 
 
 def subscription_of(session: Session, external_id: str) -> Subscription:
@@ -42,18 +42,22 @@ def test_cancel_asks_first_and_changes_nothing(
     )
     assert responses(dispatcher) == ["utter_confirm_cancel"]
     assert pending(events) == PENDING_CANCEL
+    assert slot_values(events)["pending_customer_id"] == DEMO_ZH  # bound to who asked
     assert subscription_of(session, DEMO_ZH).status == "active"
 
 
 def test_confirming_cancels_for_real(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    tracker = make_tracker(
-        "/affirm", intent="affirm", customer=DEMO_ZH, slots={"pending_action": PENDING_CANCEL}
-    )
+    asked = ActionCancelSubscription().run(dispatcher, make_tracker("取消", customer=DEMO_ZH), {})
+    tracker = make_tracker("/affirm", intent="affirm", customer=DEMO_ZH, slots=slot_values(asked))
     events = ActionConfirm().run(dispatcher, tracker, {})
-    assert responses(dispatcher) == ["utter_subscription_canceled"]
-    assert pending(events) is None
+    assert responses(dispatcher) == ["utter_confirm_cancel", "utter_subscription_canceled"]
+    assert slot_values(events) == {
+        "pending_action": None,
+        "pending_customer_id": None,
+        "pending_at": None,
+    }
     subscription = subscription_of(session, DEMO_ZH)
     assert subscription.status == "canceled" and subscription.canceled_at is not None
 
@@ -62,7 +66,7 @@ def test_declining_keeps_the_subscription(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     tracker = make_tracker(
-        "no", intent="deny", customer=DEMO_EN, slots={"pending_action": PENDING_CANCEL}
+        "no", intent="deny", customer=DEMO_EN, slots=pending_slots(PENDING_CANCEL, DEMO_EN)
     )
     ActionDecline().run(dispatcher, tracker, {})
     assert responses(dispatcher) == ["utter_cancel_kept"]
@@ -74,9 +78,7 @@ def test_pause_then_confirm(
 ) -> None:
     events = ActionPauseSubscription().run(dispatcher, make_tracker("pause", customer=DEMO_EN), {})
     assert pending(events) == PENDING_PAUSE and responses(dispatcher) == ["utter_confirm_pause"]
-    tracker = make_tracker(
-        "yes", intent="affirm", customer=DEMO_EN, slots={"pending_action": PENDING_PAUSE}
-    )
+    tracker = make_tracker("yes", intent="affirm", customer=DEMO_EN, slots=slot_values(events))
     ActionConfirm().run(dispatcher, tracker, {})
     assert responses(dispatcher)[-1] == "utter_subscription_paused"
     subscription = subscription_of(session, DEMO_EN)
@@ -94,9 +96,10 @@ def test_affirm_with_nothing_pending_changes_nothing(
 def test_confirm_from_an_anonymous_message_does_not_cancel(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    tracker = make_tracker("yes", intent="affirm", slots={"pending_action": PENDING_CANCEL})
-    ActionConfirm().run(dispatcher, tracker, {})
-    assert responses(dispatcher) == ["utter_ask_sign_in"]
+    tracker = make_tracker("yes", intent="affirm", slots=pending_slots(PENDING_CANCEL, DEMO_ZH))
+    events = ActionConfirm().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_confirmation_other_customer"]
+    assert slot_values(events)["pending_action"] is None
     assert subscription_of(session, DEMO_ZH).status == "active"
 
 
