@@ -1,4 +1,8 @@
-"""Runs the action server: ``python -m actions [--port PORT]``."""
+"""Runs the action server: ``python -m actions [--port PORT] [--host HOST]``.
+
+One process (Sanic's single-process mode), bound to ``ACTION_SERVER_HOST``
+(``127.0.0.1`` unless set), with the checks of :mod:`actions.server`.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,46 @@ import argparse
 import logging
 from pathlib import Path
 
-from rasa_sdk.endpoint import run
 from rasa_sdk.executor import ActionExecutor
+from sanic import Sanic
 
+from actions.server import create_action_app, install_token_filter
 from actions.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 ACTIONS_PACKAGE = "actions"
 # rasa-sdk reads only tracing settings from it; absent is fine but it says so loudly.
 ENDPOINTS_FILE = Path(__file__).resolve().parent / "endpoints.yml"
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parses arguments and serves the actions until interrupted."""
+    settings = get_settings()
     parser = argparse.ArgumentParser(description="Leaf & Bean action server")
-    parser.add_argument("--port", type=int, default=get_settings().port)
+    parser.add_argument("--port", type=int, default=settings.port)
+    parser.add_argument("--host", default=settings.host)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    install_token_filter()
     executor = ActionExecutor()
     executor.register_package(ACTIONS_PACKAGE)
-    run(executor, port=args.port, endpoints=str(ENDPOINTS_FILE))
+    app = create_action_app(executor, settings, str(ENDPOINTS_FILE))
+    logger.info(
+        "Action server on http://%s:%d (token %s)",
+        args.host,
+        args.port,
+        "required" if settings.token else "not set",
+    )
+    app.prepare(
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        motd=False,
+        single_process=True,
+    )
+    Sanic.serve_single(primary=app)
 
 
 if __name__ == "__main__":
