@@ -28,20 +28,26 @@ Columns (``*`` = required):
   ``tracking_number``, ``shipped_at``, ``delivered_at``, ``estimated_delivery``,
   ``sku*``, ``quantity*``, ``unit_price*`` (yuan).
 
-Dates are ISO 8601 (``2026-03-01`` or ``2026-03-01T14:30:00+08:00``); a date or
-time without an offset is taken as China time (UTC+8), the usual shop setting.
+Dates are ISO 8601 (``2026-03-01`` or ``2026-03-01T14:30:00+08:00``), years 1900 to
+2100; a date or time without an offset is taken as China time (UTC+8), the usual shop
+setting.
+
+What makes a row bad (it is reported with the line it starts on and skipped; the import
+never stops): an empty required value; a value longer than its store column; a control
+character or line break in any value (so a product name cannot carry YAML into the NLU
+files); an amount that is not a plain non-negative number with at most two decimals up to
+1,000,000 yuan (``NaN``, ``inf``, ``1e30`` are refused); a quantity outside 1-100,000; an
+order total above the 32-bit column; a date that does not parse or is out of range; more
+values than columns; bytes that are not UTF-8 (other rows of the file still load; a UTF-8
+BOM is dropped, a UTF-16 file with its BOM is read); a row the database refuses.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +55,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from analytics.importer_values import (
+    MAX_TOTAL_CENTS,
+    SHOP_TZ,
+    RowError,
+    boolean,
+    choice,
+    optional,
+    optional_time,
+    parse_money,
+    parse_time,
+    positive_int,
+    read_rows,
+    required,
+)
 from analytics.models import (
     CATEGORIES,
     LANG_ZH,
@@ -63,10 +83,24 @@ from analytics.models import (
 
 logger = logging.getLogger(__name__)
 
-SHOP_TZ = timezone(timedelta(hours=8))
+__all__ = [
+    "SHOP_TZ",
+    "ImportReport",
+    "Problem",
+    "RowError",
+    "import_csv",
+    "parse_money",
+    "parse_time",
+]
+
 MAX_ERRORS_SHOWN = 50
-TRUE_WORDS = {"1", "true", "yes", "y", "是"}
-FALSE_WORDS = {"0", "false", "no", "n", "否"}
+MAX_EXTERNAL_ID = 64
+MAX_SKU = 32
+MAX_EMAIL = 320
+MAX_PHONE = 40
+MAX_CITY = 100
+MAX_SHORT = 40
+MAX_TRACKING = 64
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ORDER_NUMBER = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 DEFAULT_SHIPPING = {
@@ -88,10 +122,6 @@ ORDER_COLUMNS = (
     "quantity",
     "unit_price",
 )
-
-
-class RowError(ValueError):
-    """A problem with one value of one row."""
 
 
 @dataclass(frozen=True)
@@ -141,104 +171,6 @@ class ImportReport:
         return "\n".join(lines)
 
 
-# --- value parsers -----------------------------------------------------------
-
-
-def _required(row: dict[str, str], column: str) -> str:
-    value = (row.get(column) or "").strip()
-    if not value:
-        raise RowError(f"'{column}' is empty")
-    return value
-
-
-def _optional(row: dict[str, str], column: str) -> str | None:
-    value = (row.get(column) or "").strip()
-    return value or None
-
-
-def parse_money(text: str, column: str) -> int:
-    """Parses yuan (``128``, ``99.5``, ``¥1,299.00``) into cents."""
-    cleaned = text.replace("¥", "").replace("￥", "").replace(",", "").strip()
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise RowError(f"'{column}' is not an amount: {text!r}") from None
-    if value < 0 or value != value.quantize(Decimal("0.01")):
-        raise RowError(
-            f"'{column}' must be a non-negative amount with at most 2 decimals: {text!r}"
-        )
-    return int(value * 100)
-
-
-def parse_time(text: str, column: str) -> datetime:
-    """Parses an ISO 8601 date or time; no offset means China time."""
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise RowError(f"'{column}' is not an ISO date (YYYY-MM-DD): {text!r}") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=SHOP_TZ)
-    return value.astimezone(UTC)
-
-
-def _optional_time(row: dict[str, str], column: str) -> datetime | None:
-    text = _optional(row, column)
-    return parse_time(text, column) if text else None
-
-
-def _choice(text: str, column: str, allowed: tuple[str, ...]) -> str:
-    value = text.strip().lower()
-    if value not in allowed:
-        raise RowError(f"'{column}' must be one of {', '.join(allowed)}: {text!r}")
-    return value
-
-
-def _bool(text: str | None, column: str, default: bool) -> bool:
-    if text is None:
-        return default
-    value = text.strip().lower()
-    if value in TRUE_WORDS:
-        return True
-    if value in FALSE_WORDS:
-        return False
-    raise RowError(f"'{column}' must be true or false: {text!r}")
-
-
-def _positive_int(text: str, column: str) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise RowError(f"'{column}' is not a whole number: {text!r}") from None
-    if value <= 0:
-        raise RowError(f"'{column}' must be at least 1: {text!r}")
-    return value
-
-
-# --- reading -----------------------------------------------------------------
-
-
-def read_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yields ``(line number, row)`` of a CSV file with a header.
-
-    Raises:
-        ValueError: If the file lacks a required column (nothing can be loaded).
-    """
-    text = path.read_text(encoding="utf-8-sig")
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise ValueError(f"{path.name}: missing column(s) {', '.join(missing)} (header: {header})")
-    reader.fieldnames = header
-    for row in reader:
-        if None in row:
-            yield reader.line_num, {"__extra__": "1"}
-            continue
-        if not any((v or "").strip() for v in row.values()):
-            continue  # blank line
-        yield reader.line_num, row
-
-
 def _apply(instance: Any, values: dict[str, Any]) -> bool:
     """Sets attributes; returns True if anything changed."""
     changed = False
@@ -251,24 +183,37 @@ def _apply(instance: Any, values: dict[str, Any]) -> bool:
 
 def _load(
     path: Path,
-    required: tuple[str, ...],
+    required_columns: tuple[str, ...],
     kind: str,
     report: ImportReport,
     session: Session,
     handle: Callable[[dict[str, str]], str],
     progress: bool,
 ) -> None:
-    """Runs ``handle`` on every row in its own savepoint; records problems."""
-    rows = list(read_rows(path, required))
-    for line, row in tqdm(rows, desc=f"Importing {kind}", unit="row", disable=not progress):
-        if "__extra__" in row:
-            report.problems.append(Problem(path.name, line, "more values than columns"))
+    """Runs ``handle`` on every row in its own savepoint; records problems.
+
+    A row that fails for any reason (a bad value, or an error of the database itself) is
+    rolled back to its savepoint and reported; the import always goes on with the next row.
+    """
+    rows = list(read_rows(path, required_columns))
+    for row in tqdm(rows, desc=f"Importing {kind}", unit="row", disable=not progress):
+        if row.problem:
+            report.problems.append(Problem(path.name, row.line, row.problem))
             continue
         try:
             with session.begin_nested():
-                outcome = handle(row)
+                outcome = handle(row.values)
         except RowError as error:
-            report.problems.append(Problem(path.name, line, str(error)))
+            report.problems.append(Problem(path.name, row.line, str(error)))
+            continue
+        except Exception as error:  # noqa: BLE001 - one row must never stop the import
+            logger.warning("%s:%d could not be stored: %r", path.name, row.line, error)
+            reason = str(error).splitlines()[0][:200] if str(error) else ""
+            report.problems.append(
+                Problem(
+                    path.name, row.line, f"could not be stored ({type(error).__name__}: {reason})"
+                )
+            )
             continue
         report.count(kind, outcome)
 
@@ -277,13 +222,13 @@ def _load(
 
 
 def _product_row(session: Session, row: dict[str, str]) -> str:
-    sku = _required(row, "sku").upper()
+    sku = required(row, "sku", MAX_SKU).upper()
     values = {
-        "name_zh": _required(row, "name_zh"),
-        "name_en": _required(row, "name_en"),
-        "category": _choice(_required(row, "category"), "category", CATEGORIES),
-        "price_cents": parse_money(_required(row, "price"), "price"),
-        "active": _bool(_optional(row, "active"), "active", True),
+        "name_zh": required(row, "name_zh"),
+        "name_en": required(row, "name_en"),
+        "category": choice(required(row, "category"), "category", CATEGORIES),
+        "price_cents": parse_money(required(row, "price"), "price"),
+        "active": boolean(optional(row, "active"), "active", True),
     }
     product = session.scalars(select(Product).where(Product.sku == sku)).first()
     if product is None:
@@ -294,23 +239,21 @@ def _product_row(session: Session, row: dict[str, str]) -> str:
 
 
 def _customer_row(session: Session, row: dict[str, str]) -> str:
-    external_id = _required(row, "external_id")
-    if len(external_id) > 64:
-        raise RowError("'external_id' is longer than 64 characters")
-    email = _required(row, "email")
+    external_id = required(row, "external_id", MAX_EXTERNAL_ID)
+    email = required(row, "email", MAX_EMAIL)
     if not EMAIL.match(email):
-        raise RowError(f"'email' is not an email address: {email!r}")
-    language = _optional(row, "language") or LANG_ZH
+        raise RowError(f"'email' is not an email address: {email[:40]!r}")
+    language = optional(row, "language") or LANG_ZH
     values = {
-        "name": _required(row, "name"),
+        "name": required(row, "name"),
         "email": email,
-        "phone": _optional(row, "phone"),
-        "language": _choice(language, "language", LANGUAGES),
-        "city": _optional(row, "city") or "",
-        "created_at": parse_time(_required(row, "created_at"), "created_at"),
-        "acquisition_channel": _optional(row, "acquisition_channel") or "import",
+        "phone": optional(row, "phone", MAX_PHONE),
+        "language": choice(language, "language", LANGUAGES),
+        "city": optional(row, "city", MAX_CITY) or "",
+        "created_at": parse_time(required(row, "created_at"), "created_at"),
+        "acquisition_channel": optional(row, "acquisition_channel", MAX_SHORT) or "import",
         "acquisition_cost_cents": parse_money(
-            _optional(row, "acquisition_cost") or "0", "acquisition_cost"
+            optional(row, "acquisition_cost") or "0", "acquisition_cost"
         ),
     }
     customer = session.scalars(select(Customer).where(Customer.external_id == external_id)).first()
@@ -322,31 +265,31 @@ def _customer_row(session: Session, row: dict[str, str]) -> str:
 
 
 def _order_row(session: Session, row: dict[str, str]) -> str:
-    number = _required(row, "order_number").upper()
+    number = required(row, "order_number").upper()
     if not ORDER_NUMBER.match(number):
-        raise RowError(f"'order_number' must be 1-16 letters, digits, - or _: {number!r}")
-    external_id = _required(row, "customer_id")
+        raise RowError(f"'order_number' must be 1-16 letters, digits, - or _: {number[:40]!r}")
+    external_id = required(row, "customer_id", MAX_EXTERNAL_ID)
     customer = session.scalars(select(Customer).where(Customer.external_id == external_id)).first()
     if customer is None:
         raise RowError(f"unknown customer {external_id!r} (import it in the customers file)")
-    sku = _required(row, "sku").upper()
+    sku = required(row, "sku", MAX_SKU).upper()
     product = session.scalars(select(Product).where(Product.sku == sku)).first()
     if product is None:
         raise RowError(f"unknown product {sku!r} (import it in the products file)")
-    status = _choice(_required(row, "status"), "status", ORDER_STATUSES)
-    shipping = _optional(row, "shipping_status") or DEFAULT_SHIPPING[status]
+    status = choice(required(row, "status"), "status", ORDER_STATUSES)
+    shipping = optional(row, "shipping_status") or DEFAULT_SHIPPING[status]
     order_values = {
-        "created_at": parse_time(_required(row, "created_at"), "created_at"),
+        "created_at": parse_time(required(row, "created_at"), "created_at"),
         "status": status,
-        "shipping_status": _choice(shipping, "shipping_status", SHIPPING_STATUSES),
-        "carrier": _optional(row, "carrier"),
-        "tracking_number": _optional(row, "tracking_number"),
-        "shipped_at": _optional_time(row, "shipped_at"),
-        "delivered_at": _optional_time(row, "delivered_at"),
-        "estimated_delivery": _optional_time(row, "estimated_delivery"),
+        "shipping_status": choice(shipping, "shipping_status", SHIPPING_STATUSES),
+        "carrier": optional(row, "carrier", MAX_SHORT),
+        "tracking_number": optional(row, "tracking_number", MAX_TRACKING),
+        "shipped_at": optional_time(row, "shipped_at"),
+        "delivered_at": optional_time(row, "delivered_at"),
+        "estimated_delivery": optional_time(row, "estimated_delivery"),
     }
-    quantity = _positive_int(_required(row, "quantity"), "quantity")
-    unit_price = parse_money(_required(row, "unit_price"), "unit_price")
+    quantity = positive_int(required(row, "quantity"), "quantity")
+    unit_price = parse_money(required(row, "unit_price"), "unit_price")
     order = session.scalars(select(Order).where(Order.order_number == number)).first()
     outcome = "unchanged"
     if order is None:
@@ -374,7 +317,10 @@ def _order_row(session: Session, row: dict[str, str]) -> str:
         outcome = "updated"
     session.flush()
     session.refresh(order)
-    order.total_cents = sum(i.quantity * i.unit_price_cents for i in order.items)
+    total = sum(i.quantity * i.unit_price_cents for i in order.items)
+    if total > MAX_TOTAL_CENTS:
+        raise RowError(f"order {number} total would exceed {MAX_TOTAL_CENTS // 100} yuan")
+    order.total_cents = total
     return outcome
 
 
