@@ -4,6 +4,10 @@
 as in ``bot/endpoints.yml``; override with ``--events-db`` or ``RASA_EVENTS_DB``);
 ``--source rabbitmq`` consumes the queue of ``bot/endpoints.prod.yml`` (``RABBITMQ_*``
 variables). SIGTERM and Ctrl-C stop it after the current batch.
+
+The worker never exits on a bad event (it is dead-lettered, one log line each, with ids and
+the error class only, never message text) nor on an unavailable store or broker (it backs
+off and retries, logging each attempt).
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ import sys
 import threading
 from types import FrameType
 
+from sqlalchemy.exc import OperationalError
+
 from analytics.db import make_engine, make_sessionmaker, upgrade_to_head
+from analytics.ingest.errors import Backoff, error_class
 from analytics.ingest.rabbitmq import RabbitConfig, RabbitMQConsumer
 from analytics.ingest.sql_source import SqlEventPoller
 from analytics.ingest.writer import IngestWriter
@@ -66,17 +73,6 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     settings = get_settings()
-    if args.migrate:
-        upgrade_to_head(settings.database_url)
-    engine = make_engine(settings.database_url)
-    scorer = default_scorer()
-    scorer.score("预热 warm-up")  # load (or train once) the sentiment model before consuming
-    writer = IngestWriter(
-        make_sessionmaker(engine),
-        settings.identity_secret,
-        scorer=scorer,
-        live_risk=not args.no_live_risk,
-    )
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -85,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    if args.migrate:
+        _migrate(settings.database_url, stop)
+    engine = make_engine(settings.database_url)
+    scorer = default_scorer()
+    scorer.score("预热 warm-up")  # load (or train once) the sentiment model before consuming
+    writer = IngestWriter(make_sessionmaker(engine), scorer=scorer, live_risk=not args.no_live_risk)
     try:
         if args.source == "sql":
             poller = SqlEventPoller(
@@ -109,12 +111,31 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         engine.dispose()
     logger.info(
-        "Stopped: %d events, %d messages stored, %d duplicates skipped",
+        "Stopped: %d events, %d messages stored, %d duplicates skipped, %d dead letters",
         stats.events,
         stats.messages,
         stats.duplicates,
+        stats.dead_letters,
     )
     return 0
+
+
+def _migrate(url: str, stop: threading.Event) -> None:
+    """Upgrade the store schema, retrying with back-off while the store is unreachable."""
+    backoff = Backoff()
+    while not stop.is_set():
+        try:
+            upgrade_to_head(url)
+            return
+        except OperationalError as error:
+            delay = backoff.next_delay()
+            logger.warning(
+                "Store unavailable for the migration (%s); attempt %d again in %.1f s",
+                error_class(error),
+                backoff.attempt + 1,
+                delay,
+            )
+            stop.wait(delay)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,18 @@ Rasa publishes every tracker event as JSON with ``sender_id``, ``event`` and ``t
 Three kinds matter here:
 
 * ``user``: the customer's text, ``parse_data`` (``intent``, ``entities`` and the detector's
-  ``language``: ``zh``, ``en`` or ``mixed``), ``input_channel`` and ``metadata`` carrying
-  ``customer_id``/``customer_hash``: the customer is linked only if the HMAC is valid;
+  ``language``: ``zh``, ``en`` or ``mixed``), ``input_channel`` and ``metadata``. The door
+  (Rasa's channel) verified the customer's identity claim and left only
+  ``metadata.verified_customer_id`` (:func:`analytics.identity.verified_customer_id`): that
+  is the message's customer. Nothing else in the metadata is trusted or kept;
 * ``bot``: the reply text; its action is the last ``action`` event of the sender (e.g.
   ``action_order_status``), else the response name from ``metadata.utter_action``;
 * ``action``: not stored as a message, but ``action_handoff`` flags the conversation and
   fallback actions count as fallbacks on the following bot message.
 
-Everything else (slots, session starts, featurization markers) is skipped.
+Everything else (slots, session starts, featurization markers) is skipped. Every string
+is cleaned (:mod:`analytics.ingest.clean`); a user, bot or action event without a string
+sender id or a usable timestamp raises :class:`ValueError` (the worker dead-letters it).
 
 The idempotency key of an event is a hash of sender id, event type and timestamp (Rasa's
 timestamps are floats with microsecond resolution, unique per sender and event), so the same
@@ -27,6 +31,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from analytics.identity import verified_customer_id
+from analytics.ingest.clean import (
+    MAX_TEXT_CHARS,
+    clean_float,
+    clean_optional,
+    clean_text,
+    clean_value,
+)
 from analytics.models import CHANNEL_WEB, LANG_EN, LANG_ZH
 
 logger = logging.getLogger(__name__)
@@ -40,8 +52,8 @@ KIND_ACTION = "action"
 HANDOFF_ACTION = "action_handoff"
 LISTEN_ACTION = "action_listen"
 WEB_CHANNELS = frozenset({"rest", "socketio", "web", ""})
-METADATA_CUSTOMER_ID = "customer_id"
-METADATA_CUSTOMER_HASH = "customer_hash"
+MAX_NAME_CHARS = 100
+MAX_SENDER_CHARS = 10_000
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -62,7 +74,7 @@ class MappedEvent:
         entities: The raw extracted entities.
         action: The action name (action events) or the response name (bot events).
         channel: The input channel of a user event.
-        metadata: The event's metadata (identity claims of user events).
+        customer: The external id of the customer the door verified on a user event.
     """
 
     kind: str
@@ -76,7 +88,7 @@ class MappedEvent:
     entities: list[dict[str, Any]] | None = None
     action: str | None = None
     channel: str | None = None
-    metadata: dict[str, Any] | None = None
+    customer: str | None = None
 
 
 def event_key(sender_id: str, event: str, timestamp: Any) -> str:
@@ -112,6 +124,15 @@ def script_language(text: str) -> str:
     return LANG_ZH if _CJK_RE.search(text or "") else LANG_EN
 
 
+def _timestamp(kind: str, value: Any) -> datetime:  # noqa: ANN401
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{kind} event without a numeric timestamp")
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    except (OverflowError, OSError, ValueError) as error:
+        raise ValueError(f"{kind} event with an impossible timestamp") from error
+
+
 def map_event(event: dict[str, Any]) -> MappedEvent | None:
     """Map one Rasa event, or return ``None`` for events that are not stored here.
 
@@ -123,38 +144,39 @@ def map_event(event: dict[str, Any]) -> MappedEvent | None:
         event: The event JSON as published by the broker.
 
     Returns:
-        The mapped event, or ``None``.
+        The mapped event (strings cleaned), or ``None``.
 
     Raises:
-        ValueError: If a user, bot or action event lacks its sender id or timestamp.
+        ValueError: If a user, bot or action event lacks a string sender id or a usable
+            timestamp.
     """
     kind = event.get("event")
     if kind not in (KIND_USER, KIND_BOT, KIND_ACTION):
         return None
-    sender_id = event.get("sender_id")
+    raw_sender = event.get("sender_id")
     timestamp = event.get("timestamp")
-    if not sender_id or not isinstance(timestamp, int | float):
-        raise ValueError(f"{kind} event without sender_id or timestamp")
-    at = datetime.fromtimestamp(float(timestamp), tz=UTC)
-    key = event_key(str(sender_id), str(kind), timestamp)
+    if not isinstance(raw_sender, str) or not raw_sender:
+        raise ValueError(f"{kind} event without a sender_id")
+    at = _timestamp(str(kind), timestamp)
+    sender_id = clean_text(raw_sender, MAX_SENDER_CHARS)
+    key = event_key(sender_id, str(kind), timestamp)
     raw_metadata = event.get("metadata")
     metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     if kind == KIND_ACTION:
-        return MappedEvent(KIND_ACTION, key, str(sender_id), at, action=event.get("name"))
-    text = event.get("text")
-    text = text if isinstance(text, str) else ""
+        action = clean_optional(event.get("name"), MAX_NAME_CHARS)
+        return MappedEvent(KIND_ACTION, key, sender_id, at, action=action)
+    text = clean_optional(event.get("text"), MAX_TEXT_CHARS) or ""
     if kind == KIND_BOT:
         if metadata.get("author") == FOUNDER_AUTHOR:
             return None  # written by the console as a founder message
-        utter = metadata.get("utter_action") if metadata else None
         return MappedEvent(
             KIND_BOT,
             key,
-            str(sender_id),
+            sender_id,
             at,
             text=text,
             language=script_language(text),
-            action=utter if isinstance(utter, str) else None,
+            action=clean_optional(metadata.get("utter_action"), MAX_NAME_CHARS),
         )
     raw_parse = event.get("parse_data")
     parse: dict[str, Any] = raw_parse if isinstance(raw_parse, dict) else {}
@@ -163,18 +185,19 @@ def map_event(event: dict[str, Any]) -> MappedEvent | None:
     language = parse.get("language")
     if language not in (LANG_ZH, LANG_EN, "mixed"):
         language = script_language(text)
-    confidence = intent.get("confidence")
-    entities = parse.get("entities") if isinstance(parse.get("entities"), list) else None
+    raw_entities = parse.get("entities")
+    entities = clean_value(raw_entities) if isinstance(raw_entities, list) else None
+    raw_channel = event.get("input_channel")
     return MappedEvent(
         KIND_USER,
         key,
-        str(sender_id),
+        sender_id,
         at,
         text=text,
         language=language,
-        intent=intent.get("name") if isinstance(intent.get("name"), str) else None,
-        confidence=float(confidence) if isinstance(confidence, int | float) else None,
+        intent=clean_optional(intent.get("name"), MAX_NAME_CHARS),
+        confidence=clean_float(intent.get("confidence")),
         entities=entities,
-        channel=channel_name(event.get("input_channel")),
-        metadata=metadata,
+        channel=channel_name(clean_text(raw_channel) if isinstance(raw_channel, str) else None),
+        customer=clean_optional(verified_customer_id(metadata)),
     )

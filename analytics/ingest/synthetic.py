@@ -2,7 +2,8 @@
 
 The events have exactly the fields Rasa 3.6 publishes through its event brokers (checked
 against a real ``rasa run`` with the SQL broker): per turn a ``user`` event with
-``parse_data`` (``intent``, ``entities``, ``language``) and identity ``metadata``, a
+``parse_data`` (``intent``, ``entities``, ``language``) and ``metadata`` (for a signed-in
+customer ``verified_customer_id``, as a door leaves it after checking the claim), a
 ``slot`` event, ``user_featurization``, the ``action``, the ``bot`` reply and
 ``action_listen``. :func:`write_sql_broker_rows` appends them to a database with the table
 of Rasa's SQL event broker.
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from actions.identity import customer_hash
+from analytics.identity import VERIFIED_KEY
 
 _TURNS: tuple[tuple[str, str, str, str], ...] = (
     # text, intent, action, bot reply
@@ -61,7 +62,7 @@ def turn_events(
         action: The action the bot ran.
         reply: The bot's text.
         language: ``zh``, ``en`` or ``mixed`` (guessed from the text if omitted).
-        metadata: Identity metadata (``customer_id``/``customer_hash``).
+        metadata: The user event's metadata (``verified_customer_id``: :func:`identity`).
         confidence: Intent confidence.
         entities: Extracted entities.
 
@@ -110,23 +111,21 @@ def turn_events(
     ]  # fmt: skip
 
 
-def identity(customer_id: str, secret: str) -> dict[str, str]:
-    """Identity metadata with a valid hash.
+def identity(customer_id: str) -> dict[str, str]:
+    """The metadata a door leaves on a message once it has verified the customer's claim.
 
     Args:
         customer_id: The external id.
-        secret: ``IDENTITY_SECRET``.
 
     Returns:
-        ``{"customer_id": ..., "customer_hash": ...}``.
+        ``{"verified_customer_id": customer_id}``.
     """
-    return {"customer_id": customer_id, "customer_hash": customer_hash(customer_id, secret)}
+    return {VERIFIED_KEY: customer_id}
 
 
 def synthetic_stream(
     n_turns: int,
     *,
-    secret: str | None,
     customers: list[str],
     start_ts: float,
     seed: int = 0,
@@ -140,8 +139,7 @@ def synthetic_stream(
 
     Args:
         n_turns: Number of user turns.
-        secret: ``IDENTITY_SECRET`` (``None``: all anonymous).
-        customers: External ids to draw signed-in senders from (may be empty).
+        customers: External ids to draw signed-in senders from (empty: all anonymous).
         start_ts: Timestamp of the first event.
         seed: Random seed.
         senders: Number of concurrent conversations.
@@ -156,8 +154,8 @@ def synthetic_stream(
         nonlocal opened
         opened += 1
         who: dict[str, str] = {}
-        if customers and secret and rng.random() < 0.7:
-            who = identity(rng.choice(customers), secret)
+        if customers and rng.random() < 0.7:
+            who = identity(rng.choice(customers))
         return [f"synthetic-{seed}-{opened}", rng.randint(2, 8), who]
 
     active = [new_conversation() for _ in range(senders)]

@@ -1,10 +1,22 @@
-"""Writes batches of Rasa events into ``conversations`` and ``messages``, idempotently.
+"""Writes batches of Rasa events into the store, one event's failure never stopping the rest.
 
-One batch is one database transaction: the conversations are upserted, the new messages
-(redacted, with sentiment) inserted with ``ON CONFLICT (event_key) DO NOTHING``, the live
-risk of every verified customer who spoke is updated, and the source's checkpoint is moved,
-all committed together. A batch that fails is rolled back whole and can be retried; a batch
-that is delivered twice stores nothing new.
+One batch is one database transaction: the events are decoded and mapped
+(:mod:`analytics.ingest.mapping`), stored (:class:`~analytics.ingest.store.MessageStore`:
+conversations, redacted messages with sentiment, live risk), the events that failed are
+recorded as dead letters (:mod:`analytics.ingest.dead_letter`) and the source's checkpoint
+is moved, all committed together.
+
+Every event is processed on its own: the batch is first stored inside one SAVEPOINT (the
+fast path); if that fails, the SAVEPOINT is rolled back and each event is stored in its own
+SAVEPOINT, so the one that fails is dead-lettered and the others are stored. An event that
+cannot even be decoded or mapped (not JSON, not an object, no sender, an impossible
+timestamp) is dead-lettered without touching the store.
+
+A failure that is about the store and not the event (connection refused or lost, lock,
+missing schema: :func:`~analytics.ingest.errors.is_store_unavailable`) rolls the whole
+batch back and raises :class:`~analytics.ingest.errors.StoreUnavailable`: nothing is
+dead-lettered, the caller backs off and retries. A batch that is delivered twice stores
+nothing new (messages are keyed by ``event_key``).
 """
 
 from __future__ import annotations
@@ -12,47 +24,41 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.attributes import set_committed_value
 
-from actions.identity import verified_customer_id
-from analytics import repo
-from analytics.ingest import checkpoint
-from analytics.ingest.mapping import (
-    HANDOFF_ACTION,
-    KIND_ACTION,
-    KIND_BOT,
-    KIND_USER,
-    LISTEN_ACTION,
-    MappedEvent,
-    map_event,
+from analytics.ingest import checkpoint, dead_letter
+from analytics.ingest.clean import clean_text
+from analytics.ingest.errors import (
+    StoreUnavailable,
+    describe_error,
+    error_class,
+    is_store_unavailable,
 )
-from analytics.live_risk import Utterance, update_live_risks
-from analytics.models import (
-    CHANNEL_WEB,
-    CONV_OPEN,
-    LANG_ZH,
-    LANGUAGES,
-    ROLE_BOT,
-    ROLE_USER,
-    Base,
-    Conversation,
-    Customer,
-    Message,
-)
-from analytics.privacy import redact, redact_entities
+from analytics.ingest.mapping import MappedEvent, event_key, map_event
+from analytics.ingest.store import MessageStore, StoreCounts
 from analytics.sentiment import SentimentScorer, default_scorer
 
 logger = logging.getLogger(__name__)
 
-HANDOFF_REASON = "customer asked for a person"
-MAX_CACHED_CUSTOMERS = 50_000
+#: The dead-letter source of events written without a named source.
+DIRECT_SOURCE = "direct"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One event as the broker delivered it.
+
+    Attributes:
+        body: The raw body (JSON ``bytes`` or ``str``) or an already decoded event.
+        position: Where it is in its source (``events.id`` of the SQL broker), if anywhere.
+    """
+
+    body: str | bytes | Mapping[str, Any]
+    position: int | None = None
 
 
 @dataclass
@@ -63,7 +69,9 @@ class BatchResult:
         events: Events read (all kinds).
         messages: New messages stored.
         duplicates: User/bot events whose key was already stored.
-        skipped: Events of kinds that are not stored, or malformed events.
+        skipped: Events of kinds that are not stored.
+        dead_letters: Events that failed and were recorded as dead letters.
+        dead: Indexes (in the batch) of those events.
         live_risk_updates: Live-risk rows written.
         customers: Internal ids of verified customers who spoke in the batch.
         seconds: Wall time of the batch.
@@ -73,38 +81,66 @@ class BatchResult:
     messages: int = 0
     duplicates: int = 0
     skipped: int = 0
+    dead_letters: int = 0
+    dead: list[int] = field(default_factory=list)
     live_risk_updates: int = 0
     customers: set[int] = field(default_factory=set)
     seconds: float = 0.0
 
+    def add(self, counts: StoreCounts) -> None:
+        """Add what one store call did."""
+        self.messages += counts.messages
+        self.duplicates += counts.duplicates
+        self.live_risk_updates += counts.live_risk_updates
+        self.customers.update(counts.customers)
 
-def parse_json_event(raw: str | bytes) -> dict[str, Any] | None:
-    """Decode one event body, or ``None`` (logged) if it is not a JSON object.
+
+@dataclass
+class _Poison:
+    index: int
+    error: BaseException
+    event_key: str | None
+    sender_id: str | None
+
+
+def decode_event(body: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+    """Decode one event body.
 
     Args:
-        raw: The JSON text.
+        body: JSON text or bytes, or an already decoded event.
 
     Returns:
-        The event, or ``None``.
+        The event.
+
+    Raises:
+        ValueError: If it is not valid JSON (or UTF-8), or not a JSON object.
+        RecursionError: If it is nested too deeply to decode.
     """
-    try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        logger.warning("Skipping an event that is not JSON: %r", raw[:200])
-        return None
+    value = dict(body) if isinstance(body, Mapping) else json.loads(body)
     if not isinstance(value, dict):
-        logger.warning("Skipping an event that is not an object: %r", raw[:200])
-        return None
+        raise ValueError(f"an event is a JSON object, not {type(value).__name__}")
     return value
 
 
+def _identify(event: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """Best-effort event key and sender id of an event that failed to map."""
+    if event is None:
+        return None, None
+    sender = event.get("sender_id")
+    sender_id = clean_text(sender, 255) if isinstance(sender, str) and sender else None
+    kind, timestamp = event.get("event"), event.get("timestamp")
+    key = None
+    if sender_id and isinstance(kind, str) and isinstance(timestamp, int | float):
+        key = event_key(sender_id, clean_text(kind, 50), timestamp)
+    return key, sender_id
+
+
 class IngestWriter:
-    """Maps, redacts, scores and stores batches of Rasa events."""
+    """Maps, redacts, scores and stores batches of Rasa events, dead-lettering failures."""
 
     def __init__(
         self,
         session_factory: sessionmaker[Session],
-        identity_secret: str | None,
         *,
         scorer: SentimentScorer | None = None,
         live_risk: bool = True,
@@ -114,80 +150,22 @@ class IngestWriter:
 
         Args:
             session_factory: Sessions on the store.
-            identity_secret: ``IDENTITY_SECRET`` to verify ``customer_hash``; without it every
-                conversation is stored as anonymous.
             scorer: The sentiment scorer (defaults to the shared one).
             live_risk: Update live risk after user messages of verified customers.
             clock: Timer for :attr:`BatchResult.seconds`.
         """
         self._factory = session_factory
-        self._secret = identity_secret
-        self._scorer = scorer or default_scorer()
-        self._live_risk = live_risk
+        self._store = MessageStore(scorer or default_scorer(), live_risk=live_risk)
         self._clock = clock
-        self._customers: dict[str, int | None] = {}
-        self._last_action: dict[str, str] = {}
-        self._pending_updates: list[dict[str, Any]] = []
-        if not identity_secret:
-            logger.warning("IDENTITY_SECRET is not set: every conversation is stored anonymous")
-
-    def _map(self, events: Sequence[dict[str, Any]], result: BatchResult) -> list[MappedEvent]:
-        mapped: list[MappedEvent] = []
-        for event in events:
-            try:
-                m = map_event(event)
-            except ValueError as exc:
-                logger.warning("Skipping a malformed event: %s", exc)
-                m = None
-            if m is None:
-                result.skipped += 1
-                continue
-            mapped.append(m)
-        return mapped
-
-    def _prefetch_customers(
-        self, session: Session, metadatas: Sequence[dict[str, Any] | None]
-    ) -> None:
-        """Look up the verified customers of a batch that are not cached, in one query."""
-        wanted = {
-            external
-            for external in (verified_customer_id(md, self._secret) for md in metadatas)
-            if external is not None and self._customers.get(external) is None
-        }
-        if not wanted:
-            return
-        if len(self._customers) + len(wanted) > MAX_CACHED_CUSTOMERS:
-            self._customers.clear()
-        rows = session.execute(
-            select(Customer.external_id, Customer.id).where(
-                Customer.external_id.in_(sorted(wanted))
-            )
-        )
-        for external, customer_id in rows:
-            self._customers[external] = customer_id
-
-    def _customer_id(self, session: Session, metadata: dict[str, Any] | None) -> int | None:
-        external = verified_customer_id(metadata, self._secret)
-        if external is None:
-            return None
-        if external in self._customers and self._customers[external] is not None:
-            return self._customers[external]
-        found = session.scalars(select(Customer.id).where(Customer.external_id == external)).first()
-        if len(self._customers) > MAX_CACHED_CUSTOMERS:
-            self._customers.clear()
-        self._customers[external] = found
-        if found is None:
-            logger.warning("Verified customer %s is not in the store", external)
-        return found
 
     def write(
         self,
-        events: Sequence[dict[str, Any]],
+        events: Sequence[Mapping[str, Any]],
         *,
         source: str | None = None,
         position: int | None = None,
     ) -> BatchResult:
-        """Store one batch of events in one transaction.
+        """Store decoded events (see :meth:`ingest`).
 
         Args:
             events: Rasa events (decoded JSON), in the order they were published.
@@ -197,277 +175,131 @@ class IngestWriter:
         Returns:
             What was stored.
         """
+        return self.ingest([Incoming(e) for e in events], source=source, position=position)
+
+    def ingest(
+        self,
+        items: Sequence[Incoming],
+        *,
+        source: str | None = None,
+        position: int | None = None,
+        before_commit: Callable[[Session], None] | None = None,
+    ) -> BatchResult:
+        """Store one batch of events in one transaction; dead-letter the ones that fail.
+
+        Args:
+            items: The events as delivered, in publication order.
+            source: Checkpoint name to advance in the same transaction, if any.
+            position: The source position after this batch (``None`` keeps it).
+            before_commit: Called with the session last, inside the transaction (the SQL
+                poller records its id gaps there).
+
+        Returns:
+            What was stored.
+
+        Raises:
+            StoreUnavailable: The store cannot be written; nothing was committed.
+        """
         started = self._clock()
-        result = BatchResult(events=len(events))
-        mapped = self._map(events, result)
-        with self._factory() as session, session.begin():
-            if mapped:
-                self._store(session, mapped, result)
-            if source is not None:
-                checkpoint.advance(
-                    session, source, position=position, events=len(events), messages=result.messages
-                )
+        result = BatchResult(events=len(items))
+        poison: list[_Poison] = []
+        mapped: list[tuple[int, MappedEvent]] = []
+        for index, item in enumerate(items):
+            event: dict[str, Any] | None = None
+            try:
+                event = decode_event(item.body)
+                m = map_event(event)
+            except Exception as error:  # noqa: BLE001 - any failure makes the event poison
+                poison.append(_Poison(index, error, *_identify(event)))
+                continue
+            if m is None:
+                result.skipped += 1
+            else:
+                mapped.append((index, m))
+        written: list[tuple[int, dead_letter.DeadLetter]] = []
+        try:
+            with self._factory() as session, session.begin():
+                self._store_isolated(session, mapped, poison, result)
+                for p in sorted(poison, key=lambda p: p.index):
+                    row = dead_letter.record(
+                        session,
+                        source=source or DIRECT_SOURCE,
+                        position=items[p.index].position,
+                        event_key=p.event_key,
+                        sender_id=p.sender_id,
+                        error=describe_error(p.error),
+                        payload=items[p.index].body,
+                    )
+                    written.append((p.index, row))
+                if before_commit is not None:
+                    before_commit(session)
+                if source is not None:
+                    checkpoint.advance(
+                        session,
+                        source,
+                        position=position,
+                        events=len(items),
+                        messages=result.messages,
+                    )
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            if is_store_unavailable(error):
+                raise StoreUnavailable(error_class(error)) from error
+            raise
+        errors = {p.index: p.error for p in poison}
+        for index, row in written:
+            logger.warning(
+                "Dead letter %d: %s event at position %s (key %s) failed: %s",
+                row.id,
+                source or DIRECT_SOURCE,
+                items[index].position,
+                row.event_key,
+                error_class(errors[index]),
+            )
+        result.dead = sorted(errors)
+        result.dead_letters = len(result.dead)
         result.seconds = self._clock() - started
         return result
 
-    def _store(self, session: Session, mapped: list[MappedEvent], result: BatchResult) -> None:
-        # Actions: remember the last one per sender (names bot messages), note handoffs.
-        rows: list[dict[str, Any]] = []
-        handoffs: set[str] = set()
-        texts: dict[str, str] = {}
-        for m in mapped:
-            if m.kind == KIND_ACTION:
-                if m.action == HANDOFF_ACTION:
-                    handoffs.add(m.sender_id)
-                if m.action and m.action != LISTEN_ACTION:
-                    self._last_action[m.sender_id] = m.action
-                continue
-            if m.kind == KIND_BOT:
-                m.action = self._last_action.get(m.sender_id) or m.action
-            texts[m.event_key] = m.text or ""
-        messages = [m for m in mapped if m.kind in (KIND_USER, KIND_BOT)]
-        if not messages and not handoffs:
-            return
-        keys = [m.event_key for m in messages]
-        existing: set[str] = set()
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            existing.update(
-                session.scalars(select(Message.event_key).where(Message.event_key.in_(chunk)))
-            )
-        fresh = [m for m in messages if m.event_key not in existing]
-        result.duplicates += len(messages) - len(fresh)
-        user_fresh = [m for m in fresh if m.kind == KIND_USER]
-        sentiments = self._scorer.score_many([redact(m.text or "") for m in user_fresh])
-        sentiment_of = {m.event_key: s for m, s in zip(user_fresh, sentiments, strict=True)}
-
-        # Conversations, one upsert per sender (created at its first message).
-        by_sender: dict[str, list[MappedEvent]] = {}
-        for m in fresh:
-            by_sender.setdefault(m.sender_id, []).append(m)
-        conversations: dict[str, Conversation] = {}
-        speakers: dict[str, int | None] = {}
-        wanted = sorted(set(by_sender) | handoffs)
-        known: dict[str, Conversation] = {}
-        for start in range(0, len(wanted), 500):
-            for conv in session.scalars(
-                select(Conversation).where(Conversation.sender_id.in_(wanted[start : start + 500]))
-            ):
-                known[conv.sender_id] = conv
-        self._prefetch_customers(session, [m.metadata for m in user_fresh])
-        with session.no_autoflush:
-            for sender_id, items in by_sender.items():
-                customer_id = None
-                for m in items:
-                    if m.kind == KIND_USER:
-                        cid = self._customer_id(session, m.metadata)
-                        if cid is not None:
-                            customer_id = cid
-                speakers[sender_id] = customer_id
-            self._create_conversations(session, by_sender, speakers, known)
-            self._pending_updates = []
-            for sender_id, items in by_sender.items():
-                conversations[sender_id] = self._upsert(
-                    session, sender_id, items, speakers[sender_id], known.get(sender_id)
-                )
-            self._flush_conversation_updates(session)
-        for sender_id in handoffs:
-            if sender_id not in conversations and sender_id in known:
-                conversations[sender_id] = known[sender_id]
-        for sender_id in handoffs:
-            flagged = conversations.get(sender_id)
-            if flagged is not None and not flagged.needs_handoff:
-                flagged.needs_handoff = True
-                flagged.handoff_reason = flagged.handoff_reason or HANDOFF_REASON
-                flagged.reviewed = False
-
-        for m in fresh:
-            conv = conversations[m.sender_id]
-            rows.append(
-                {
-                    "conversation_id": conv.id,
-                    "event_key": m.event_key,
-                    "role": ROLE_USER if m.kind == KIND_USER else ROLE_BOT,
-                    "text": redact(m.text or ""),
-                    "language": m.language,
-                    "intent": m.intent,
-                    "confidence": m.confidence,
-                    "entities": redact_entities(m.entities),
-                    "action": m.action if m.kind == KIND_BOT else None,
-                    "sentiment": sentiment_of.get(m.event_key),
-                    "created_at": m.at,
-                }
-            )
-        if rows:
-            result.messages += self._insert(session, rows)
-        session.flush()
-
-        if self._live_risk:
-            # One update per customer and batch, from their last message (with the intents
-            # of their earlier messages in the batch): a live chat has one message per batch.
-            said: dict[int, list[MappedEvent]] = {}
-            for m in user_fresh:
-                customer_id = speakers.get(m.sender_id)
-                if customer_id is not None:
-                    said.setdefault(customer_id, []).append(m)
-            updates: dict[int, Utterance] = {}
-            for customer_id, items in said.items():
-                last = items[-1]
-                scores = [
-                    s for s in (sentiment_of.get(m.event_key) for m in items) if s is not None
-                ]
-                updates[customer_id] = Utterance(
-                    intent=last.intent,
-                    sentiment=min(scores) if scores else None,
-                    at=last.at,
-                    sender_id=last.sender_id,
-                    event_key=last.event_key,
-                    earlier_intents=tuple(m.intent for m in items[:-1] if m.intent),
-                )
-            update_live_risks(session, updates)
-            result.live_risk_updates += len(updates)
-            result.customers.update(said)
-        else:
-            result.customers.update(c for c in speakers.values() if c is not None)
-
-    def _create_conversations(
+    def _store_isolated(
         self,
         session: Session,
-        by_sender: dict[str, list[MappedEvent]],
-        speakers: dict[str, int | None],
-        known: dict[str, Conversation],
+        mapped: list[tuple[int, MappedEvent]],
+        poison: list[_Poison],
+        result: BatchResult,
     ) -> None:
-        """Insert the batch's new conversations in one statement and add them to ``known``.
-
-        ``ON CONFLICT DO NOTHING`` on ``sender_id`` makes a concurrent creation by another
-        worker harmless: the rows are read back either way.
-        """
-        rows: list[dict[str, Any]] = []
-        for sender_id, items in by_sender.items():
-            if sender_id in known:
+        """Store the batch in a SAVEPOINT; if it fails, each event in its own SAVEPOINT."""
+        if not mapped:
+            return
+        saved = self._store.save({m.sender_id for _, m in mapped})
+        counts = StoreCounts()
+        try:
+            with session.begin_nested():
+                self._store.store(session, [m for _, m in mapped], counts)
+            result.add(counts)
+            return
+        except Exception as error:
+            if is_store_unavailable(error):
+                raise StoreUnavailable(error_class(error)) from error
+            logger.warning(
+                "A batch of %d events failed (%s); storing them one by one",
+                len(mapped),
+                error_class(error),
+            )
+        self._store.restore(saved)
+        session.expire_all()
+        for index, m in mapped:
+            saved = self._store.save({m.sender_id})
+            counts = StoreCounts()
+            try:
+                with session.begin_nested():
+                    self._store.store(session, [m], counts)
+            except Exception as error:  # noqa: BLE001 - anything but the store is poison
+                if is_store_unavailable(error):
+                    raise StoreUnavailable(error_class(error)) from error
+                self._store.restore(saved)
+                session.expire_all()
+                poison.append(_Poison(index, error, m.event_key, m.sender_id))
                 continue
-            customer_id = speakers[sender_id]
-            channel = next((m.channel for m in items if m.channel), None) or CHANNEL_WEB
-            rows.append(
-                {
-                    "sender_id": sender_id,
-                    "customer_id": customer_id,
-                    "channel": channel,
-                    "language": self._conversation_language(session, items, None, customer_id),
-                    "started_at": items[0].at,
-                    "last_message_at": items[-1].at,
-                    "needs_handoff": False,
-                    "status": CONV_OPEN,
-                    "reviewed": False,
-                }
-            )
-        if not rows:
-            return
-        _insert_ignoring_conflicts(session, Conversation, "sender_id", rows)
-        senders = [row["sender_id"] for row in rows]
-        for start in range(0, len(senders), 500):
-            for conv in session.scalars(
-                select(Conversation).where(Conversation.sender_id.in_(senders[start : start + 500]))
-            ):
-                known[conv.sender_id] = conv
-
-    def _upsert(
-        self,
-        session: Session,
-        sender_id: str,
-        items: list[MappedEvent],
-        customer_id: int | None,
-        existing: Conversation | None,
-    ) -> Conversation:
-        first, last = items[0], items[-1]
-        language = self._conversation_language(session, items, existing, customer_id)
-        channel = next((m.channel for m in items if m.channel), None)
-        if channel is None:
-            channel = existing.channel if existing is not None else CHANNEL_WEB
-        if existing is None:
-            # New conversation: the repository handles a concurrent creation of the same id.
-            conv = repo.upsert_conversation(
-                session,
-                sender_id,
-                customer_id=customer_id,
-                channel=channel,
-                language=language,
-                at=first.at,
-            )
-            if last.at > conv.last_message_at:
-                conv.last_message_at = last.at
-            return conv
-        # The same updates as repo.upsert_conversation, without re-reading the row; queued
-        # for one executemany UPDATE per batch (see _flush_conversation_updates).
-        conv = existing
-        values = {
-            "customer_id": customer_id if customer_id is not None else conv.customer_id,
-            "language": language,
-            "channel": channel,
-            "status": CONV_OPEN,
-            "last_message_at": max(last.at, conv.last_message_at),
-        }
-        if any(getattr(conv, key) != value for key, value in values.items()):
-            for key, value in values.items():
-                set_committed_value(conv, key, value)
-            self._pending_updates.append(
-                {"conv_id": conv.id, **{f"v_{key}": value for key, value in values.items()}}
-            )
-        return conv
-
-    def _flush_conversation_updates(self, session: Session) -> None:
-        """Write the queued conversation updates with one executemany statement."""
-        if not self._pending_updates:
-            return
-        table = cast(Table, Conversation.__table__)
-        stmt = (
-            update(table)
-            .where(table.c.id == bindparam("conv_id"))
-            .values(
-                {key[2:]: bindparam(key) for key in self._pending_updates[0] if key != "conv_id"}
-            )
-        )
-        session.execute(stmt, self._pending_updates)
-        self._pending_updates = []
-
-    def _conversation_language(
-        self,
-        session: Session,
-        items: list[MappedEvent],
-        existing: Conversation | None,
-        customer_id: int | None,
-    ) -> str:
-        for m in reversed(items):
-            if m.kind == KIND_USER and m.language in LANGUAGES:
-                return str(m.language)
-        if existing is not None:
-            return existing.language
-        if customer_id is not None:
-            customer = session.get(Customer, customer_id)
-            if customer is not None and customer.language in LANGUAGES:
-                return customer.language
-        for m in items:
-            if m.kind == KIND_BOT and m.language in LANGUAGES:
-                return str(m.language)
-        return LANG_ZH
-
-    @staticmethod
-    def _insert(session: Session, rows: list[dict[str, Any]]) -> int:
-        return _insert_ignoring_conflicts(session, Message, "event_key", rows)
-
-
-def _insert_ignoring_conflicts(
-    session: Session, model: type[Base], key: str, rows: list[dict[str, Any]]
-) -> int:
-    """Multi-row ``INSERT .. ON CONFLICT (key) DO NOTHING``; returns the rows inserted."""
-    table = cast(Table, model.__table__)
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        stmt = insert(table)
-    outcome: Any = session.execute(stmt, rows)
-    count = getattr(outcome, "rowcount", None)
-    return int(count) if isinstance(count, int) and count >= 0 else len(rows)
+            result.add(counts)

@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ import numpy as np
 import pika
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from analytics.db import make_engine, make_sessionmaker, upgrade_to_head
 from analytics.generator import generate_shop, write_shop
@@ -46,13 +47,12 @@ from analytics.ingest.synthetic import (
     turn_events,
     write_sql_broker_rows,
 )
-from analytics.ingest.writer import BatchResult, IngestWriter
+from analytics.ingest.writer import BatchResult, Incoming, IngestWriter, decode_event
 from analytics.sentiment import default_scorer
 from bench.loop._report import RESULTS, provenance, write_subsection
 
 logger = logging.getLogger(__name__)
 
-SECRET = "bench-secret"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REFERENCE = datetime(2025, 6, 1, tzinfo=UTC)
 N_CUSTOMERS = 500
@@ -93,7 +93,7 @@ def fresh_store(backend: str, template: Path, shop: Any) -> Iterator[Engine]:  #
 
 def sql_throughput(store: Engine, events_db: Path, n_events: int) -> tuple[float, float]:
     """Events per wall-clock second and per CPU second of the SQL poller (whole file)."""
-    writer = IngestWriter(make_sessionmaker(store), SECRET, scorer=default_scorer())
+    writer = IngestWriter(make_sessionmaker(store), scorer=default_scorer())
     poller = SqlEventPoller(writer, store, events_db, batch_size=500, poll_interval=0.05)
     started, cpu = time.perf_counter(), time.process_time()
     while poller.run_once():
@@ -115,7 +115,7 @@ def rabbit_throughput(store: Engine, events: list[dict[str, Any]]) -> tuple[floa
     for event in events:
         channel.basic_publish(cfg.exchange, "", json.dumps(event).encode(), props)
     try:
-        writer = IngestWriter(make_sessionmaker(store), SECRET, scorer=default_scorer())
+        writer = IngestWriter(make_sessionmaker(store), scorer=default_scorer())
         consumer = RabbitMQConsumer(writer, cfg, batch_size=500, max_wait=0.05)
         started, cpu = time.perf_counter(), time.process_time()
         stats = consumer.run(max_idle=0.5)
@@ -136,15 +136,19 @@ class _TimedWriter(IngestWriter):
         super().__init__(*args, **kwargs)
         self.lags: list[float] = []
 
-    def write(
+    def ingest(
         self,
-        events: Sequence[dict[str, Any]],
+        items: Sequence[Incoming],
         *,
         source: str | None = None,
         position: int | None = None,
+        before_commit: Callable[[Session], None] | None = None,
     ) -> BatchResult:
-        result = super().write(events, source=source, position=position)
+        result = super().ingest(
+            items, source=source, position=position, before_commit=before_commit
+        )
         now = time.time()
+        events = [decode_event(item.body) for item in items]
         self.lags += [now - float(e["timestamp"]) for e in events if e.get("event") == "user"]
         return result
 
@@ -156,7 +160,7 @@ def lag(
     events_db = folder / f"lag_{uuid.uuid4().hex[:6]}.db"
     events_engine = create_engine(f"sqlite:///{events_db}", connect_args={"timeout": 30})
     ensure_sql_broker_table(events_engine)
-    writer = _TimedWriter(make_sessionmaker(store), SECRET, scorer=default_scorer())
+    writer = _TimedWriter(make_sessionmaker(store), scorer=default_scorer())
     poller = SqlEventPoller(writer, store, events_db)  # worker defaults: 0.2 s, batch 500
     stop = threading.Event()
     thread = threading.Thread(target=poller.run, args=(stop,), daemon=True)
@@ -168,9 +172,7 @@ def lag(
         for k in range(turns):
             who = customers[int(rng.integers(len(customers)))]
             line, intent = lines[k % len(lines)]
-            events = turn_events(
-                f"lag-{who}", line, intent, time.time(), metadata=identity(who, SECRET)
-            )
+            events = turn_events(f"lag-{who}", line, intent, time.time(), metadata=identity(who))
             for e in events:  # one commit per event, like Rasa's SQL broker
                 with events_engine.begin() as conn:
                     conn.execute(
@@ -220,7 +222,6 @@ def main(argv: list[str] | None = None) -> None:
     stream = list(
         synthetic_stream(
             args.turns,
-            secret=SECRET,
             customers=customers,
             start_ts=REFERENCE.timestamp() - 86400 * 3,
             seed=1,

@@ -34,7 +34,6 @@ from analytics.sentiment import default_scorer
 from tests.analytics.conftest import REFERENCE, empty_database
 from tests.services import stored_messages
 
-SECRET = "test-ingest-secret"
 REPO = Path(__file__).resolve().parents[2]
 T0 = REFERENCE.timestamp() - 3600.0
 
@@ -59,7 +58,7 @@ def store(
 @pytest.fixture(scope="module")
 def writer(store: Engine) -> IngestWriter:
     """A writer on the store with the test secret."""
-    return IngestWriter(make_sessionmaker(store), SECRET, scorer=default_scorer())
+    return IngestWriter(make_sessionmaker(store), scorer=default_scorer())
 
 
 def _customer(session: Session, external_id: str) -> Customer:
@@ -118,7 +117,7 @@ def test_turn_is_stored_redacted_with_verified_customer(
         T0,
         action="action_complain",
         reply="非常抱歉给你带来不好的体验。",
-        metadata=identity("cus_0001", SECRET),
+        metadata=identity("cus_0001"),
         entities=[{"entity": "phone", "value": "13812345678", "start": 5, "end": 16}],
     )
     result = writer.write(events)
@@ -143,13 +142,19 @@ def test_turn_is_stored_redacted_with_verified_customer(
     assert conv.last_message_at == datetime.fromtimestamp(T0 + 0.04, tz=UTC)
 
 
-def test_forged_or_missing_hash_is_anonymous(store: Engine, writer: IngestWriter) -> None:
+def test_claims_without_a_door_verdict_are_anonymous(store: Engine, writer: IngestWriter) -> None:
+    """Only ``verified_customer_id`` (set by a door) counts; client claims are ignored, and a
+    malformed one (the issue's ``customer_hash: "é"``) is simply anonymous."""
     sender = f"t-forged-{store.dialect.name}"
     forged = {"customer_id": "cus_0002", "customer_hash": "0" * 64}
     writer.write(turn_events(sender, "where is my order?", "order_status", T0, metadata=forged))
-    writer.write(turn_events(sender, "hello?", "greet", T0 + 5))
+    writer.write(turn_events(sender, "hello?", "greet", T0 + 5, metadata={"customer_hash": "é"}))
+    odd = {"customer_id": "cus_0002", "verified_customer_id": ["cus_0002"]}
+    result = writer.write(turn_events(sender, "hi", "greet", T0 + 6, metadata=odd))
+    assert result.dead_letters == 0
     assert _conversation(store, sender).customer_id is None
-    assert len(stored_messages(store, sender)) == 4
+    msgs = stored_messages(store, sender)
+    assert len(msgs) == 6 and all(m.customer_id is None for m in msgs)
 
 
 def test_redelivered_batch_stores_nothing_new(store: Engine, writer: IngestWriter) -> None:
@@ -179,9 +184,9 @@ def test_handoff_action_flags_the_conversation(store: Engine, writer: IngestWrit
 
 def test_sql_poller_resumes_from_its_checkpoint(store: Engine, tmp_path: Path) -> None:
     events_engine = create_engine(f"sqlite:///{tmp_path / 'events.db'}")
-    writer = IngestWriter(make_sessionmaker(store), SECRET)
+    writer = IngestWriter(make_sessionmaker(store))
     stream = list(
-        synthetic_stream(40, secret=SECRET, customers=["cus_0003"], start_ts=T0 + 100, seed=7)
+        synthetic_stream(40, customers=["cus_0003"], start_ts=T0 + 100, seed=7)
     )
     write_sql_broker_rows(events_engine, stream[:120])
     poller = SqlEventPoller(writer, store, tmp_path / "events.db", batch_size=50)
@@ -236,7 +241,7 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
     events_engine = create_engine(f"sqlite:///{events_path}")
     stream = list(
         synthetic_stream(
-            800, secret=SECRET, customers=["cus_0003", "cus_0004"], start_ts=T0 + 500, seed=99
+            800, customers=["cus_0003", "cus_0004"], start_ts=T0 + 500, seed=99
         )
     )
     expected = {map_event(e).event_key for e in stream if e["event"] in ("user", "bot")}  # type: ignore[union-attr]
@@ -244,7 +249,6 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
     env = dict(
         os.environ,
         SHOP_DATABASE_URL=store.url.render_as_string(hide_password=False),
-        IDENTITY_SECRET=SECRET,
         PYTHONPATH=str(REPO),
     )
     cmd = [
