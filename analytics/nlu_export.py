@@ -7,15 +7,26 @@ Both files are generated from the products table (or, without a database, from
   Chinese and English product names.
 * ``bot/nlu/userdict.txt``: jieba user dictionary (``word freq tag`` per line) with the
   Chinese product names and a few shop words, so the tokenizer keeps them whole.
+
+Product names come from the founder's CSV, so they are untrusted: each is cleaned
+(:func:`clean_name`: control and format characters removed, any whitespace or line break
+becomes one space, at most :data:`MAX_NAME_CHARS` characters) and written as one line of a
+YAML literal block, where nothing but a line break could end the example. The rendered
+lookup is parsed back before it is written (:func:`check_lookup`): exactly the ``version``
+and one ``lookup: product`` block whose examples equal the cleaned names, or nothing is
+written.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ruamel.yaml import YAML
 from sqlalchemy import select
 
 from analytics.generator import CATALOGUE_PATH, load_catalogue
@@ -27,6 +38,9 @@ LOOKUP_NAME = "product"
 LOOKUP_PATH = Path("nlu_data") / "lookups" / "products.yml"
 USERDICT_PATH = Path("bot") / "nlu" / "userdict.txt"
 RASA_NLU_VERSION = "3.1"
+MAX_NAME_CHARS = 200
+EXAMPLE_PREFIX = "- "
+ZERO_WIDTH_JOINER = "\u200d"
 PRODUCT_FREQ = 2000
 PRODUCT_TAG = "nz"
 GENERATED_HEADER = (
@@ -109,12 +123,84 @@ def product_names_from_csv(path: Path = CATALOGUE_PATH) -> list[ProductName]:
     return sorted((ProductName(r.sku, r.name_zh, r.name_en) for r in rows), key=lambda p: p.sku)
 
 
-def _yaml_scalar(value: str) -> str:
-    """Quote a lookup example only when YAML needs it."""
-    if any(ch in value for ch in ":#'\"{}[],&*!|>%@`") or value != value.strip():
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{escaped}"'
-    return value
+def clean_name(name: str) -> str:
+    """A product name that fits on one line of YAML and of the jieba dictionary.
+
+    Control, format, surrogate, private-use and unassigned characters are dropped (except the
+    zero-width joiner of emoji sequences); whitespace, including line and paragraph
+    separators, becomes single spaces; the result is stripped and cut to
+    :data:`MAX_NAME_CHARS` characters.
+
+    Args:
+        name: The name as stored.
+
+    Returns:
+        The cleaned name (possibly empty).
+    """
+    kept: list[str] = []
+    for ch in name:
+        category = unicodedata.category(ch)
+        if ch.isspace() or category in ("Zl", "Zp"):
+            kept.append(" ")
+        elif category[0] != "C" or ch == ZERO_WIDTH_JOINER:
+            kept.append(ch)
+    return " ".join("".join(kept).split())[:MAX_NAME_CHARS].strip()
+
+
+def lookup_names(products: Iterable[ProductName]) -> list[str]:
+    """The cleaned, distinct zh and en names, in product order (the lookup's examples)."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for product in products:
+        for raw in (product.name_zh, product.name_en):
+            name = clean_name(raw or "")
+            if name and name not in seen:
+                seen.add(name)
+                names.append(name)
+    return names
+
+
+def parse_lookup(text: str) -> list[str]:
+    """Parse a rendered lookup file the way Rasa reads it, refusing anything unexpected.
+
+    Args:
+        text: The YAML text.
+
+    Returns:
+        The examples of the ``product`` lookup (``- `` removed, stripped as Rasa does).
+
+    Raises:
+        ValueError: If the file holds other keys, blocks or lines than one lookup table.
+    """
+    data = YAML(typ="safe", pure=True).load(io.StringIO(text))
+    if not isinstance(data, dict) or set(data) != {"version", "nlu"}:
+        raise ValueError(f"unexpected top-level keys: {sorted(data or {})}")
+    blocks = data["nlu"]
+    if (
+        not isinstance(blocks, list)
+        or len(blocks) != 1
+        or not isinstance(blocks[0], dict)
+        or set(blocks[0]) != {"lookup", "examples"}
+        or blocks[0]["lookup"] != LOOKUP_NAME
+        or not isinstance(blocks[0]["examples"], str)
+    ):
+        raise ValueError(f"unexpected nlu blocks: {blocks!r:.200}")
+    examples = []
+    for line in blocks[0]["examples"].splitlines():
+        if not line.startswith(EXAMPLE_PREFIX):
+            raise ValueError(f"unexpected line in the lookup: {line!r:.200}")
+        examples.append(line[1:].strip("\n\r "))
+    return examples
+
+
+def check_lookup(text: str, names: list[str]) -> None:
+    """Make sure a rendered lookup reads back as exactly ``names``.
+
+    Raises:
+        ValueError: If it does not (nothing must then be written).
+    """
+    if parse_lookup(text) != names:
+        raise ValueError("the rendered lookup does not read back as the product names")
 
 
 def render_lookup(products: Iterable[ProductName]) -> str:
@@ -125,12 +211,12 @@ def render_lookup(products: Iterable[ProductName]) -> str:
 
     Returns:
         YAML text (``version`` + one ``lookup: product`` block, zh then en names).
+
+    Raises:
+        ValueError: If the text would not read back as the cleaned names (never expected;
+            a guard so that no product name can change the file's structure).
     """
-    names: list[str] = []
-    for product in products:
-        for name in (product.name_zh, product.name_en):
-            if name and name not in names:
-                names.append(name)
+    names = lookup_names(products)
     lines = [
         GENERATED_HEADER,
         f'version: "{RASA_NLU_VERSION}"',
@@ -139,8 +225,10 @@ def render_lookup(products: Iterable[ProductName]) -> str:
         f"- lookup: {LOOKUP_NAME}",
     ]
     lines.append("  examples: |")
-    lines += [f"    - {name}" for name in names]
-    return "\n".join(lines) + "\n"
+    lines += [f"    {EXAMPLE_PREFIX}{name}" for name in names]
+    text = "\n".join(lines) + "\n"
+    check_lookup(text, names)
+    return text
 
 
 def render_userdict(products: Iterable[ProductName]) -> str:
@@ -154,7 +242,7 @@ def render_userdict(products: Iterable[ProductName]) -> str:
     """
     entries: dict[str, tuple[int, str]] = {}
     for product in products:
-        word = "".join(product.name_zh.split())
+        word = "".join(clean_name(product.name_zh or "").split())
         if word:
             entries.setdefault(word, (PRODUCT_FREQ, PRODUCT_TAG))
     for word, freq, tag in SHOP_WORDS:
