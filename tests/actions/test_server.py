@@ -54,7 +54,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(db: Path, log: Path, token: str | None) -> Server:
+def start_server(db: Path, log: Path, token: str | None, host: str | None = None) -> Server:
     port = free_port()
     env = {
         **os.environ,
@@ -66,6 +66,8 @@ def start_server(db: Path, log: Path, token: str | None) -> Server:
     env.pop("ACTION_SERVER_TOKEN", None)
     if token is not None:
         env["ACTION_SERVER_TOKEN"] = token
+    if host is not None:
+        env["ACTION_SERVER_HOST"] = host
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "actions", "--port", str(port)],
@@ -294,6 +296,21 @@ def test_without_a_token_setting_no_token_is_needed(seeded_db: Path, tmp_path: P
         reply = httpx.post(f"{running.url}/webhook", json=action_call(customer=None))
         assert reply.status_code == 200
         assert reply.json()["responses"][0]["response"] == "utter_greet"
+    finally:
+        stop_server(running)
+
+
+def test_it_will_not_listen_wider_without_a_token(seeded_db: Path, tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="Refusing to listen on 0.0.0.0"):
+        start_server(seeded_db, tmp_path / "server.log", None, host="0.0.0.0")
+
+
+def test_it_listens_wider_with_a_token(seeded_db: Path, tmp_path: Path) -> None:
+    shutil.copy(seeded_db, tmp_path / "shop.db")
+    running = start_server(tmp_path / "shop.db", tmp_path / "server.log", "t0ken", "0.0.0.0")
+    try:
+        assert listening_addresses(running.port) == {"00000000"}
+        assert httpx.post(f"{running.url}/webhook", json=action_call()).status_code == 401
     finally:
         stop_server(running)
 
