@@ -9,7 +9,8 @@ in a message's metadata, so it needs no identity secret. What it does need:
 | ``ACTION_SERVER_HOST`` | ``127.0.0.1`` | the address it binds (``0.0.0.0`` to listen wider) |
 | ``ACTION_SERVER_TOKEN`` | unset | when set, every request but ``GET /health`` must carry it |
 |  |  | as the ``token`` query parameter (Rasa's ``action_endpoint.token``) |
-| ``ACTION_SERVER_MAX_BODY_BYTES`` | 33554432 | the largest request body (Rasa sends the tracker) |
+| ``ACTION_SERVER_MAX_BODY_BYTES`` | 1048576 | the largest request body (Rasa sends the session |
+|  |  | and the domain: about 300 short turns fit) |
 | ``PENDING_CONFIRMATION_SECONDS`` | 600 | how long a "yes/no" question stays answerable |
 """
 
@@ -28,7 +29,7 @@ ENV_MAX_BODY_BYTES = "ACTION_SERVER_MAX_BODY_BYTES"
 ENV_PENDING_SECONDS = "PENDING_CONFIRMATION_SECONDS"
 DEFAULT_ACTION_PORT = 5055
 DEFAULT_ACTION_HOST = "127.0.0.1"
-DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # about 300 short turns of one session, plus the domain
 DEFAULT_PENDING_SECONDS = 600
 
 
