@@ -244,7 +244,7 @@ def rasa_server_with(env: dict[str, str], workdir: Path, endpoints: Path) -> Ite
         ],
         env,
         workdir,
-        f"http://127.0.0.1:{port}/status",
+        f"http://127.0.0.1:{port}/",  # /status needs the JWT
     )
     try:
         yield process
