@@ -1,8 +1,10 @@
 """App factory of the web app: ``uvicorn web.app:create_app --factory``.
 
-Routers live beside this module, one per feature: :mod:`web.demo` (the demo
-shop page and the widget's assets) and :mod:`web.console` (the founder's
-console). Each exposes ``router`` (a FastAPI ``APIRouter``).
+Routers live beside this module, one per feature: :mod:`web.demo` (the demo shop page and
+the widget's assets) and :mod:`web.console` (the founder's console). Each exposes
+``router`` (a FastAPI ``APIRouter``). Every response gets the security headers of
+:class:`web.security.SecurityHeaders`; requests under ``/console`` are rate limited per
+client address (:class:`web.security.ConsoleRateLimit`).
 """
 
 from __future__ import annotations
@@ -12,14 +14,23 @@ import logging
 
 from fastapi import FastAPI
 
+from web.security import ConsoleRateLimit, IpNetwork, SecurityHeaders
+from web.settings import get_settings
+
 logger = logging.getLogger(__name__)
 
 FEATURE_MODULES = ("web.demo", "web.console")
+CONSOLE_PREFIX = "/console"
+
+
+def _rate_settings() -> tuple[int, tuple[IpNetwork, ...], bool]:
+    settings = get_settings()
+    return settings.rate_per_minute, settings.trusted_proxies, settings.rate_exempt_loopback
 
 
 def create_app() -> FastAPI:
     """Builds the web app with every feature router that is installed."""
-    app = FastAPI(title="Leaf & Bean", docs_url=None, redoc_url=None)
+    app = FastAPI(title="Leaf & Bean", docs_url=None, redoc_url=None, openapi_url=None)
     for module_name in FEATURE_MODULES:
         try:
             module = importlib.import_module(module_name)
@@ -37,4 +48,6 @@ def create_app() -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(ConsoleRateLimit, prefix=CONSOLE_PREFIX, settings=_rate_settings)
+    app.add_middleware(SecurityHeaders)  # outermost: 429s and errors get the headers too
     return app

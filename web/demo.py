@@ -1,22 +1,27 @@
 """The demo shop page with the chat widget, the widget's asset and its rating endpoint.
 
-Routes:
+Demo-only routes (served only while :func:`analytics.settings.demo_mode` is true, checked on
+every request, so importing a founder's own shop turns them off without a restart; 404
+otherwise):
 
 * ``GET /``: the demo page: the shop twice side by side (iframes), once as an anonymous
   visitor and once as a signed-in demo customer, so the difference shows at once.
 * ``GET /shop``: the demo shop "Leaf & Bean / 叶与豆" with the widget's script tag;
-  ``?customer=cus_0001`` signs in a demo customer (the server computes the identity hash),
-  ``?lang=zh|en`` sets the page language, ``?open=1`` opens the widget at load.
+  ``?customer=cus_0001`` signs in a demo customer: the page signs a one-hour identity token
+  with ``DEMO_IDENTITY_SECRET`` (never the production ``IDENTITY_SECRET``; without it the
+  page says so and the widget runs anonymously), ``?lang=zh|en`` sets the page language,
+  ``?open=1`` opens the widget at load.
+* ``GET /static/demo/<name>``: the demo shop's pictures.
+
+Always served:
+
 * ``GET /widget/widget.js``: the built widget (``make widget`` builds ``widget/dist``).
 * ``POST /widget/rating``: the end-of-chat rating, stored in ``conversations.rating``.
-* ``GET /static/demo/<name>``: the demo shop's pictures.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import logging
 import re
 from dataclasses import dataclass
@@ -24,10 +29,12 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
@@ -36,8 +43,11 @@ from sqlalchemy.orm import Session
 from analytics import repo
 from analytics.db import make_engine
 from analytics.demo import DEMO_IDS, DEMO_LANGUAGES, DEMO_NAMES, DEMO_ZH
+from analytics.identity import KEY_CUSTOMER_ID, KEY_EXPIRES_AT, KEY_TOKEN, identity_metadata
 from analytics.models import CHANNEL_WEB, Conversation
-from analytics.settings import REPO_ROOT
+from analytics.settings import REPO_ROOT, demo_mode, env_setting
+from web.rasa_auth import rasa_headers
+from web.security import CSP_HEADER, FRAME_OPTIONS_HEADER, NONCE_KEY
 from web.settings import WebSettings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -53,9 +63,71 @@ CORS_HEADERS = {
     "Access-Control-Allow-Headers": "Content-Type",
     "Access-Control-Max-Age": "86400",
 }
-HISTORY_TIMEOUT_S = 10.0
+RASA_TIMEOUT_S = 10.0
+ENV_DEMO_IDENTITY_SECRET = "DEMO_IDENTITY_SECRET"
+DEMO_TOKEN_TTL_S = 3600
+
+
+def demo_secret() -> str | None:
+    """``DEMO_IDENTITY_SECRET`` (read per request), or ``None`` when unset."""
+    return env_setting(ENV_DEMO_IDENTITY_SECRET) or None
+
+
+def _origins(url: str) -> list[str]:
+    """The HTTP and WebSocket origins of a URL (for the demo pages' CSP), if it has one."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return []
+    socket_scheme = "wss" if parsed.scheme == "https" else "ws"
+    return [f"{parsed.scheme}://{parsed.netloc}", f"{socket_scheme}://{parsed.netloc}"]
+
+
+def demo_csp(settings: WebSettings, *, framed: bool) -> str:
+    """The demo pages' policy: the widget's socket to Rasa, and its injected stylesheet.
+
+    Scripts still come only from this origin. Styles may be inline because the widget
+    injects its stylesheet into its shadow root (it cannot know the page's nonce). The shop
+    may be framed by this origin only (the demo page shows it twice in iframes).
+
+    Args:
+        settings: The web settings (``RASA_PUBLIC_URL``).
+        framed: Whether this origin may frame the page.
+
+    Returns:
+        The ``Content-Security-Policy`` value.
+    """
+    rasa = _origins(settings.rasa_public_url)
+    directives = [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        " ".join(["img-src 'self' data: https:", *rasa[:1]]),
+        " ".join(["connect-src 'self'", *rasa]),
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'self'" if framed else "frame-ancestors 'none'",
+    ]
+    return "; ".join(directives)
+
+
+class DemoRoute(APIRoute):
+    """A route that exists only in demo mode (404 otherwise, decided per request)."""
+
+    def get_route_handler(self) -> Any:  # noqa: ANN401 - Starlette's handler type
+        handler = super().get_route_handler()
+
+        async def demo_only(request: Request) -> Response:
+            if not demo_mode():
+                return Response("Not Found", status_code=404, media_type="text/plain")
+            response: Response = await handler(request)
+            return response
+
+        return demo_only
+
 
 router = APIRouter()
+demo_router = APIRouter(route_class=DemoRoute)
 
 
 @dataclass(frozen=True)
@@ -85,11 +157,6 @@ def catalogue() -> list[Product]:
         ]
 
 
-def identity_hash(customer_id: str, secret: str) -> str:
-    """The identity hash a host website computes: hex HMAC-SHA256(secret, customer id)."""
-    return hmac.new(secret.encode(), customer_id.encode(), hashlib.sha256).hexdigest()
-
-
 def page_language(request: Request, customer: str | None) -> str:
     """``zh`` or ``en``: the ``lang`` parameter, else the demo customer's, else the browser's."""
     asked = request.query_params.get("lang", "")
@@ -102,17 +169,35 @@ def page_language(request: Request, customer: str | None) -> str:
 
 
 def widget_attributes(
-    request: Request, settings: WebSettings, customer: str | None, open_at_start: bool
+    request: Request,
+    settings: WebSettings,
+    customer: str | None,
+    open_at_start: bool,
+    secret: str | None,
 ) -> dict[str, str]:
-    """The ``data-*`` attributes of the widget's script tag for this visitor."""
+    """The ``data-*`` attributes of the widget's script tag for this visitor.
+
+    Args:
+        request: The page request (for the widget's URL).
+        settings: The web settings (Rasa's public URL).
+        customer: A demo customer id to sign in, or ``None`` for an anonymous visitor.
+        open_at_start: Open the widget when the page loads.
+        secret: ``DEMO_IDENTITY_SECRET``; without it the customer is not signed in.
+
+    Returns:
+        Attribute name to value, ``src`` first; a signed-in customer gets
+        ``data-customer-id``, ``data-customer-expires`` and ``data-customer-token``.
+    """
     attributes = {
         "src": str(request.url_for("widget_asset", name="widget.js")),
         "data-server-url": settings.rasa_public_url.rstrip("/"),
         "data-lang": "auto",
     }
-    if customer and settings.identity_secret:
-        attributes["data-customer-id"] = customer
-        attributes["data-customer-hash"] = identity_hash(customer, settings.identity_secret)
+    if customer and secret:
+        claim = identity_metadata(customer, secret, ttl_seconds=DEMO_TOKEN_TTL_S)
+        attributes["data-customer-id"] = str(claim[KEY_CUSTOMER_ID])
+        attributes["data-customer-expires"] = str(claim[KEY_EXPIRES_AT])
+        attributes["data-customer-token"] = str(claim[KEY_TOKEN])
         attributes["data-customer-name"] = DEMO_NAMES[customer]
     if open_at_start:
         attributes["data-open"] = "true"
@@ -130,48 +215,71 @@ def snippet(attributes: dict[str, str]) -> str:
     return "\n".join(lines) + "></script>"
 
 
-@router.get("/", response_class=HTMLResponse, name="demo_index")
+def _page(request: Request, template: str, context: dict[str, Any], *, framed: bool) -> Response:
+    response = TEMPLATES.TemplateResponse(
+        request, template, {**context, "csp_nonce": getattr(request.state, NONCE_KEY, "")}
+    )
+    response.headers[CSP_HEADER] = demo_csp(get_settings(), framed=framed)
+    if framed:
+        response.headers[FRAME_OPTIONS_HEADER] = "SAMEORIGIN"
+    return response
+
+
+@demo_router.get("/", response_class=HTMLResponse, name="demo_index")
 def demo_index(request: Request) -> Response:
     """Two shops side by side: anonymous visitor and signed-in demo customer."""
     customer = request.query_params.get("customer", DEMO_ZH)
     customer = customer if customer in DEMO_IDS else DEMO_ZH
-    lang = page_language(request, None)
     settings = get_settings()
-    return TEMPLATES.TemplateResponse(
+    secret = demo_secret()
+    return _page(
         request,
         "demo/index.html",
         {
-            "lang": lang,
+            "lang": page_language(request, None),
             "customer": customer,
             "customers": [(cid, DEMO_NAMES[cid]) for cid in DEMO_IDS],
             "customer_name": DEMO_NAMES[customer],
-            "signed_in_ok": bool(settings.identity_secret),
-            "snippet_anonymous": snippet(widget_attributes(request, settings, None, False)),
-            "snippet_customer": snippet(widget_attributes(request, settings, customer, False)),
+            "signed_in_ok": bool(secret),
+            "snippet_anonymous": snippet(widget_attributes(request, settings, None, False, secret)),
+            "snippet_customer": snippet(
+                widget_attributes(request, settings, customer, False, secret)
+            ),
         },
+        framed=False,
     )
 
 
-@router.get("/shop", response_class=HTMLResponse, name="demo_shop")
+@demo_router.get("/shop", response_class=HTMLResponse, name="demo_shop")
 def demo_shop(request: Request) -> Response:
     """The demo shop with the widget, as an anonymous visitor or a signed-in demo customer."""
     settings = get_settings()
+    secret = demo_secret()
     asked = request.query_params.get("customer")
     customer = asked if asked in DEMO_IDS else None
-    lang = page_language(request, customer)
     open_at_start = request.query_params.get("open") in ("1", "true")
-    return TEMPLATES.TemplateResponse(
+    return _page(
         request,
         "demo/shop.html",
         {
-            "lang": lang,
+            "lang": page_language(request, customer),
             "customer": customer,
             "customer_name": DEMO_NAMES.get(customer or ""),
-            "signed_in_ok": bool(settings.identity_secret),
+            "signed_in_ok": bool(secret),
             "products": catalogue(),
-            "widget": widget_attributes(request, settings, customer, open_at_start),
+            "widget": widget_attributes(request, settings, customer, open_at_start, secret),
         },
+        framed=True,
     )
+
+
+@demo_router.get("/static/demo/{name}", name="demo_static")
+def demo_static(name: str) -> Response:
+    """Pictures of the demo shop (e.g. what the founder sends in a chat)."""
+    path = STATIC_DIR / name
+    if "/" in name or name.startswith(".") or not path.is_file():
+        return Response(status_code=404)
+    return FileResponse(path, headers={"Cache-Control": "max-age=3600"})
 
 
 @router.api_route("/widget/{name}", methods=["GET", "HEAD"], name="widget_asset")
@@ -196,23 +304,12 @@ def widget_asset(name: str) -> Response:
     )
 
 
-@router.get("/static/demo/{name}", name="demo_static")
-def demo_static(name: str) -> Response:
-    """Pictures of the demo shop (e.g. what the founder sends in a chat)."""
-    path = STATIC_DIR / name
-    if "/" in name or name.startswith(".") or not path.is_file():
-        return Response(status_code=404)
-    return FileResponse(path, headers={"Cache-Control": "max-age=3600"})
-
-
 class RatingIn(BaseModel):
     """An end-of-chat rating sent by the widget."""
 
     session_id: str = Field(max_length=64)
     rating: int = Field(ge=1, le=5)
     language: str = "zh"
-    customer_id: str | None = Field(default=None, max_length=128)
-    customer_hash: str | None = Field(default=None, max_length=128)
 
 
 @lru_cache(maxsize=4)
@@ -221,17 +318,27 @@ def _engine(url: str) -> Engine:
 
 
 def _session_exists(settings: WebSettings, session_id: str) -> bool:
-    """Whether the widget channel knows this session (it has at least one message)."""
-    url = f"{settings.rasa_url.rstrip('/')}/webhooks/widget/history/{session_id}"
+    """Whether Rasa knows this conversation (it has at least one customer message).
+
+    Asks Rasa's HTTP API (``GET /conversations/<id>/tracker``) with the console's JWT in the
+    ``Authorization`` header.
+    """
+    url = f"{settings.rasa_url.rstrip('/')}/conversations/{session_id}/tracker"
     try:
-        response = httpx.get(url, timeout=HISTORY_TIMEOUT_S)
+        response = httpx.get(
+            url, headers=rasa_headers(settings.rasa_jwt_secret), timeout=RASA_TIMEOUT_S
+        )
     except httpx.HTTPError as error:
-        logger.warning("Could not reach Rasa to check a rated session: %s", error)
+        logger.warning("Could not reach Rasa to check a rated session: %s", type(error).__name__)
         return False
     if response.status_code != 200:
+        logger.warning("Rasa answered %d to the rated session check", response.status_code)
         return False
-    messages: list[Any] = response.json().get("messages") or []
-    return any(m.get("role") == "user" for m in messages)
+    try:
+        events: list[Any] = response.json().get("events") or []
+    except (ValueError, AttributeError):
+        return False
+    return any(isinstance(e, dict) and e.get("event") == "user" for e in events)
 
 
 @router.options("/widget/rating", include_in_schema=False)
@@ -245,7 +352,8 @@ def widget_rating(body: RatingIn) -> JSONResponse:
     """Stores the rating in the conversation's row of the store (``conversations.rating``).
 
     The session id is the capability (only the chat's own browser knows it); the session
-    must exist on the Rasa server. A valid identity hash links a new row to the customer.
+    must exist on the Rasa server. The rating never links a conversation to a customer
+    (only a door's verified identity does that, through the ingest worker).
     """
     settings = get_settings()
     if not SESSION_ID_RE.match(body.session_id):
@@ -254,25 +362,13 @@ def widget_rating(body: RatingIn) -> JSONResponse:
         return JSONResponse({"error": "unknown session"}, status_code=404, headers=CORS_HEADERS)
     language = body.language if body.language in ("zh", "en") else "zh"
     with Session(_engine(settings.database_url)) as session:
-        customer_pk = None
-        if (
-            body.customer_id
-            and body.customer_hash
-            and settings.identity_secret
-            and hmac.compare_digest(
-                identity_hash(body.customer_id, settings.identity_secret),
-                body.customer_hash.strip().lower(),
-            )
-        ):
-            customer = repo.get_customer(session, body.customer_id)
-            customer_pk = customer.id if customer is not None else None
         # An existing row keeps its state (a resolved chat is not re-opened by its rating).
         conversation = session.scalars(
             select(Conversation).where(Conversation.sender_id == body.session_id)
         ).first() or repo.upsert_conversation(
             session,
             body.session_id,
-            customer_id=customer_pk,
+            customer_id=None,
             channel=CHANNEL_WEB,
             language=language,
             at=datetime.now(UTC),
@@ -281,3 +377,8 @@ def widget_rating(body: RatingIn) -> JSONResponse:
         session.commit()
     logger.info("Conversation %s rated %d", body.session_id, body.rating)
     return JSONResponse({"ok": True, "rating": body.rating}, headers=CORS_HEADERS)
+
+
+def setup(app: FastAPI) -> None:
+    """Includes the demo-only routes (they answer 404 whenever demo mode is off)."""
+    app.include_router(demo_router)

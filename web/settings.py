@@ -1,28 +1,28 @@
-"""Settings of the web app, read from the environment (and ``.env``)."""
+"""Settings of the web app, read from the environment (and ``.env``), once per process."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-from analytics.settings import REPO_ROOT, parse_env_file
+from analytics.settings import env_flag, env_int, env_setting
 from analytics.settings import get_settings as get_store_settings
+from web.security import IpNetwork, parse_networks
 
 ENV_WEB_PORT = "WEB_PORT"
 ENV_RASA_URL = "RASA_URL"
 ENV_RASA_PUBLIC_URL = "RASA_PUBLIC_URL"
-ENV_RASA_AUTH_TOKEN = "RASA_AUTH_TOKEN"
+ENV_RASA_JWT_SECRET = "RASA_JWT_SECRET"
 ENV_SESSION_SECRET = "SESSION_SECRET"
 ENV_CONSOLE_USER = "CONSOLE_USER"
 ENV_CONSOLE_PASSWORD = "CONSOLE_PASSWORD"
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    """An environment variable, else its value in ``.env``, else the default."""
-    if name in os.environ:
-        return os.environ[name]
-    return parse_env_file(REPO_ROOT / ".env").get(name, default)
+ENV_SECURE_COOKIES = "CONSOLE_SECURE_COOKIES"
+ENV_RATE_PER_MINUTE = "CONSOLE_RATE_PER_MINUTE"
+ENV_TRUSTED_PROXIES = "CHAT_TRUSTED_PROXIES"
+ENV_RATE_EXEMPT_LOOPBACK = "CHAT_RATE_EXEMPT_LOOPBACK"
+DEFAULT_RASA_URL = "http://localhost:5005"
+DEFAULT_RATE_PER_MINUTE = 300
+SECURE_COOKIE_MODES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -31,40 +31,53 @@ class WebSettings:
 
     Attributes:
         database_url: The customer-success store.
-        identity_secret: HMAC key for customer identity (the demo page signs its demo customer).
         port: Port of the web app.
         rasa_url: Rasa server as reached from this process (HTTP API).
         rasa_public_url: Rasa server as reached from the customer's browser (socket.io).
-        rasa_auth_token: Token of Rasa's HTTP API (``--auth-token``), if set.
+        rasa_jwt_secret: Key of the JWTs Rasa's HTTP API and the widget channel's founder
+            routes accept (Rasa's ``--jwt-secret``), if set.
         session_secret: Key that signs console session cookies.
         console_user: The founder's login name.
         console_password: The founder's initial password (hashed on first run), if set.
+        secure_cookies: ``auto`` (``Secure`` unless the request's host is localhost,
+            127.0.0.1 or ::1), ``on`` or ``off``.
+        rate_per_minute: Console requests per client address per minute.
+        trusted_proxies: Reverse proxies whose ``X-Forwarded-For`` is believed.
+        rate_exempt_loopback: Loopback clients are not rate limited (the login throttle
+            still applies to them).
     """
 
     database_url: str
-    identity_secret: str | None
     port: int
     rasa_url: str
     rasa_public_url: str
-    rasa_auth_token: str | None
+    rasa_jwt_secret: str | None
     session_secret: str | None
     console_user: str
     console_password: str | None
+    secure_cookies: str = "auto"
+    rate_per_minute: int = DEFAULT_RATE_PER_MINUTE
+    trusted_proxies: tuple[IpNetwork, ...] = ()
+    rate_exempt_loopback: bool = True
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> WebSettings:
     """Returns the settings, read once per process."""
     store = get_store_settings()
-    rasa_url = _env(ENV_RASA_URL, "http://localhost:5005") or "http://localhost:5005"
+    rasa_url = env_setting(ENV_RASA_URL) or DEFAULT_RASA_URL
+    secure = (env_setting(ENV_SECURE_COOKIES) or "auto").strip().lower()
     return WebSettings(
         database_url=store.database_url,
-        identity_secret=store.identity_secret or None,
-        port=int(_env(ENV_WEB_PORT, "8000") or 8000),
+        port=env_int(ENV_WEB_PORT, 8000),
         rasa_url=rasa_url,
-        rasa_public_url=_env(ENV_RASA_PUBLIC_URL, rasa_url) or rasa_url,
-        rasa_auth_token=_env(ENV_RASA_AUTH_TOKEN) or None,
-        session_secret=_env(ENV_SESSION_SECRET) or None,
-        console_user=_env(ENV_CONSOLE_USER, "founder") or "founder",
-        console_password=_env(ENV_CONSOLE_PASSWORD) or None,
+        rasa_public_url=env_setting(ENV_RASA_PUBLIC_URL) or rasa_url,
+        rasa_jwt_secret=env_setting(ENV_RASA_JWT_SECRET) or None,
+        session_secret=env_setting(ENV_SESSION_SECRET) or None,
+        console_user=env_setting(ENV_CONSOLE_USER) or "founder",
+        console_password=env_setting(ENV_CONSOLE_PASSWORD) or None,
+        secure_cookies=secure if secure in SECURE_COOKIE_MODES else "auto",
+        rate_per_minute=max(1, env_int(ENV_RATE_PER_MINUTE, DEFAULT_RATE_PER_MINUTE)),
+        trusted_proxies=parse_networks(env_setting(ENV_TRUSTED_PROXIES)),
+        rate_exempt_loopback=env_flag(ENV_RATE_EXEMPT_LOOPBACK, True),
     )

@@ -39,6 +39,9 @@ PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 SQLITE = "sqlite"
+LOCAL_BASE = (
+    "http://localhost"  # a local host: cookies without Secure (CONSOLE_SECURE_COOKIES=auto)
+)
 POSTGRES = "postgres"
 
 
@@ -154,7 +157,11 @@ def console_env(
     monkeypatch.setenv("CONSOLE_TEST_CONVERSATIONS_DIR", str(tests_dir))
     monkeypatch.setenv("CONSOLE_WORK_DIR", str(tmp_path / "work"))
     monkeypatch.setenv("RASA_URL", "http://127.0.0.1:9")  # nothing listens there
-    monkeypatch.delenv("RASA_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("RASA_JWT_SECRET", raising=False)
+    monkeypatch.delenv("CONSOLE_SECURE_COOKIES", raising=False)
+    monkeypatch.delenv("CONSOLE_LOGIN_PER_MINUTE", raising=False)
+    monkeypatch.delenv("CONSOLE_RATE_PER_MINUTE", raising=False)
+    monkeypatch.delenv("CHAT_TRUSTED_PROXIES", raising=False)
     _reset_caches()
     yield Console(url, db_path, nlu_dir, tests_dir)
     _reset_caches()
@@ -165,7 +172,7 @@ def anon(console_env: Console) -> Iterator[TestClient]:
     """A client without a session."""
     from web.app import create_app
 
-    with TestClient(create_app(), base_url="http://testserver") as client:
+    with TestClient(create_app(), base_url=LOCAL_BASE) as client:
         yield client
 
 

@@ -1,35 +1,38 @@
-"""Login, sessions and CSRF protection of the console.
+"""Login, server-side sessions and CSRF protection of the console.
 
-* Passwords are hashed with Argon2id (``argon2-cffi``).
-* The session is a cookie signed with ``SESSION_SECRET`` (``itsdangerous``), limited to
-  ``/console``, ``HttpOnly`` and ``SameSite=Lax``; it carries the user id, a per-session
-  CSRF token and the interface language, and expires after :data:`SESSION_MAX_AGE_S`.
+* Passwords are hashed with Argon2id (``argon2-cffi``). Before a password is checked, the
+  login reserves an attempt in the store's throttle (:mod:`web.console.throttle`).
+* A session is a row of ``console_sessions`` (:class:`~web.console.models.StoredSession`):
+  the cookie carries a random session id signed with ``SESSION_SECRET`` (``itsdangerous``);
+  the row (stored under the id's SHA-256) holds the user, the session's CSRF token and the
+  interface language, and expires after :data:`SESSION_MAX_AGE_S`. Logout deletes the row,
+  a password change deletes every row of the user: the old cookie then opens nothing.
 * Every state-changing request (POST) must carry the session's CSRF token, in the form
   field ``csrf_token`` or the ``X-CSRF-Token`` header. The login form uses a
   double-submit token of its own.
-* The founder's account is created on first use from ``CONSOLE_PASSWORD``; without one,
-  a one-time password is generated and printed to the server log.
+* The founder's account is created on first use from ``CONSOLE_PASSWORD``; without one, a
+  one-time password is written to a file readable by the owner only (never to the log).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
+import os
 import secrets
-import threading
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from web.console.models import ConsoleUser
+from web.console.models import ConsoleUser, StoredSession
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +42,8 @@ COOKIE_PATH = "/console"
 SESSION_MAX_AGE_S = 12 * 3600
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-MAX_FAILURES = 5
-FAILURE_WINDOW_S = 60.0
+MIN_PASSWORD_CHARS = 10
+ONE_TIME_PASSWORD_FILE = "initial-password"
 
 _hasher = PasswordHasher()
 _secret_fallback = secrets.token_hex(32)
@@ -66,23 +69,25 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 @dataclass(frozen=True)
 class ConsoleSession:
-    """What the session cookie says.
+    """A live session, as read from the store.
 
     Attributes:
         user_id: The signed-in console user.
         username: Their login name.
         csrf: The session's CSRF token.
         lang: Interface language (``zh`` or ``en``).
+        sid: The random session id from the cookie (to end or update this session).
     """
 
     user_id: int
     username: str
     csrf: str
     lang: str
+    sid: str
 
 
 class SessionCodec:
-    """Signs and reads session cookies.
+    """Signs and reads the session id in the cookie.
 
     Args:
         secret: ``SESSION_SECRET``; when missing a random per-process key is used (sessions
@@ -96,21 +101,94 @@ class SessionCodec:
             secret or _secret_fallback, salt="leafbean-console-session"
         )
 
-    def dumps(self, session: ConsoleSession) -> str:
-        """Signs a session into a cookie value."""
-        return self._serializer.dumps(
-            {"u": session.user_id, "n": session.username, "c": session.csrf, "l": session.lang}
-        )
+    def dumps(self, sid: str) -> str:
+        """Signs a session id into a cookie value."""
+        return self._serializer.dumps({"s": sid})
 
-    def loads(self, value: str | None) -> ConsoleSession | None:
-        """Reads a cookie value; ``None`` when missing, forged or expired."""
+    def loads(self, value: str | None) -> str | None:
+        """Reads a cookie value; the session id, or ``None`` when missing, forged or old."""
         if not value:
             return None
         try:
             data = self._serializer.loads(value, max_age=SESSION_MAX_AGE_S)
-            return ConsoleSession(int(data["u"]), str(data["n"]), str(data["c"]), str(data["l"]))
+            sid = data["s"]
         except (BadSignature, KeyError, TypeError, ValueError):
             return None
+        return sid if isinstance(sid, str) and sid else None
+
+
+def _sid_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def start_session(db: Session, user: ConsoleUser, lang: str) -> ConsoleSession:
+    """Stores a new session for ``user`` (and drops expired ones).
+
+    Args:
+        db: A session on the store (committed here).
+        user: The user who just proved their password.
+        lang: The interface language.
+
+    Returns:
+        The session; its ``sid`` goes into the cookie.
+    """
+    now = datetime.now(UTC)
+    sid = secrets.token_urlsafe(32)
+    csrf = new_csrf_token()
+    db.execute(delete(StoredSession).where(StoredSession.expires_at <= now))
+    db.add(
+        StoredSession(
+            id_hash=_sid_hash(sid),
+            user_id=user.id,
+            csrf=csrf,
+            language=lang,
+            created_at=now,
+            expires_at=now + timedelta(seconds=SESSION_MAX_AGE_S),
+        )
+    )
+    db.commit()
+    return ConsoleSession(user.id, user.username, csrf, lang, sid)
+
+
+def load_session(db: Session, sid: str | None) -> ConsoleSession | None:
+    """The live session with this id; ``None`` if unknown, ended or expired."""
+    if not sid:
+        return None
+    row = db.execute(
+        select(StoredSession, ConsoleUser.username)
+        .join(ConsoleUser, ConsoleUser.id == StoredSession.user_id)
+        .where(StoredSession.id_hash == _sid_hash(sid))
+    ).first()
+    if row is None:
+        return None
+    stored, username = row
+    if stored.expires_at <= datetime.now(UTC):
+        return None
+    return ConsoleSession(stored.user_id, username, stored.csrf, stored.language, sid)
+
+
+def end_session(db: Session, sid: str) -> None:
+    """Ends one session (logout)."""
+    db.execute(delete(StoredSession).where(StoredSession.id_hash == _sid_hash(sid)))
+    db.commit()
+
+
+def end_all_sessions(db: Session, user_id: int) -> int:
+    """Ends every session of a user (password change); returns how many there were."""
+    result = db.execute(delete(StoredSession).where(StoredSession.user_id == user_id))
+    db.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def set_session_language(db: Session, session: ConsoleSession, lang: str) -> None:
+    """Remembers the interface language for the session and the user."""
+    row = db.get(StoredSession, _sid_hash(session.sid))
+    if row is not None:
+        row.language = lang
+    user = db.get(ConsoleUser, session.user_id)
+    if user is not None:
+        user.language = lang
+    db.commit()
 
 
 def new_csrf_token() -> str:
@@ -122,20 +200,33 @@ def tokens_match(expected: str | None, given: str | None) -> bool:
     """Compares two tokens in constant time; missing tokens never match."""
     if not expected or not given:
         return False
-    return hmac.compare_digest(expected.encode(), given.encode())
+    try:
+        return hmac.compare_digest(expected.encode(), given.encode())
+    except UnicodeEncodeError:
+        return False
 
 
-def ensure_founder(db: Session, username: str, password: str | None) -> str | None:
+def _write_one_time_password(path: Path, username: str, password: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(f"{username}\n{password}\n")
+    os.chmod(path, 0o600)
+
+
+def ensure_founder(db: Session, username: str, password: str | None, work_dir: Path) -> Path | None:
     """Creates the founder's account if there is no console user yet.
 
     Args:
         db: A session on the store.
         username: The founder's login name (``CONSOLE_USER``).
         password: ``CONSOLE_PASSWORD``; when missing a one-time password is generated.
+        work_dir: The console's scratch folder; a generated password is written to
+            ``<work_dir>/initial-password`` (mode 0600), never to the log.
 
     Returns:
-        The generated one-time password (it is also logged), or ``None`` when the
-        account already existed or the configured password was used.
+        The file holding the generated password, or ``None`` when the account already
+        existed or the configured password was used.
     """
     if db.scalar(select(ConsoleUser.id).limit(1)) is not None:
         return None
@@ -145,16 +236,22 @@ def ensure_founder(db: Session, username: str, password: str | None) -> str | No
         password = generated
     db.add(ConsoleUser(username=username, password_hash=hash_password(password)))
     db.commit()
-    if generated:
-        logger.warning("Console account created: %s / one-time password %s", username, generated)
-        print(f"Console login: {username} / {generated} (one-time password)", flush=True)
-    else:
+    if generated is None:
         logger.info("Console account %r created from CONSOLE_PASSWORD", username)
-    return generated
+        return None
+    path = work_dir / ONE_TIME_PASSWORD_FILE
+    _write_one_time_password(path, username, generated)
+    logger.warning(
+        "Console account %r created with a one-time password; it is in %s (delete the file "
+        "after signing in and change the password in the console)",
+        username,
+        path,
+    )
+    return path
 
 
 def authenticate(db: Session, username: str, password: str) -> ConsoleUser | None:
-    """Returns the user when the password is right, else ``None``."""
+    """Returns the user when the password is right, else ``None`` (one Argon2 check)."""
     user = db.scalar(select(ConsoleUser).where(ConsoleUser.username == username))
     if user is None:
         verify_password(_dummy_hash(), password)  # same work for unknown users
@@ -168,35 +265,18 @@ def authenticate(db: Session, username: str, password: str) -> ConsoleUser | Non
     return user
 
 
-class LoginThrottle:
-    """At most :data:`MAX_FAILURES` failed logins per client per minute (in memory)."""
+def change_password(db: Session, user_id: int, new_password: str) -> None:
+    """Sets a new password and ends every session of the user.
 
-    def __init__(self) -> None:
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        failures = self._failures[key]
-        while failures and now - failures[0] > FAILURE_WINDOW_S:
-            failures.popleft()
-        return failures
-
-    def blocked(self, key: str) -> bool:
-        """Whether ``key`` (client address) has failed too often recently."""
-        with self._lock:
-            return len(self._recent(key, time.monotonic())) >= MAX_FAILURES
-
-    def failed(self, key: str) -> None:
-        """Records a failed login of ``key``."""
-        with self._lock:
-            self._recent(key, time.monotonic()).append(time.monotonic())
-
-    def clear(self) -> None:
-        """Forgets every failure."""
-        with self._lock:
-            self._failures.clear()
-
-    def succeeded(self, key: str) -> None:
-        """Forgets the failures of ``key``."""
-        with self._lock:
-            self._failures.pop(key, None)
+    Args:
+        db: A session on the store (committed here).
+        user_id: The user.
+        new_password: The new password (the caller checked the old one and the length).
+    """
+    user = db.get(ConsoleUser, user_id)
+    if user is None:
+        raise LookupError(f"no console user {user_id}")
+    user.password_hash = hash_password(new_password)
+    db.commit()
+    ended = end_all_sessions(db, user_id)
+    logger.info("Console password of %r changed; %d session(s) ended", user.username, ended)

@@ -19,7 +19,6 @@ ENV_DOMAIN_DIR = "CONSOLE_DOMAIN_DIR"
 ENV_MODELS_DIR = "CONSOLE_MODELS_DIR"
 ENV_WORK_DIR = "CONSOLE_WORK_DIR"
 ENV_RASA_BIN = "CONSOLE_RASA_BIN"
-ENV_COOKIE_SECURE = "CONSOLE_COOKIE_SECURE"
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,6 @@ class ConsoleConfig:
         models_dir: Trained Rasa models.
         work_dir: Scratch space of retraining jobs.
         rasa_bin: The ``rasa`` executable of the Rasa environment.
-        cookie_secure: Mark the session cookie ``Secure`` (behind HTTPS).
     """
 
     repo_root: Path
@@ -44,7 +42,6 @@ class ConsoleConfig:
     models_dir: Path
     work_dir: Path
     rasa_bin: Path
-    cookie_secure: bool
 
 
 def _path(name: str, default: Path) -> Path:
@@ -64,5 +61,4 @@ def get_config() -> ConsoleConfig:
         models_dir=_path(ENV_MODELS_DIR, REPO_ROOT / "models"),
         work_dir=_path(ENV_WORK_DIR, REPO_ROOT / "var" / "console"),
         rasa_bin=_path(ENV_RASA_BIN, REPO_ROOT / ".venv-rasa" / "bin" / "rasa"),
-        cookie_secure=os.environ.get(ENV_COOKIE_SECURE, "").lower() in ("1", "true", "yes"),
     )

@@ -1,4 +1,4 @@
-"""Tables of the founder's console (migration ``0100_console``).
+"""Tables of the founder's console (migrations ``0100_console`` and ``0600_console_security``).
 
 They live in the store beside :mod:`analytics.models` and share its ``Base`` (and so its
 constraint naming convention), but only the console reads or writes them.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -171,6 +172,41 @@ class Takeover(Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=True)
 
 
+class StoredSession(Base):
+    """A signed-in browser (migration ``0600_console_security``).
+
+    The cookie carries a random session id (signed with ``SESSION_SECRET``); only its
+    SHA-256 is stored here, so reading this table does not hand out live sessions. Logout
+    deletes the row; a password change deletes every row of the user.
+    """
+
+    __tablename__ = "console_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("console_users.id", ondelete="CASCADE"), index=True
+    )
+    csrf: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginAttempts(Base):
+    """Login attempts in the current one-minute window of one throttle key.
+
+    ``key_hash`` is the SHA-256 of ``pair:<ip>|<user>``, ``ip:<ip>`` or ``user:<user>``;
+    ``window_start`` is a Unix time in seconds. Rows are changed only by single conditional
+    ``UPDATE`` / ``INSERT ... ON CONFLICT`` statements (:mod:`web.console.throttle`).
+    """
+
+    __tablename__ = "console_login_attempts"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer)
+
+
 class ConsoleState(Base):
     """Small key/value state of the console (e.g. the facts refresh watermark)."""
 
@@ -199,6 +235,8 @@ CONSOLE_MODELS: tuple[type[Base], ...] = (
     ConversationIntent,
     CustomerFacts,
     Takeover,
+    StoredSession,
+    LoginAttempts,
     ConsoleState,
 )
 """Every console table."""

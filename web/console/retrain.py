@@ -9,7 +9,7 @@ One job at a time, in a thread of the web process:
 3. Evaluate both on the held-out split (``rasa test nlu``, weighted F1 of intents).
 4. If the candidate is at least as good, train the full model the way ``make train`` does
    (same file name, so ``make run`` sees it as up to date) and load it into the running
-   Rasa server with ``PUT /model``.
+   Rasa server with ``PUT /model`` (a short-lived JWT in the ``Authorization`` header).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from ruamel.yaml import YAML
 
 from web.console.config import ConsoleConfig
 from web.console.teach import CORRECTIONS_FILE
+from web.rasa_auth import rasa_headers
 
 logger = logging.getLogger(__name__)
 
@@ -159,15 +160,24 @@ class Retrainer:
         self._lock = threading.Lock()
         self.job: Job | None = None
 
-    def start(self, config: ConsoleConfig, rasa_url: str, token: str | None) -> Job:
-        """Starts a job unless one is running; returns the current job."""
+    def start(self, config: ConsoleConfig, rasa_url: str, jwt_secret: str | None) -> Job:
+        """Starts a job unless one is running; returns the current job.
+
+        Args:
+            config: Where the NLU data, models and scratch space are.
+            rasa_url: The running Rasa server (the model is swapped into it).
+            jwt_secret: ``RASA_JWT_SECRET`` (signs the ``PUT /model`` call), if set.
+
+        Returns:
+            The job started now, or the one still running.
+        """
         with self._lock:
             if self.job is not None and self.job.status == "running":
                 return self.job
             self.job = Job(id=uuid.uuid4().hex[:12])
             job = self.job
         thread = threading.Thread(
-            target=self._run, args=(job, config, rasa_url, token), daemon=True, name="retrain"
+            target=self._run, args=(job, config, rasa_url, jwt_secret), daemon=True, name="retrain"
         )
         thread.start()
         return job
@@ -203,7 +213,7 @@ class Retrainer:
         if code != 0:
             raise RuntimeError(f"{Path(args[0]).name} {args[1]} exited with {code}")
 
-    def _run(self, job: Job, config: ConsoleConfig, rasa_url: str, token: str | None) -> None:
+    def _run(self, job: Job, config: ConsoleConfig, rasa_url: str, jwt_secret: str | None) -> None:
         work = config.work_dir / "retrain" / job.id
         rasa = str(config.rasa_bin)
         progress = dict(STEPS)
@@ -266,7 +276,7 @@ class Retrainer:
             job.result["model"] = str(model)
             job.progress = progress["train_full"]
             self._set(job, "swap")
-            job.result["swapped"] = self._swap(job, model, rasa_url, token)
+            job.result["swapped"] = self._swap(job, model, rasa_url, jwt_secret)
             job.progress = 100
             job.status = "done"
         except Exception as error:  # noqa: BLE001 - shown to the founder
@@ -322,12 +332,11 @@ class Retrainer:
         )
         return model
 
-    def _swap(self, job: Job, model: Path, rasa_url: str, token: str | None) -> bool:
-        params = {"token": token} if token else {}
+    def _swap(self, job: Job, model: Path, rasa_url: str, jwt_secret: str | None) -> bool:
         try:
             response = httpx.put(
                 f"{rasa_url.rstrip('/')}/model",
-                params=params,
+                headers=rasa_headers(jwt_secret),
                 json={"model_file": str(model)},
                 timeout=300,
             )

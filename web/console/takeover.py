@@ -2,10 +2,12 @@
 
 When the widget channel (``bot/channels/widget.py``) is installed, its founder routes are
 used: ``POST /webhooks/widget/founder/<sender_id>/{pause,resume,message,typing}`` with
-``Authorization: Bearer $RASA_AUTH_TOKEN``. They append the events to the tracker *and*
+``Authorization: Bearer <jwt>`` (:mod:`web.rasa_auth`). They append the events to the tracker *and*
 push them to the customer's widget over socket.io. Otherwise Rasa's own HTTP API is used
 (``POST /conversations/<sender_id>/tracker/events``): the bot pauses and resumes, and the
 founder's message is recorded in the tracker (a REST client sees it in the tracker only).
+Both are called with the same short-lived JWT in the ``Authorization`` header, never with a
+token in the URL.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from analytics.settings import REPO_ROOT
+from web.rasa_auth import rasa_headers
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +40,12 @@ class RasaBridge:
 
     Attributes:
         rasa_url: Rasa's base URL (``RASA_URL``).
-        token: ``RASA_AUTH_TOKEN`` (bearer for the widget routes, ``?token=`` for the API).
+        jwt_secret: ``RASA_JWT_SECRET``; each call carries a fresh JWT signed with it.
         widget_file: The widget channel's source; its presence selects the widget routes.
     """
 
     rasa_url: str
-    token: str | None
+    jwt_secret: str | None
     widget_file: Path = WIDGET_CHANNEL_FILE
 
     @property
@@ -50,18 +53,11 @@ class RasaBridge:
         """Whether the widget channel's founder routes are used."""
         return self.widget_file.exists()
 
-    def _post(self, path: str, payload: Any, *, bearer: bool) -> httpx.Response:
+    def _post(self, path: str, payload: Any) -> httpx.Response:
         url = self.rasa_url.rstrip("/") + path
-        headers = {}
-        params = {}
-        if self.token:
-            if bearer:
-                headers["Authorization"] = f"Bearer {self.token}"
-            else:
-                params["token"] = self.token
         try:
             response = httpx.post(
-                url, json=payload, headers=headers, params=params, timeout=TIMEOUT_S
+                url, json=payload, headers=rasa_headers(self.jwt_secret), timeout=TIMEOUT_S
             )
         except httpx.HTTPError as error:
             raise TakeoverError(f"Rasa is not reachable at {self.rasa_url}: {error}") from error
@@ -70,11 +66,11 @@ class RasaBridge:
         return response
 
     def _widget(self, sender_id: str, what: str, payload: Any) -> None:
-        self._post(f"{WIDGET_PREFIX}/{quote(sender_id, safe='')}/{what}", payload, bearer=True)
+        self._post(f"{WIDGET_PREFIX}/{quote(sender_id, safe='')}/{what}", payload)
 
     def _events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
         path = f"/conversations/{quote(sender_id, safe='')}/tracker/events"
-        self._post(path, events, bearer=False)
+        self._post(path, events)
 
     def pause(self, sender_id: str) -> None:
         """Pauses the bot in this conversation."""

@@ -16,7 +16,12 @@
   var seenKey = "lb-console-handoff-seen";
   var badge = document.getElementById("handoff-badge");
   var toast = document.getElementById("notify");
+  var deadBadge = document.getElementById("dead-letter-badge");
   function showHandoffs(data) {
+    if (deadBadge) {
+      deadBadge.hidden = !data.dead_letters;
+      deadBadge.textContent = data.dead_letters ? String(data.dead_letters) : "";
+    }
     if (badge) {
       badge.hidden = !data.count;
       badge.textContent = data.count ? String(data.count) : "";

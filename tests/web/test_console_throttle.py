@@ -1,0 +1,215 @@
+"""The login throttle (web/console/throttle.py) under real concurrency, on SQLite and PostgreSQL.
+
+The web app runs under uvicorn (in this process, so the Argon2 checks can be counted; and
+as two separate processes sharing one store); 50 browsers post a wrong password at the same
+moment from one address. At most ``CONSOLE_LOGIN_PER_MINUTE`` of them may reach Argon2;
+the others get 429 with ``Retry-After`` and a bilingual page; the founder, from another
+address, still signs in.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session
+
+from analytics.db import make_engine
+from tests.web.conftest import PASSWORD, SESSION_SECRET, Console
+from tests.web.servers import serve_in_subprocess, serve_in_thread
+from web.console import auth, throttle
+
+CONCURRENT = 50
+LIMIT = throttle.DEFAULT_LOGIN_PER_MINUTE
+ATTACKER = "127.0.0.2"
+FOUNDER = "127.0.0.3"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _browser(base: str, address: str) -> httpx.Client:
+    """A client whose connections come from ``address`` (any 127.0.0.0/8 address works)."""
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=base, transport=transport, timeout=60)
+
+
+def _login_form(client: httpx.Client) -> str:
+    page = client.get("/console/login")
+    match = CSRF_RE.search(page.text)
+    assert match, page.text[:300]
+    return match.group(1)
+
+
+def _flood(base: str, password: str = "wrong-guess") -> list[httpx.Response]:
+    """50 browsers from one address post a wrong password at the same moment."""
+    clients = [_browser(base, ATTACKER) for _ in range(CONCURRENT)]
+    try:
+        tokens = [_login_form(client) for client in clients]
+        barrier = threading.Barrier(CONCURRENT)
+
+        def attempt(i: int) -> httpx.Response:
+            barrier.wait()
+            return clients[i].post(
+                "/console/login",
+                data={
+                    "username": "founder",
+                    "password": f"{password}-{i}",
+                    "csrf_token": tokens[i],
+                },
+            )
+
+        with ThreadPoolExecutor(CONCURRENT) as pool:
+            return list(pool.map(attempt, range(CONCURRENT)))
+    finally:
+        for client in clients:
+            client.close()
+
+
+def _assert_flood_refused(responses: list[httpx.Response]) -> None:
+    codes = sorted(r.status_code for r in responses)
+    assert codes.count(401) == LIMIT, codes
+    assert codes.count(429) == CONCURRENT - LIMIT, codes
+    for refused in (r for r in responses if r.status_code == 429):
+        assert 1 <= int(refused.headers["retry-after"]) <= throttle.WINDOW_S
+        assert "尝试次数过多" in refused.text and "Too many attempts" in refused.text
+
+
+def _founder_signs_in(base: str) -> None:
+    with _browser(base, FOUNDER) as founder:
+        token = _login_form(founder)
+        response = founder.post(
+            "/console/login",
+            data={"username": "founder", "password": PASSWORD, "csrf_token": token},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text[:300]
+        assert founder.get("/console/inbox", follow_redirects=False).status_code == 200
+
+
+def _count_argon2(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """Counts the real Argon2 verifications (each still runs)."""
+    calls = 0
+    lock = threading.Lock()
+    real = auth.verify_password
+
+    def counting(password_hash: str, password: str) -> bool:
+        nonlocal calls
+        with lock:
+            calls += 1
+        return real(password_hash, password)
+
+    monkeypatch.setattr(auth, "verify_password", counting)
+    return lambda: calls
+
+
+def test_concurrent_wrong_logins_never_pass_the_limit_nor_reach_argon2(
+    console_env: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from web.app import create_app
+
+    argon2_calls = _count_argon2(monkeypatch)
+    with serve_in_thread(create_app()) as base:
+        with _browser(base, FOUNDER) as warm_up:
+            _login_form(warm_up)  # creates the founder's account before counting
+        before = argon2_calls()
+        responses = _flood(base)
+        assert argon2_calls() - before == LIMIT
+        _assert_flood_refused(responses)
+        _founder_signs_in(base)
+        assert argon2_calls() - before == LIMIT + 1
+
+
+def test_the_limit_holds_across_two_processes(console_env: Console, tmp_path: Path) -> None:
+    env = {
+        "SHOP_DATABASE_URL": console_env.url,
+        "CONSOLE_PASSWORD": PASSWORD,
+        "CONSOLE_USER": "founder",
+        "SESSION_SECRET": SESSION_SECRET,
+        "CONSOLE_WORK_DIR": str(tmp_path / "work"),
+        "RASA_URL": "http://127.0.0.1:9",
+    }
+    with (
+        serve_in_subprocess(env, tmp_path / "one.log") as one,
+        serve_in_subprocess(env, tmp_path / "two.log") as two,
+    ):
+        clients = [_browser(one if i % 2 else two, ATTACKER) for i in range(CONCURRENT)]
+        try:
+            tokens = [_login_form(client) for client in clients]
+            barrier = threading.Barrier(CONCURRENT)
+
+            def attempt(i: int) -> httpx.Response:
+                barrier.wait()
+                return clients[i].post(
+                    "/console/login",
+                    data={"username": "founder", "password": f"nope-{i}", "csrf_token": tokens[i]},
+                )
+
+            with ThreadPoolExecutor(CONCURRENT) as pool:
+                responses = list(pool.map(attempt, range(CONCURRENT)))
+        finally:
+            for client in clients:
+                client.close()
+        _assert_flood_refused(responses)
+        _founder_signs_in(two)
+
+
+def test_counters_per_pair_address_and_user(console_env: Console) -> None:
+    engine = make_engine(console_env.url)
+    try:
+        with Session(engine) as db:
+            now = 1_000_000.0
+            for _ in range(LIMIT):
+                assert throttle.reserve(db, "founder", "10.0.0.1", now=now).allowed
+            refused = throttle.reserve(db, "founder", "10.0.0.1", now=now + 10)
+            assert not refused.allowed and refused.retry_after == 50
+            # Same user from elsewhere, and another user from the same address, still pass.
+            assert throttle.reserve(db, "founder", "10.0.0.2", now=now).allowed
+            assert throttle.reserve(db, "someone", "10.0.0.1", now=now).allowed
+            # Usernames are compared without case and surrounding blanks.
+            assert not throttle.reserve(db, "  FOUNDER ", "10.0.0.1", now=now).allowed
+            # A new window starts 60 s after the first attempt of the last one.
+            assert throttle.reserve(db, "founder", "10.0.0.1", now=now + 60).allowed
+            # One address spraying usernames meets the address limit.
+            spray = [
+                throttle.reserve(db, f"user{i}", "10.0.0.9", now=now).allowed
+                for i in range(LIMIT * throttle.IP_FACTOR + 1)
+            ]
+            assert spray.count(True) == LIMIT * throttle.IP_FACTOR and not spray[-1]
+            # Many addresses guessing one account meet the account limit.
+            guesses = [
+                throttle.reserve(db, "target", f"10.1.{i // 200}.{i % 200}", now=now).allowed
+                for i in range(LIMIT * throttle.USER_FACTOR + 1)
+            ]
+            assert guesses.count(True) == LIMIT * throttle.USER_FACTOR and not guesses[-1]
+    finally:
+        engine.dispose()
+
+
+def test_a_correct_password_clears_the_pair_counter(console_env: Console) -> None:
+    engine = make_engine(console_env.url)
+    try:
+        with Session(engine) as db:
+            now = 2_000_000.0
+            for _ in range(LIMIT - 1):
+                assert throttle.reserve(db, "founder", "10.0.0.1", now=now).allowed
+            throttle.succeeded(db, "founder", "10.0.0.1", now=now)
+            for _ in range(LIMIT):
+                assert throttle.reserve(db, "founder", "10.0.0.1", now=now).allowed
+            assert not throttle.reserve(db, "founder", "10.0.0.1", now=now).allowed
+    finally:
+        engine.dispose()
+
+
+def test_the_limit_is_a_setting(console_env: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(throttle.ENV_LOGIN_PER_MINUTE, "2")
+    engine = make_engine(console_env.url)
+    try:
+        with Session(engine) as db:
+            verdicts = [throttle.reserve(db, "founder", "10.0.0.1").allowed for _ in range(3)]
+            assert verdicts == [True, True, False]
+    finally:
+        engine.dispose()
