@@ -185,9 +185,7 @@ def test_handoff_action_flags_the_conversation(store: Engine, writer: IngestWrit
 def test_sql_poller_resumes_from_its_checkpoint(store: Engine, tmp_path: Path) -> None:
     events_engine = create_engine(f"sqlite:///{tmp_path / 'events.db'}")
     writer = IngestWriter(make_sessionmaker(store))
-    stream = list(
-        synthetic_stream(40, customers=["cus_0003"], start_ts=T0 + 100, seed=7)
-    )
+    stream = list(synthetic_stream(40, customers=["cus_0003"], start_ts=T0 + 100, seed=7))
     write_sql_broker_rows(events_engine, stream[:120])
     poller = SqlEventPoller(writer, store, tmp_path / "events.db", batch_size=50)
     try:
@@ -240,9 +238,7 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
     events_path = tmp_path / "events.db"
     events_engine = create_engine(f"sqlite:///{events_path}")
     stream = list(
-        synthetic_stream(
-            800, customers=["cus_0003", "cus_0004"], start_ts=T0 + 500, seed=99
-        )
+        synthetic_stream(800, customers=["cus_0003", "cus_0004"], start_ts=T0 + 500, seed=99)
     )
     expected = {map_event(e).event_key for e in stream if e["event"] in ("user", "bot")}  # type: ignore[union-attr]
     write_sql_broker_rows(events_engine, stream[:1500])
