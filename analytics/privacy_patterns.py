@@ -240,6 +240,7 @@ def find_emails(text: str) -> Iterator[Found]:
 _CN_MOBILE_RE = re.compile(
     r"(?<![0-9A-Za-z])(?:(?:\+|00)?86[ \-]?)?1[3-9][0-9][ \-]?[0-9]{4}[ \-]?[0-9]{4}(?![0-9])"
 )
+_DECIMAL_RE = re.compile(r"[0-9]++[.,][0-9]{1,2}+")
 _WECHAT_RE = re.compile(
     r"(?<![A-Za-z])(?:微信|威信|薇信|[Vv]信|[Ww]e[Cc]hat|[Ww]eixin|WX|wx|VX|vx|Wx|Vx)"
     r"(?:\s{0,2}(?:号码|号|账号|ID|id|Id|是|为|is|:)){0,3}\s{0,2}"
@@ -268,7 +269,8 @@ def find_phones(text: str) -> Iterator[Found]:
         text, PHONE_REGION, leniency=PHONE_LENIENCY, max_tries=sys.maxsize
     )
     for match in matcher:
-        yield KIND_PHONE, match.start, match.end
+        if not _DECIMAL_RE.fullmatch(match.raw_string):  # 1900000000.0 is not 190 0000 0000
+            yield KIND_PHONE, match.start, match.end
     for m in _CN_MOBILE_RE.finditer(text):
         yield KIND_PHONE, m.start(), m.end()
 
