@@ -1,0 +1,165 @@
+"""The REST door (``bot.channels.rest.RestInput``) against a real ``rasa run``.
+
+Each hostile input gets its status and bilingual answer, and the next customer is still
+answered; what reaches the tracker is cleaned and carries only the door's identity verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from bot.channels.identity import sign_token
+from tests.bot.door_server import IP_PER_MINUTE, DoorServer, Reply, http
+
+pytestmark = pytest.mark.rasa_env
+
+
+def sender() -> str:
+    """A sender id of its own (the rate counters live as long as the server)."""
+    return f"rest-{uuid.uuid4().hex[:12]}"
+
+
+def say(server: DoorServer, body: Any = None, *, raw: bytes | None = None, **kw: Any) -> Reply:
+    return http(f"{server.url}/webhooks/rest/webhook", body, raw=raw, **kw)
+
+
+def answered(server: DoorServer) -> None:
+    """Another customer's next message is answered normally."""
+    reply = say(server, {"sender": sender(), "message": "你好"})
+    assert reply.status == 200 and isinstance(reply.body, list) and reply.body
+
+
+def refused(reply: Reply, status: int, error: str) -> dict[str, Any]:
+    assert (reply.status, reply.body["error"]) == (status, error), reply.body
+    assert " / " in reply.body["message"]  # zh / en
+    return dict(reply.body)
+
+
+def identity(
+    server: DoorServer, customer: str, *, ttl: int = 3600, secret: str | None = None
+) -> dict:
+    expires = int(time.time()) + ttl
+    token = sign_token(customer, expires, secret or server.identity_secret)
+    return {"customer_id": customer, "expires_at": expires, "customer_token": token}
+
+
+def test_a_plain_message_is_answered_at_the_same_url(door_server: DoorServer) -> None:
+    assert http(f"{door_server.url}/webhooks/rest/").body == {"status": "ok"}
+    answered(door_server)
+
+
+def test_sizes_and_encodings(door_server: DoorServer) -> None:
+    s = sender()
+    body = refused(say(door_server, {"sender": s, "message": "x" * 2001}), 413, "too_long")
+    assert body["limit"] == 2000 and "最多 2000 字" in body["message"]
+    refused(say(door_server, {"sender": s, "message": "x" * 100_000}), 413, "too_large")
+    blob = {"blob": "x" * 2_000_000}
+    refused(say(door_server, {"sender": s, "message": "hi", "metadata": blob}), 413, "too_large")
+    big = {"blob": "x" * 5000}
+    refused(say(door_server, {"sender": s, "message": "hi", "metadata": big}), 413, "too_large")
+    refused(say(door_server, raw=b'{"sender": "x", "message": "\xff\xfe"}'), 400, "bad_encoding")
+    refused(say(door_server, raw=bytes(range(256))), 400, "bad_encoding")
+    refused(say(door_server, raw=b"{not json"), 400, "bad_json")
+    refused(say(door_server, raw=b""), 400, "bad_json")
+    refused(say(door_server, {"message": "hi"}), 400, "bad_sender")
+    refused(say(door_server, {"sender": "a\x00b", "message": "hi"}), 400, "bad_sender")
+    refused(say(door_server, {"sender": s, "message": ""}), 400, "empty")
+    refused(say(door_server, {"sender": s, "message": "\x00\x01 "}), 400, "empty")
+    refused(say(door_server, {"sender": s, "message": "hi", "metadata": [1]}), 400, "bad_metadata")
+    assert door_server.user_events(s) == []
+    answered(door_server)
+
+
+def test_text_is_cleaned_before_rasa_sees_it(door_server: DoorServer) -> None:
+    s = sender()
+    raw = json.dumps(
+        {
+            "sender": s,
+            "message": "\ud800订单\x00到哪了\x1b\r\n?",
+            "metadata": {"note": "a\x00\ud800b"},
+        }
+    ).encode()
+    assert say(door_server, raw=raw).status == 200
+    emoji = say(door_server, {"sender": s, "message": "😀🙏🏽"})
+    assert emoji.status == 200 and isinstance(emoji.body, list)
+    html = "<script>alert(1)</script>' OR 1=1; --"
+    assert say(door_server, {"sender": s, "message": html}).status == 200
+    events = door_server.user_events(s)
+    assert [e["text"] for e in events] == ["订单到哪了\n?", "😀🙏🏽", html]
+    metadata = events[0]["metadata"]
+    assert {k: v for k, v in metadata.items() if k not in ("model_id", "assistant_id")} == {
+        "note": "ab"
+    }
+    assert all(e["input_channel"] == "rest" for e in events)
+
+
+def test_identity_keys_never_reach_the_tracker(door_server: DoorServer) -> None:
+    s = sender()
+    cases = [
+        identity(door_server, "cus_0001"),  # valid
+        identity(door_server, "cus_0002", secret=door_server.demo_secret),  # demo secret
+        {**identity(door_server, "cus_0001"), "customer_id": "cus_0003"},  # forged
+        identity(door_server, "cus_0001", ttl=-5),  # expired
+        {"verified_customer_id": "cus_0001", "customer_hash": "é"},  # forged verdict
+        {"customer_id": "\udc80", "expires_at": 2**31, "customer_token": "\udc80"},  # malformed
+    ]
+    for metadata in cases:
+        assert (
+            say(door_server, {"sender": s, "message": "我的订单", "metadata": metadata}).status
+            == 200
+        )
+    events = door_server.user_events(s)
+    assert [e["metadata"].get("verified_customer_id") for e in events] == [
+        "cus_0001", "cus_0002", None, None, None, None,
+    ]  # fmt: skip
+    raw = json.dumps(door_server.tracker(s))
+    for secret_part in ("customer_token", "customer_hash", cases[0]["customer_token"]):
+        assert secret_part not in raw
+    answered(door_server)
+
+
+def test_a_flooding_sender_is_refused_while_another_customer_is_answered(
+    door_server: DoorServer,
+) -> None:
+    flood = sender()
+
+    def one(i: int) -> Reply:
+        return say(door_server, {"sender": flood, "message": f"flood {i}"})
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        futures = [pool.submit(one, i) for i in range(120)]
+        started = time.monotonic()
+        answered(door_server)  # during the flood
+        other_took = time.monotonic() - started
+        replies = [f.result() for f in futures]
+    statuses = [r.status for r in replies]
+    assert set(statuses) <= {200, 429}
+    assert statuses.count(429) >= 60 and statuses.count(200) >= 3
+    limited = [r for r in replies if r.status == 429]
+    assert all(int(r.headers["retry-after"]) >= 1 for r in limited)
+    body = refused(limited[0], 429, "rate_limited")
+    assert "稍等" in body["message"] and "too fast" in body["message"]
+    assert other_took < 20
+    answered(door_server)
+
+
+def test_the_address_limit_uses_forwarded_for_only_from_a_trusted_proxy(
+    door_server: DoorServer,
+) -> None:
+    client = {"X-Forwarded-For": "203.0.113.77"}
+    statuses = [
+        say(door_server, {"sender": sender(), "message": "hi"}, headers=client).status
+        for _ in range(IP_PER_MINUTE + 2)
+    ]
+    assert statuses[:IP_PER_MINUTE] == [200] * IP_PER_MINUTE
+    assert statuses[IP_PER_MINUTE:] == [429, 429]
+    # Another client behind the same proxy, and the proxy itself (loopback), still pass.
+    other = {"X-Forwarded-For": "203.0.113.78"}
+    assert say(door_server, {"sender": sender(), "message": "hi"}, headers=other).status == 200
+    answered(door_server)
