@@ -1,146 +1,80 @@
 """The website chat widget's channel: Rasa's socket.io channel plus what the widget needs.
 
 Registered in ``bot/credentials.yml`` as ``bot.channels.widget.WidgetInput``; it listens on
-its own socket.io path (``/widget/socket.io`` by default) beside Rasa's plain ``socketio``
-channel, always with session persistence: a session id is a random 128-bit hex string that
-the server issues, and knowing it is the capability to read and continue that conversation.
+its own socket.io path (``/widget/socket.io`` by default), always with session persistence.
+Browsers may connect only from ``SITE_ORIGINS`` (requests without an ``Origin`` header, i.e.
+not from a browser, are not affected).
 
 Socket.io events (client -> server):
 
-* ``session_request`` ``{"session_id": <id or null>}`` -> ``session_confirm`` (the id, a new
-  one if the given one is missing or malformed) and ``bot_state``.
+* ``session_request`` ``{"session_id": <id or null>, "session_token": <token or null>}`` ->
+  ``session_confirm`` ``{"session_id", "session_token"}``, ``bot_state`` and ``history``
+  ``{"session_id", "paused", "messages"}``. The session continues only with a valid token of
+  it (:mod:`bot.channels.widget_session`); otherwise the socket gets a fresh session and none
+  of the other's history. Each confirmation carries a new token (rotation).
 * ``user_uttered`` ``{"session_id", "message", "client_id", "metadata"}``, sent with an
   acknowledgement callback. Messages are processed one at a time per session, in arrival
   order; a ``client_id`` already seen in the session (in memory or in the tracker) is
-  acknowledged again but not processed twice, so a client may safely resend after a
-  reconnect. The acknowledgement is ``{"ok": true, "client_id", "timestamp"}`` (plus
-  ``"duplicate": true``) or ``{"ok": false, "error": "too_long" | "empty" | ...}``.
+  acknowledged again but not processed twice. The acknowledgement is ``{"ok": true,
+  "client_id", "timestamp"}`` (plus ``"duplicate": true``) or ``{"ok": false, "error",
+  "client_id", "message"?: "<zh> / <en>", "limit"?, "retry_after"?}`` with ``error`` one of
+  ``too_long``, ``too_large``, ``empty``, ``bad_metadata``, ``rate_limited``,
+  ``no_session``, ``bad_client_id``, ``bad_request``, ``server``.
 
-Server -> client (to the session's room, i.e. every tab of that session):
+The door's limits and identity rule apply as on REST (:mod:`bot.channels.door`): text and
+metadata cleaned and size-checked, identity keys replaced by ``verified_customer_id`` when the
+host website's token verifies, per-session and per-address rates and at most
+``CHAT_SENDER_IN_FLIGHT`` messages of a session in flight.
 
-* ``bot_uttered``: Rasa's socket.io payloads plus ``author`` (``bot`` | ``founder``) and
-  ``timestamp`` (epoch seconds).
-* ``user_echo`` ``{"text", "client_id", "timestamp"}``: a message another tab sent.
-* ``typing`` ``{"on": bool, "author": "bot" | "founder"}``.
-* ``bot_state`` ``{"paused": bool}``: the founder has taken over (bot paused) or handed back.
-
-HTTP routes (under ``/webhooks/widget``):
-
-* ``GET /history/<session_id>``: the session's messages (role, text, buttons, image,
-  timestamp, client id) and whether it is paused. Nothing else of the tracker (no metadata,
-  no intents, no slots) and never another session.
-* ``POST /founder/<session_id>/message`` ``{"text", "image"?}``, ``POST .../pause``,
-  ``POST .../resume``, ``POST .../typing`` ``{"on": bool}``: the founder's console. They
-  need ``Authorization: Bearer $RASA_AUTH_TOKEN`` and are disabled if that variable is unset.
-  A founder message is appended to the tracker as ``BotUttered`` with metadata
-  ``{"author": "founder"}``; pause and resume append ``ConversationPaused`` /
-  ``ConversationResumed``.
+Server -> client (to the session's room, i.e. every tab of that session): ``bot_uttered``
+(Rasa's payloads plus ``author`` and ``timestamp``), ``user_echo`` ``{"text", "client_id",
+"timestamp"}``, ``typing`` ``{"on", "author"}``, ``bot_state`` ``{"paused"}``. The HTTP
+routes (history, founder takeover) are in :mod:`bot.channels.widget_routes`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
-import os
-import re
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
-from rasa.shared.core.events import (
-    BotUttered,
-    ConversationPaused,
-    ConversationResumed,
-    Event,
-    UserUttered,
-)
+from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
-from sanic import Blueprint, Sanic, response
-from sanic.request import Request
-from sanic.response import HTTPResponse
+from sanic import Blueprint, Sanic
 from socketio import AsyncServer
+
+from bot.channels.door import Prepared, prepare_message
+from bot.channels.identity import accept_legacy_from_env, secrets_from_env
+from bot.channels.limits import DoorGuard, DoorLimits, Refusal, client_address
+from bot.channels.widget_routes import (
+    AUTHOR_BOT,
+    CLIENT_ID_RE,
+    META_AUTHOR,
+    META_CLIENT_ID,
+    META_DISPLAY_TEXT,
+    add_routes,
+    client_ids_of,
+    history_of,
+)
+from bot.channels.widget_session import (
+    MAX_RECENT_SESSIONS,
+    RecentIds,
+    SessionTokens,
+    is_session_id,
+    new_session_id,
+)
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "widget"
-ENV_AUTH_TOKEN = "RASA_AUTH_TOKEN"
 DEFAULT_SOCKETIO_PATH = "/widget/socket.io"
-DEFAULT_MAX_MESSAGE_CHARS = 1000
-MAX_FOUNDER_MESSAGE_CHARS = 4000
-AUTHOR_BOT = "bot"
-AUTHOR_FOUNDER = "founder"
-META_AUTHOR = "author"
-META_CLIENT_ID = "client_id"
-META_DISPLAY_TEXT = "display_text"
-
-# Widget session ids are issued by the server: 32 lowercase hex digits (uuid4).
-SESSION_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-# The founder's console may address any conversation (e.g. one started over REST).
-SENDER_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
-CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-# Request flag of Sanic-CORS (``sanic_cors.core.SANIC_CORS_EVALUATED``): headers already set.
-SANIC_CORS_EVALUATED = "_sanic_cors_e"
-MAX_REMEMBERED_SESSIONS = 2000
-MAX_REMEMBERED_IDS_PER_SESSION = 500
-
-
-def new_session_id() -> str:
-    """A fresh, unguessable widget session id."""
-    return uuid.uuid4().hex
-
-
-def is_session_id(value: Any) -> bool:
-    """Whether ``value`` has the form of a server-issued widget session id."""
-    return isinstance(value, str) and bool(SESSION_ID_RE.match(value))
-
-
-def is_safe_url(value: Any) -> bool:
-    """Whether ``value`` is an absolute http(s) URL (what the widget may link or show)."""
-    return isinstance(value, str) and re.match(r"^https?://[^\s]+$", value, re.I) is not None
-
-
-class RecentIds:
-    """Client message ids seen recently, per session, bounded in memory (LRU)."""
-
-    def __init__(
-        self,
-        max_sessions: int = MAX_REMEMBERED_SESSIONS,
-        max_per_session: int = MAX_REMEMBERED_IDS_PER_SESSION,
-    ) -> None:
-        """Creates an empty memory.
-
-        Args:
-            max_sessions: How many sessions to remember (least recently used are dropped).
-            max_per_session: How many ids to remember per session.
-        """
-        self._ids: OrderedDict[str, OrderedDict[str, float]] = OrderedDict()
-        self._max_sessions = max_sessions
-        self._max_per_session = max_per_session
-
-    def seen(self, session_id: str, client_id: str) -> float | None:
-        """The timestamp stored with ``client_id`` in that session, or None if not seen."""
-        ids = self._ids.get(session_id)
-        if ids is None:
-            return None
-        self._ids.move_to_end(session_id)
-        return ids.get(client_id)
-
-    def add(self, session_id: str, client_id: str, timestamp: float) -> None:
-        """Remembers that ``client_id`` was processed in that session at ``timestamp``."""
-        ids = self._ids.setdefault(session_id, OrderedDict())
-        self._ids.move_to_end(session_id)
-        ids[client_id] = timestamp
-        while len(ids) > self._max_per_session:
-            ids.popitem(last=False)
-        while len(self._ids) > self._max_sessions:
-            self._ids.popitem(last=False)
+# engine.io drops a connection whose packet exceeds this; the door answers smaller ones.
+SOCKET_BUFFER_BYTES = 1_000_000
 
 
 class WidgetOutput(SocketIOOutput):
@@ -158,77 +92,6 @@ class WidgetOutput(SocketIOOutput):
         await self.sio.emit(self.bot_message_evt, response, room=socket_id)
 
 
-def history_item(event: Event) -> dict[str, Any] | None:
-    """What the widget may show of one tracker event: only texts, buttons, images and times.
-
-    Args:
-        event: A tracker event.
-
-    Returns:
-        ``{"role", "text", "timestamp", ...}`` for a user or bot message with content,
-        else None (every other event, and every metadata field, stays private).
-    """
-    if isinstance(event, UserUttered):
-        if not event.text:
-            return None
-        metadata = event.metadata or {}
-        text = event.text
-        display = metadata.get(META_DISPLAY_TEXT)
-        if text.startswith("/") and isinstance(display, str) and display.strip():
-            text = display.strip()[:DEFAULT_MAX_MESSAGE_CHARS]
-        item: dict[str, Any] = {"role": "user", "text": text, "timestamp": event.timestamp}
-        client_id = metadata.get(META_CLIENT_ID)
-        if isinstance(client_id, str) and CLIENT_ID_RE.match(client_id):
-            item["client_id"] = client_id
-        return item
-    if isinstance(event, BotUttered):
-        data = event.data or {}
-        image = data.get("image")
-        attachment = data.get("attachment")
-        if not is_safe_url(image) and isinstance(attachment, dict):
-            image = (attachment.get("payload") or {}).get("src")
-        image = image if is_safe_url(image) else None
-        if not event.text and not image:
-            return None
-        author = (event.metadata or {}).get(META_AUTHOR)
-        item = {
-            "role": AUTHOR_FOUNDER if author == AUTHOR_FOUNDER else AUTHOR_BOT,
-            "text": event.text or "",
-            "timestamp": event.timestamp,
-        }
-        buttons = [
-            {"title": b["title"], "payload": b["payload"]}
-            for b in data.get("buttons") or []
-            if isinstance(b, dict)
-            and isinstance(b.get("title"), str)
-            and isinstance(b.get("payload"), str)
-        ]
-        if buttons:
-            item["buttons"] = buttons
-        if image:
-            item["image"] = image
-        return item
-    return None
-
-
-def history_of(tracker: DialogueStateTracker | None) -> list[dict[str, Any]]:
-    """The visible messages of a tracker, oldest first (empty for an unknown session)."""
-    if tracker is None:
-        return []
-    return [item for item in map(history_item, tracker.events) if item is not None]
-
-
-def client_ids_of(tracker: DialogueStateTracker | None) -> set[str]:
-    """Client message ids of the user messages stored in a tracker."""
-    if tracker is None:
-        return set()
-    return {
-        e.metadata[META_CLIENT_ID]
-        for e in tracker.events
-        if isinstance(e, UserUttered) and isinstance((e.metadata or {}).get(META_CLIENT_ID), str)
-    }
-
-
 class WidgetBlueprint(SocketBlueprint):
     """Socket blueprint that tells its channel which Sanic app it was registered on."""
 
@@ -241,6 +104,10 @@ class WidgetBlueprint(SocketBlueprint):
         """Attaches the socket.io server and remembers the app (for its agent)."""
         self.ctx.channel.app = app
         super().register(app, options)
+
+
+def _refused(refusal: Refusal, client_id: Any) -> dict[str, Any]:
+    return {"ok": False, "client_id": client_id, **refusal.body()}
 
 
 class WidgetInput(SocketIOInput):
@@ -261,7 +128,6 @@ class WidgetInput(SocketIOInput):
             namespace=credentials.get("namespace"),
             socketio_path=credentials.get("socketio_path", DEFAULT_SOCKETIO_PATH),
             metadata_key=credentials.get("metadata_key", "metadata"),
-            max_message_chars=int(credentials.get("max_message_chars", DEFAULT_MAX_MESSAGE_CHARS)),
         )
 
     def __init__(
@@ -271,7 +137,8 @@ class WidgetInput(SocketIOInput):
         namespace: str | None = None,
         socketio_path: str = DEFAULT_SOCKETIO_PATH,
         metadata_key: str = "metadata",
-        max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
+        limits: DoorLimits | None = None,
+        tokens: SessionTokens | None = None,
     ) -> None:
         """Creates the channel (session persistence is always on).
 
@@ -281,7 +148,8 @@ class WidgetInput(SocketIOInput):
             namespace: Socket.io namespace, if any.
             socketio_path: HTTP path of the socket.io server.
             metadata_key: Key of the message metadata in ``user_message_evt`` payloads.
-            max_message_chars: Longest accepted user message (the widget enforces the same).
+            limits: The door limits (default: from the environment).
+            tokens: The session token issuer (default: from the environment).
         """
         super().__init__(
             user_message_evt=user_message_evt,
@@ -291,12 +159,15 @@ class WidgetInput(SocketIOInput):
             socketio_path=socketio_path,
             metadata_key=metadata_key,
         )
-        self.max_message_chars = max_message_chars
+        self.limits = limits or DoorLimits.from_env()
+        self.tokens = tokens or SessionTokens.from_env()
+        self.guard = DoorGuard(self.limits)
         self.app: Sanic | None = None
         self.recent_ids = RecentIds()
         self._locks: OrderedDict[str, asyncio.Lock] = OrderedDict()
+        self._addresses: dict[str, str] = {}
 
-    # -- helpers ---------------------------------------------------------------------
+    # -- helpers used by the routes ----------------------------------------------------
     def get_output_channel(self) -> OutputChannel | None:
         """The output channel for messages sent through Rasa's HTTP API to this channel."""
         if self.sio is None:
@@ -306,7 +177,7 @@ class WidgetInput(SocketIOInput):
     def _agent(self) -> Any:
         return getattr(self.app.ctx, "agent", None) if self.app is not None else None
 
-    async def _tracker(self, sender_id: str) -> DialogueStateTracker | None:
+    async def tracker(self, sender_id: str) -> DialogueStateTracker | None:
         """The sender's full tracker, or None if it does not exist (never creates one)."""
         agent = self._agent()
         if agent is None or agent.tracker_store is None:
@@ -319,18 +190,19 @@ class WidgetInput(SocketIOInput):
         if lock is None:
             lock = self._locks[session_id] = asyncio.Lock()
             for key in [k for k, v in self._locks.items() if not v.locked()]:
-                if len(self._locks) <= MAX_REMEMBERED_SESSIONS:
+                if len(self._locks) <= MAX_RECENT_SESSIONS:
                     break
                 if key != session_id:
                     del self._locks[key]
         self._locks.move_to_end(session_id)
         return lock
 
-    async def _emit(self, event: str, data: Any, room: str, skip_sid: str | None = None) -> None:
+    async def emit(self, event: str, data: Any, room: str, skip_sid: str | None = None) -> None:
+        """Emits a socket.io event to a room (a session, or one socket)."""
         assert self.sio is not None
         await self.sio.emit(event, data, room=room, skip_sid=skip_sid, namespace=self.namespace)
 
-    async def _append_events(self, sender_id: str, events: list[Event]) -> bool:
+    async def append_events(self, sender_id: str, events: list[Event]) -> bool:
         """Appends events to an existing tracker (under the sender's lock).
 
         Returns:
@@ -348,138 +220,91 @@ class WidgetInput(SocketIOInput):
             await agent.tracker_store.save(tracker)
         return True
 
-    @staticmethod
-    def _authorized(request: Request) -> HTTPResponse | None:
-        """None if the request carries the founder's bearer token, else the error response."""
-        token = os.environ.get(ENV_AUTH_TOKEN, "")
-        if not token:
-            return response.json(
-                {"error": f"founder endpoints are disabled: {ENV_AUTH_TOKEN} is not set"},
-                status=503,
-            )
-        header = request.headers.get("Authorization", "")
-        given = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        if not given or not hmac.compare_digest(given.encode(), token.encode()):
-            return response.json({"error": "unauthorized"}, status=401)
-        return None
+    def _address_of(self, environ: dict[str, Any]) -> str:
+        request = environ.get("sanic.request")
+        peer = getattr(request, "ip", None) or environ.get("REMOTE_ADDR", "")
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+        return client_address(str(peer), forwarded, self.limits.trusted_proxies)
 
     # -- the blueprint ----------------------------------------------------------------
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The Sanic blueprint: socket.io events and the history and founder routes."""
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        sio = AsyncServer(
+            async_mode="sanic",
+            cors_allowed_origins=list(self.limits.site_origins),
+            max_http_buffer_size=max(SOCKET_BUFFER_BYTES, 4 * self.limits.max_body_bytes),
+        )
         self.sio = sio
         bp = WidgetBlueprint(self, sio, self.socketio_path or DEFAULT_SOCKETIO_PATH)
+        add_routes(bp, self)
         namespace = self.namespace
-
-        @bp.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
-
-        @bp.route("/history/<session_id>", methods=["GET"])
-        async def history(request: Request, session_id: str) -> HTTPResponse:
-            # Readable from any origin (the session id is the capability, no cookies are
-            # involved); tell Sanic-CORS (``rasa run --cors``) not to add a second header.
-            setattr(request.ctx, SANIC_CORS_EVALUATED, True)
-            headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"}
-            if not is_session_id(session_id):
-                return response.json({"error": "unknown session"}, status=404, headers=headers)
-            tracker = await self._tracker(session_id)
-            return response.json(
-                {
-                    "session_id": session_id,
-                    "paused": bool(tracker is not None and tracker.is_paused()),
-                    "messages": history_of(tracker),
-                },
-                headers=headers,
-            )
-
-        @bp.route("/founder/<sender_id>/message", methods=["POST"])
-        async def founder_message(request: Request, sender_id: str) -> HTTPResponse:
-            if (denied := self._authorized(request)) is not None:
-                return denied
-            body = request.json if isinstance(request.json, dict) else {}
-            text = body.get("text") if isinstance(body.get("text"), str) else ""
-            text = text.strip()
-            image = body.get("image")
-            if not SENDER_ID_RE.match(sender_id):
-                return response.json({"error": "bad conversation id"}, status=400)
-            if image is not None and not is_safe_url(image):
-                return response.json({"error": "image must be an http(s) URL"}, status=400)
-            if not text and not image:
-                return response.json({"error": "text is empty"}, status=400)
-            if len(text) > MAX_FOUNDER_MESSAGE_CHARS:
-                return response.json({"error": "text is too long"}, status=400)
-            now = time.time()
-            data = {"image": image} if image else {}
-            event = BotUttered(text, data, metadata={META_AUTHOR: AUTHOR_FOUNDER}, timestamp=now)
-            if not await self._append_events(sender_id, [event]):
-                return response.json({"error": "unknown conversation"}, status=404)
-            payload: dict[str, Any] = {"text": text, META_AUTHOR: AUTHOR_FOUNDER, "timestamp": now}
-            if image:
-                payload["attachment"] = {"type": "image", "payload": {"src": image}}
-            await self._emit("typing", {"on": False, "author": AUTHOR_FOUNDER}, sender_id)
-            await self._emit(self.bot_message_evt, payload, sender_id)
-            return response.json({"ok": True, "timestamp": now})
-
-        async def set_paused(request: Request, sender_id: str, paused: bool) -> HTTPResponse:
-            if (denied := self._authorized(request)) is not None:
-                return denied
-            if not SENDER_ID_RE.match(sender_id):
-                return response.json({"error": "bad conversation id"}, status=400)
-            event: Event = ConversationPaused() if paused else ConversationResumed()
-            if not await self._append_events(sender_id, [event]):
-                return response.json({"error": "unknown conversation"}, status=404)
-            await self._emit("bot_state", {"paused": paused}, sender_id)
-            return response.json({"ok": True, "paused": paused})
-
-        @bp.route("/founder/<sender_id>/pause", methods=["POST"])
-        async def founder_pause(request: Request, sender_id: str) -> HTTPResponse:
-            return await set_paused(request, sender_id, True)
-
-        @bp.route("/founder/<sender_id>/resume", methods=["POST"])
-        async def founder_resume(request: Request, sender_id: str) -> HTTPResponse:
-            return await set_paused(request, sender_id, False)
-
-        @bp.route("/founder/<sender_id>/typing", methods=["POST"])
-        async def founder_typing(request: Request, sender_id: str) -> HTTPResponse:
-            if (denied := self._authorized(request)) is not None:
-                return denied
-            if not SENDER_ID_RE.match(sender_id):
-                return response.json({"error": "bad conversation id"}, status=400)
-            body = request.json if isinstance(request.json, dict) else {}
-            on = bool(body.get("on", True))
-            await self._emit("typing", {"on": on, "author": AUTHOR_FOUNDER}, sender_id)
-            return response.json({"ok": True})
 
         @sio.on("connect", namespace=namespace)
         async def connect(sid: str, environ: dict, auth: dict | None = None) -> bool:
-            logger.debug("Widget client %s connected", sid)
+            address = self._address_of(environ)
+            if self.guard.check_address(address) is not None:
+                return False
+            self._addresses[sid] = address
+            logger.debug("Widget client %s connected from %s", sid, address)
             return True
 
         @sio.on("disconnect", namespace=namespace)
         async def disconnect(sid: str, *_: Any) -> None:
+            self._addresses.pop(sid, None)
             logger.debug("Widget client %s disconnected", sid)
 
         @sio.on("session_request", namespace=namespace)
         async def session_request(sid: str, data: Any) -> None:
-            data = data if isinstance(data, dict) else {}
-            session_id = data.get("session_id")
-            if not is_session_id(session_id):
-                session_id = new_session_id()
-            for room in list(sio.rooms(sid, namespace=namespace)):
-                if room != sid and is_session_id(room):
-                    await sio.leave_room(sid, room, namespace=namespace)
-            await sio.enter_room(sid, session_id, namespace=namespace)
-            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
-            tracker = await self._tracker(session_id)
-            paused = bool(tracker is not None and tracker.is_paused())
-            await sio.emit("bot_state", {"paused": paused}, room=sid, namespace=namespace)
+            await self._session_request(sid, data)
 
         @sio.on(self.user_message_evt, namespace=namespace)
         async def handle_message(sid: str, data: Any) -> dict[str, Any]:
             return await self._handle_user_message(sid, data, on_new_message)
 
         return bp
+
+    async def _session_request(self, sid: str, data: Any) -> None:
+        """Confirms the asked session if its token is valid, else a fresh one; rotates."""
+        assert self.sio is not None
+        sio, namespace = self.sio, self.namespace
+        data = data if isinstance(data, dict) else {}
+        session_id = data.get("session_id")
+        if not self.tokens.verify(session_id, data.get("session_token")):
+            if session_id is not None:
+                logger.info("Widget socket %s: no valid token for its session; a fresh one", sid)
+            session_id = new_session_id()
+        for room in list(sio.rooms(sid, namespace=namespace)):
+            if room != sid and is_session_id(room):
+                await sio.leave_room(sid, room, namespace=namespace)
+        await sio.enter_room(sid, session_id, namespace=namespace)
+        token = self.tokens.issue(session_id, sid)
+        confirm = {"session_id": session_id, "session_token": token}
+        await sio.emit("session_confirm", confirm, room=sid, namespace=namespace)
+        tracker = await self.tracker(session_id)
+        paused = bool(tracker is not None and tracker.is_paused())
+        await sio.emit("bot_state", {"paused": paused}, room=sid, namespace=namespace)
+        history = {"session_id": session_id, "paused": paused, "messages": history_of(tracker)}
+        await sio.emit("history", history, room=sid, namespace=namespace)
+
+    def _prepare(self, data: dict[str, Any], client_id: Any) -> Prepared | dict[str, Any]:
+        """The door's checks of one widget message: the prepared message or the refusal ack."""
+        prepared = prepare_message(
+            data.get("message"),
+            data.get(self.metadata_key),
+            self.limits,
+            secrets=secrets_from_env(),
+            accept_legacy=accept_legacy_from_env(),
+        )
+        if isinstance(prepared, Refusal):
+            return _refused(prepared, client_id)
+        metadata = prepared.metadata
+        display = metadata.pop(META_DISPLAY_TEXT, None)
+        if isinstance(display, str) and display.strip() and prepared.text.startswith("/"):
+            metadata[META_DISPLAY_TEXT] = display.strip()[: self.limits.max_message_chars]
+        metadata.pop(META_CLIENT_ID, None)
+        if client_id:
+            metadata[META_CLIENT_ID] = client_id
+        return prepared
 
     async def _handle_user_message(
         self, sid: str, data: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]
@@ -498,36 +323,34 @@ class WidgetInput(SocketIOInput):
             isinstance(client_id, str) and CLIENT_ID_RE.match(client_id)
         ):
             return {"ok": False, "error": "bad_client_id"}
-        text = data.get("message")
-        if not isinstance(text, str) or not text.strip():
-            return {"ok": False, "error": "empty", "client_id": client_id}
-        text = text.strip()
-        if len(text) > self.max_message_chars:
-            return {
-                "ok": False,
-                "error": "too_long",
-                "limit": self.max_message_chars,
-                "client_id": client_id,
-            }
-        metadata = data.get(self.metadata_key) or {}
-        if isinstance(metadata, str):
-            try:
-                metadata = json.loads(metadata)
-            except ValueError:
-                metadata = {}
-        metadata = dict(metadata) if isinstance(metadata, dict) else {}
-        display = metadata.get(META_DISPLAY_TEXT)
-        if not isinstance(display, str) or not text.startswith("/"):
-            metadata.pop(META_DISPLAY_TEXT, None)
-            display = None
-        else:
-            display = display.strip()[: self.max_message_chars]
-            metadata[META_DISPLAY_TEXT] = display
-        if client_id:
-            metadata[META_CLIENT_ID] = client_id
+        try:
+            prepared = self._prepare(data, client_id)
+        except (TypeError, ValueError, RecursionError):  # not JSON-encodable at all
+            return {"ok": False, "error": "bad_request", "client_id": client_id}
+        if isinstance(prepared, dict):
+            return prepared
+        address = self._addresses.get(sid, "unknown")
+        refusal = self.guard.admit(session_id, address)
+        if refusal is not None:
+            return _refused(refusal, client_id)
+        try:
+            return await self._process(sid, session_id, client_id, prepared, on_new_message)
+        finally:
+            self.guard.done(session_id)
 
+    async def _process(
+        self,
+        sid: str,
+        session_id: str,
+        client_id: str | None,
+        prepared: Prepared,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> dict[str, Any]:
+        """Runs an admitted message in its session's turn; returns the ack."""
+        assert self.sio is not None
+        text, metadata = prepared.text, prepared.metadata
         async with self._lock(session_id):
-            tracker = await self._tracker(session_id)
+            tracker = await self.tracker(session_id)
             if client_id:
                 seen = self.recent_ids.seen(session_id, client_id)
                 if seen is None and client_id in client_ids_of(tracker):
@@ -542,15 +365,15 @@ class WidgetInput(SocketIOInput):
                         "timestamp": seen,
                     }
             now = time.time()
-            await self._emit(
-                "user_echo",
-                {"text": display or text, "client_id": client_id, "timestamp": now},
-                session_id,
-                skip_sid=sid,
-            )
+            echo = {
+                "text": metadata.get(META_DISPLAY_TEXT) or text,
+                "client_id": client_id,
+                "timestamp": now,
+            }
+            await self.emit("user_echo", echo, session_id, skip_sid=sid)
             paused = bool(tracker is not None and tracker.is_paused())
             if not paused:
-                await self._emit("typing", {"on": True, "author": AUTHOR_BOT}, session_id)
+                await self.emit("typing", {"on": True, "author": AUTHOR_BOT}, session_id)
             message = UserMessage(
                 text,
                 WidgetOutput(self.sio, self.bot_message_evt),
@@ -565,7 +388,7 @@ class WidgetInput(SocketIOInput):
                 return {"ok": False, "error": "server", "client_id": client_id}
             finally:
                 if not paused:
-                    await self._emit("typing", {"on": False, "author": AUTHOR_BOT}, session_id)
+                    await self.emit("typing", {"on": False, "author": AUTHOR_BOT}, session_id)
             if client_id:
                 self.recent_ids.add(session_id, client_id, now)
             return {"ok": True, "client_id": client_id, "timestamp": now}

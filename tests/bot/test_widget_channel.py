@@ -1,24 +1,17 @@
-"""The widget channel (``bot.channels.widget``) in the Rasa environment.
+"""The widget channel (``bot.channels.widget``) against a real ``rasa run``.
 
-The pure parts (what the history may show, the de-duplication memory) are tested directly;
-the rest against a real ``rasa run`` with the trained model, only the widget channel, a
-SQLite tracker store and no action server, driven by python-socketio's client.
+What the history may show is tested directly; the rest against the shared door server
+(``tests/bot/door_server.py``: the repository's credentials, a JWT-protected API), driven by
+python-socketio's client: session tokens and their rotation, a stolen session id, the origin
+check, the door's limits and identity rule on socket.io, de-duplication and the founder's
+takeover with a JWT.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import secrets
-import socket
-import subprocess
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,36 +19,17 @@ import pytest
 pytest.importorskip("rasa")
 
 import socketio  # noqa: E402
-from rasa.shared.core.events import (  # noqa: E402
-    ActionExecuted,
-    BotUttered,
-    SlotSet,
-    UserUttered,
-)
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered  # noqa: E402
 
-from bot.channels.widget import (  # noqa: E402
-    RecentIds,
-    history_item,
-    is_safe_url,
-    is_session_id,
-    new_session_id,
-)
+from bot.channels.identity import sign_token  # noqa: E402
+from bot.channels.widget_routes import history_item, is_safe_url  # noqa: E402
+from bot.channels.widget_session import is_session_id, new_session_id  # noqa: E402
+from tests.bot.door_server import SITE_ORIGIN, TOKEN_GRACE_S, DoorServer, Reply, http  # noqa: E402
 
 pytestmark = pytest.mark.rasa_env
-REPO = Path(__file__).resolve().parents[2]
-RASA_BIN = REPO / ".venv-rasa" / "bin" / "rasa"
-START_TIMEOUT_S = 120
 
 
 # -- pure functions -----------------------------------------------------------------------
-def test_session_ids_are_server_issued_hex() -> None:
-    session = new_session_id()
-    assert is_session_id(session) and len(session) == 32
-    assert new_session_id() != session
-    for bad in (None, "", "abc", "e2e-sender", "A" * 32, session + "0", "../" + session[3:]):
-        assert not is_session_id(bad)
-
-
 def test_only_http_urls_are_safe() -> None:
     assert is_safe_url("https://example.com/a.png")
     assert is_safe_url("http://127.0.0.1:8000/x")
@@ -66,7 +40,7 @@ def test_only_http_urls_are_safe() -> None:
 def test_history_shows_texts_buttons_images_and_times_but_no_metadata() -> None:
     user = UserUttered(
         "我的订单到哪了",
-        metadata={"customer_id": "cus_0001", "customer_hash": "f" * 64, "client_id": "m1"},
+        metadata={"verified_customer_id": "cus_0001", "client_id": "m1"},
         timestamp=100.0,
     )
     assert history_item(user) == {
@@ -107,147 +81,46 @@ def test_history_shows_texts_buttons_images_and_times_but_no_metadata() -> None:
     assert history_item(BotUttered(None)) is None
 
 
-def test_recent_ids_are_bounded() -> None:
-    ids = RecentIds(max_sessions=2, max_per_session=2)
-    ids.add("s1", "a", 1.0)
-    ids.add("s1", "b", 2.0)
-    ids.add("s1", "c", 3.0)
-    assert ids.seen("s1", "a") is None and ids.seen("s1", "c") == 3.0
-    ids.add("s2", "a", 4.0)
-    ids.add("s3", "a", 5.0)
-    assert ids.seen("s1", "c") is None  # least recently used session dropped
-    assert ids.seen("s3", "a") == 5.0
-
-
 # -- against a real Rasa server ------------------------------------------------------------
-@dataclass(frozen=True)
-class Server:
-    """A running ``rasa run`` with the widget channel."""
-
-    url: str
-    token: str
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _model() -> Path:
-    if os.environ.get("MODEL"):
-        return Path(os.environ["MODEL"])
-    models = sorted((REPO / "models").glob("leafbean-*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    if not models:
-        pytest.fail("No trained model: run `make train` first.")
-    return models[-1]
-
-
-def _get(url: str) -> tuple[int, Any]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
-def _post(url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(
-        url, data=json.dumps(body or {}).encode(), headers=headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``rasa run`` with only the widget channel, a SQLite tracker store, no action server."""
-    workdir = tmp_path_factory.mktemp("widget_channel")
-    credentials = workdir / "credentials.yml"
-    credentials.write_text(
-        "bot.channels.widget.WidgetInput:\n  socketio_path: /widget/socket.io\n"
-        "  max_message_chars: 50\n",
-        encoding="utf-8",
-    )
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
-        f"action_endpoint:\n  url: http://127.0.0.1:{_free_port()}/webhook\n",
-        encoding="utf-8",
-    )
-    port, token = _free_port(), secrets.token_hex(8)
-    env = dict(
-        os.environ, PYTHONPATH=str(REPO), RASA_AUTH_TOKEN=token, RASA_TELEMETRY_ENABLED="false"
-    )
-    log = (workdir / "rasa.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(RASA_BIN), "run", "--model", str(_model()), "--enable-api", "--port", str(port),
-            "--credentials", str(credentials), "--endpoints", str(endpoints),
-        ],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail((workdir / "rasa.log").read_text(errors="replace")[-3000:])
-            try:
-                if _get(f"{url}/status")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("rasa run did not start")
-            time.sleep(0.5)
-        yield Server(url, token)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
 class Client:
     """A widget-like socket.io client that records every event it receives."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: DoorServer, origin: str | None = SITE_ORIGIN) -> None:
         self.server = server
+        self.origin = origin
         self.sio = socketio.AsyncClient()
         self.events: list[tuple[str, Any]] = []
         self.session_id: str | None = None
-        self._confirmed = asyncio.Event()
+        self.token: str | None = None
+        self._history = asyncio.Event()
 
         @self.sio.on("*")
         async def record(event: str, data: Any = None) -> None:
             self.events.append((event, data))
             if event == "session_confirm":
-                self.session_id = data
-                self._confirmed.set()
+                self.session_id, self.token = data["session_id"], data["session_token"]
+            if event == "history":
+                self._history.set()
 
-    async def start(self, session_id: str | None = None) -> str:
+    async def start(self, session_id: str | None = None, token: str | None = None) -> str:
+        """Connects and asks for a session; returns the confirmed session id."""
+        headers = {"Origin": self.origin} if self.origin else {}
         await self.sio.connect(
-            self.server.url, socketio_path="/widget/socket.io", transports=["polling"]
+            self.server.url,
+            socketio_path="/widget/socket.io",
+            transports=["polling"],
+            headers=headers,
         )
-        self._confirmed.clear()
-        await self.sio.emit("session_request", {"session_id": session_id})
-        await asyncio.wait_for(self._confirmed.wait(), 10)
+        self._history.clear()
+        await self.sio.emit("session_request", {"session_id": session_id, "session_token": token})
+        await asyncio.wait_for(self._history.wait(), 10)
         assert self.session_id is not None
         return self.session_id
 
-    async def say(self, text: str, client_id: str | None, **extra: Any) -> dict[str, Any]:
+    async def say(self, text: Any, client_id: str | None, **extra: Any) -> dict[str, Any]:
         payload = {"session_id": self.session_id, "message": text, "client_id": client_id}
         payload.update(extra)
-        return dict(await self.sio.call("user_uttered", payload, timeout=30))
+        return dict(await self.sio.call("user_uttered", payload, timeout=60))
 
     async def close(self) -> None:
         """Disconnects without waiting for the pending long-poll (up to 25 s) to end."""
@@ -262,36 +135,128 @@ class Client:
     def named(self, event: str) -> list[Any]:
         return [data for name, data in self.events if name == event]
 
+    def history_texts(self) -> list[str]:
+        """The user texts of the last ``history`` event."""
+        return [m["text"] for m in self.named("history")[-1]["messages"] if m["role"] == "user"]
+
+
+def without_rasa_keys(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Message metadata without what Rasa adds itself (model and assistant ids)."""
+    return {k: v for k, v in metadata.items() if k not in ("model_id", "assistant_id")}
+
 
 def run(coroutine: Any) -> Any:
     """Runs a coroutine to completion (no pytest-asyncio in the Rasa environment)."""
     return asyncio.run(coroutine)
 
 
-def user_texts(server: Server, session_id: str) -> list[str]:
-    status, body = _get(f"{server.url}/webhooks/widget/history/{session_id}")
-    assert status == 200
-    return [m["text"] for m in body["messages"] if m["role"] == "user"]
+def history(server: DoorServer, session_id: str, token: str | None, **headers: str) -> Reply:
+    return http(f"{server.url}/webhooks/widget/history/{session_id}", token=token, headers=headers)
 
 
-def test_a_malformed_session_id_gets_a_fresh_one_and_a_good_one_is_kept(server: Server) -> None:
+def user_texts(server: DoorServer, session_id: str) -> list[str]:
+    reply = history(server, session_id, server.founder_jwt())
+    assert reply.status == 200, reply.body
+    return [m["text"] for m in reply.body["messages"] if m["role"] == "user"]
+
+
+def test_a_session_continues_only_with_its_token(door_server: DoorServer) -> None:
     async def scenario() -> None:
-        client = Client(server)
-        fresh = await client.start("not-a-session")
-        assert is_session_id(fresh)
-        await client.close()
-        again = Client(server)
-        assert await again.start(fresh) == fresh
-        await asyncio.sleep(0.3)
+        first = Client(door_server)
+        session = await first.start()
+        token = first.token
+        assert is_session_id(session) and token and token.startswith("v1.")
+        await first.say("hello", "t1")
+        await first.close()
+        # The same browser comes back: same session, its history, a new token.
+        again = Client(door_server)
+        assert await again.start(session, token) == session
+        assert again.token != token
+        assert again.history_texts() == ["hello"]
         assert again.named("bot_state") == [{"paused": False}]
+        # Someone who knows only the id, or forges a token, gets a fresh, empty session.
+        for forged in (None, "", "v1.1.x." + "0" * 64, token[:-2] + "00"):  # type: ignore[index]
+            stranger = Client(door_server)
+            got = await stranger.start(session, forged)
+            assert got != session and is_session_id(got)
+            assert stranger.named("history")[-1]["messages"] == []
+            await stranger.close()
+        malformed = Client(door_server)
+        assert is_session_id(await malformed.start("not-a-session", token))
+        await malformed.close()
         await again.close()
 
     run(scenario())
 
 
-def test_a_resent_client_id_is_processed_once_even_concurrently(server: Server) -> None:
+def test_a_stolen_token_stops_working_once_the_owner_reconnected(door_server: DoorServer) -> None:
+    async def scenario() -> tuple[str, str, str]:
+        owner = Client(door_server)
+        session = await owner.start()
+        stolen = owner.token
+        await owner.say("my address is secret", "s1")
+        await owner.close()
+        back = Client(door_server)
+        await back.start(session, stolen)  # rotation: the owner now holds a newer token
+        await asyncio.sleep(TOKEN_GRACE_S + 1)
+        thief = Client(door_server)
+        assert await thief.start(session, stolen) != session
+        assert thief.named("history")[-1]["messages"] == []
+        await thief.close()
+        await back.close()
+        assert stolen and back.token
+        return session, stolen, back.token
+
+    session, stolen, current = run(scenario())
+    assert history(door_server, session, stolen).status == 401
+    assert history(door_server, session, None).status == 401
+    ok = history(door_server, session, current)
+    assert ok.status == 200
+    assert [m["text"] for m in ok.body["messages"] if m["role"] == "user"] == [
+        "my address is secret"
+    ]
+
+
+def test_history_answers_only_the_site_origins(door_server: DoorServer) -> None:
+    async def scenario() -> tuple[str, str]:
+        client = Client(door_server)
+        session = await client.start()
+        await client.say("hi", "o1")
+        await client.close()
+        assert client.token
+        return session, client.token
+
+    session, token = run(scenario())
+    allowed = history(door_server, session, token, Origin=SITE_ORIGIN)
+    assert allowed.status == 200
+    assert allowed.headers["access-control-allow-origin"] == SITE_ORIGIN
+    assert allowed.headers["vary"] == "Origin"
+    evil = history(door_server, session, token, Origin="http://evil.example")
+    assert evil.status == 403 and "access-control-allow-origin" not in evil.headers
+    assert evil.headers["vary"] == "Origin"
+    server_side = history(door_server, session, token)
+    assert server_side.status == 200 and "access-control-allow-origin" not in server_side.headers
+    assert history(door_server, session, door_server.founder_jwt()).status == 200
+    assert history(door_server, session, door_server.founder_jwt(role="user")).status == 401
+    assert history(door_server, "e2e-sender", token).status == 404
+    assert history(door_server, new_session_id(), token).status == 401
+
+
+def test_browsers_of_other_sites_cannot_connect(door_server: DoorServer) -> None:
     async def scenario() -> None:
-        client = Client(server)
+        evil = Client(door_server, origin="http://evil.example")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await evil.start()
+        no_browser = Client(door_server, origin=None)
+        assert is_session_id(await no_browser.start())
+        await no_browser.close()
+
+    run(scenario())
+
+
+def test_a_resent_client_id_is_processed_once_even_concurrently(door_server: DoorServer) -> None:
+    async def scenario() -> None:
+        client = Client(door_server)
         session = await client.start()
         first = await client.say("hello", "m1")
         assert first["ok"] and not first.get("duplicate")
@@ -301,115 +266,155 @@ def test_a_resent_client_id_is_processed_once_even_concurrently(server: Server) 
         assert sorted(bool(a.get("duplicate")) for a in both) == [False, True]
         await client.say("bye", "m3")
         await asyncio.sleep(0.3)
-        assert user_texts(server, session) == ["hello", "thanks", "bye"]
-        # The bot answered each message once, with author and timestamp.
+        assert user_texts(door_server, session) == ["hello", "thanks", "bye"]
         replies = client.named("bot_uttered")
         assert replies and all(r["author"] == "bot" and r["timestamp"] > 0 for r in replies)
         typing = client.named("typing")
         assert typing.count({"on": True, "author": "bot"}) == 3
         assert typing.count({"on": False, "author": "bot"}) == 3
         await client.close()
-
-    run(scenario())
-
-
-def test_duplicates_are_recognised_from_the_tracker_after_a_restart_of_memory(
-    server: Server,
-) -> None:
-    async def scenario() -> None:
-        client = Client(server)
-        session = await client.start()
-        await client.say("hello", "k1")
-        await client.close()
-        # A new connection of the same session (e.g. another tab) resends it.
-        other = Client(server)
-        await other.start(session)
-        ack = await other.say("hello", "k1")
+        # Another tab of the same session resends it: recognised from the tracker too.
+        other = Client(door_server)
+        await other.start(session, client.token)
+        ack = await other.say("hello", "m1")
         assert ack["ok"] and ack["duplicate"]
-        assert user_texts(server, session) == ["hello"]
         await other.close()
 
     run(scenario())
 
 
-def test_bad_messages_are_refused(server: Server) -> None:
-    async def scenario() -> None:
-        client = Client(server)
+def test_hostile_messages_get_polite_refusals(door_server: DoorServer) -> None:
+    async def scenario() -> str:
+        client = Client(door_server)
         session = await client.start()
-        too_long = await client.say("x" * 51, "a1")
-        assert too_long == {"ok": False, "error": "too_long", "limit": 50, "client_id": "a1"}
-        assert (await client.say("   ", "a2"))["error"] == "empty"
+        too_long = await client.say("x" * 2001, "a1")
+        assert too_long["ok"] is False and too_long["error"] == "too_long"
+        assert too_long["limit"] == 2000 and too_long["client_id"] == "a1"
+        assert "最多 2000 字" in too_long["message"] and "too long" in too_long["message"]
+        assert (await client.say("y" * 100_000, "a2"))["error"] == "too_long"
+        for empty in ("   ", "\x00\x01", "", None, 7):
+            assert (await client.say(empty, "a3"))["error"] == "empty"
+        big = await client.say("hi", "a4", metadata={"blob": "x" * 100_000})
+        assert big["error"] == "too_large" and " / " in big["message"]
+        assert (await client.say("hi", "a5", metadata=[1]))["error"] == "bad_metadata"
         assert (await client.say("hi", "bad id!"))["error"] == "bad_client_id"
         stranger = new_session_id()
         ack = dict(
             await client.sio.call(
-                "user_uttered", {"session_id": stranger, "message": "hi", "client_id": "a3"}
+                "user_uttered", {"session_id": stranger, "message": "hi", "client_id": "a6"}
             )
         )
         assert ack == {"ok": False, "error": "no_session"}
-        assert user_texts(server, session) == []
-        assert _get(f"{server.url}/webhooks/widget/history/{stranger}")[1]["messages"] == []
+        assert (await client.say("\ud800订单\x00到了\x1b吗", "a7"))["ok"]
+        assert (await client.say("😀🙏🏽", "a8"))["ok"]
         await client.close()
+        return session
+
+    session = run(scenario())
+    assert user_texts(door_server, session) == ["订单到了吗", "😀🙏🏽"]
+
+
+def test_identity_is_verified_once_and_never_stored(door_server: DoorServer) -> None:
+    expires = int(time.time()) + 3600
+    token = sign_token("cus_0001", expires, door_server.identity_secret)
+    valid = {"customer_id": "cus_0001", "expires_at": expires, "customer_token": token}
+
+    async def scenario() -> str:
+        client = Client(door_server)
+        session = await client.start()
+        await client.say("我的订单", "i1", metadata=valid)
+        await client.say("我的订单", "i2", metadata={**valid, "customer_id": "cus_0002"})
+        await client.say("我的订单", "i3", metadata={"verified_customer_id": "cus_0009"})
+        await client.say("/human_handoff", "i4", metadata={**valid, "display_text": "转人工"})
+        await client.close()
+        return session
+
+    session = run(scenario())
+    events = door_server.user_events(session)
+    assert [e["metadata"].get("verified_customer_id") for e in events] == [
+        "cus_0001", None, None, "cus_0001",
+    ]  # fmt: skip
+    assert without_rasa_keys(events[0]["metadata"]) == {
+        "verified_customer_id": "cus_0001",
+        "client_id": "i1",
+    }
+    assert events[3]["metadata"]["display_text"] == "转人工"
+    raw = json.dumps(door_server.tracker(session))
+    assert token not in raw and "customer_token" not in raw and "cus_0009" not in raw
+
+
+def test_a_flooding_session_is_refused_while_another_is_answered(door_server: DoorServer) -> None:
+    async def scenario() -> None:
+        flood, customer = Client(door_server), Client(door_server)
+        await flood.start()
+        await customer.start()
+        calls = []
+        for i in range(30):
+            calls.append(asyncio.ensure_future(flood.say(f"flood {i}", f"f{i}")))
+            if i % 8 == 7:  # engine.io takes at most 16 packets per polling request
+                await asyncio.sleep(0.05)
+        acks = asyncio.gather(*calls)
+        started = time.monotonic()
+        answer = await customer.say("你好", "c1")
+        took = time.monotonic() - started
+        results = await acks
+        assert answer["ok"] and took < 20
+        limited = [a for a in results if not a["ok"]]
+        assert len(limited) >= 20 and sum(a["ok"] for a in results) >= 3
+        assert all(a["error"] == "rate_limited" and a["retry_after"] >= 1 for a in limited)
+        assert "稍等" in limited[0]["message"] and "too fast" in limited[0]["message"]
+        await flood.close()
+        await customer.close()
 
     run(scenario())
 
 
-def test_history_is_only_of_that_session_and_hides_metadata(server: Server) -> None:
-    async def scenario() -> tuple[str, str]:
-        a, b = Client(server), Client(server)
-        session_a, session_b = await a.start(), await b.start()
-        secret_hash = "ab" * 32
-        await a.say(
-            "hello from a", "x1", metadata={"customer_id": "cus_1", "customer_hash": secret_hash}
-        )
-        await b.say("hello from b", "x1")
-        await a.close()
-        await b.close()
-        return session_a, session_b
-
-    session_a, session_b = run(scenario())
-    status, body = _get(f"{server.url}/webhooks/widget/history/{session_a}")
-    assert status == 200 and body["session_id"] == session_a and body["paused"] is False
-    assert [m["text"] for m in body["messages"] if m["role"] == "user"] == ["hello from a"]
-    assert all(set(m) <= {"role", "text", "timestamp", "buttons", "image", "client_id"}
-               for m in body["messages"])  # fmt: skip
-    raw = json.dumps(body)
-    assert "ab" * 32 not in raw and "cus_1" not in raw and "hello from b" not in raw
-    assert _get(f"{server.url}/webhooks/widget/history/e2e-sender")[0] == 404
-
-
-def test_founder_routes_need_the_token(server: Server) -> None:
+def test_founder_routes_need_an_admin_jwt(door_server: DoorServer) -> None:
     session = new_session_id()
-    url = f"{server.url}/webhooks/widget/founder/{session}/pause"
-    assert _post(url)[0] == 401
-    assert _post(url, token="wrong")[0] == 401
-    assert _post(url, token=server.token)[0] == 404  # unknown conversation, nothing created
-    assert _get(f"{server.url}/webhooks/widget/history/{session}")[1]["messages"] == []
+    url = f"{door_server.url}/webhooks/widget/founder/{session}/pause"
+    assert http(url, {}).status == 401
+    assert http(url, {}, token="wrong").status == 401
+    other = "another-secret-that-is-long-enough-for-hs256"
+    assert http(url, {}, token=door_server.founder_jwt(secret=other)).status == 401
+    assert http(url, {}, token=door_server.founder_jwt(exp_in=-30)).status == 401
+    assert http(url, {}, token=door_server.founder_jwt(role="user")).status == 403
+    # An admin reaches the route: unknown conversation, and nothing was created.
+    assert http(url, {}, token=door_server.founder_jwt()).status == 404
+    assert user_texts(door_server, session) == []
 
 
-def test_founder_takes_over_pauses_the_bot_and_hands_back(server: Server) -> None:
+def test_founder_takes_over_pauses_the_bot_and_hands_back(door_server: DoorServer) -> None:
+    jwt_token = door_server.founder_jwt()
+
+    def post(path: str, body: Any = None) -> Reply:
+        return http(
+            f"{door_server.url}/webhooks/widget/founder/{path}", body or {}, token=jwt_token
+        )
+
     async def scenario() -> None:
-        customer, second_tab = Client(server), Client(server)
+        customer, second_tab = Client(door_server), Client(door_server)
         session = await customer.start()
         await customer.say("I want a person", "f1")
-        await second_tab.start(session)
-        base = f"{server.url}/webhooks/widget/founder/{session}"
-        assert _post(f"{base}/pause", token=server.token) == (200, {"ok": True, "paused": True})
-        assert _post(f"{base}/typing", {"on": True}, token=server.token)[0] == 200
-        status, body = _post(f"{base}/message", {"text": "Hi, it's Ye."}, token=server.token)
-        assert status == 200
-        assert _post(f"{base}/message", {"text": " "}, token=server.token)[0] == 400
-        bad_image = {"text": "x", "image": "javascript:alert(1)"}
-        assert _post(f"{base}/message", bad_image, token=server.token)[0] == 400
+        await second_tab.start(session, customer.token)
+        reply = post(f"{session}/pause")
+        assert (reply.status, reply.body) == (200, {"ok": True, "paused": True})
+        assert post(f"{session}/typing", {"on": True}).status == 200
+        said = post(f"{session}/message", {"text": "Hi, it's Ye.\x00"})
+        assert said.status == 200
+        assert post(f"{session}/message", {"text": " "}).status == 400
+        assert (
+            post(f"{session}/message", {"text": "x", "image": "javascript:alert(1)"}).status == 400
+        )
         await asyncio.sleep(0.3)
         for tab in (customer, second_tab):
             assert {"paused": True} in tab.named("bot_state")
             assert {"on": True, "author": "founder"} in tab.named("typing")
-            assert {
+            expected = {
                 "text": "Hi, it's Ye.",
                 "author": "founder",
-                "timestamp": body["timestamp"],
-            } in (tab.named("bot_uttered"))
+                "timestamp": said.body["timestamp"],
+            }
+            assert expected in tab.named("bot_uttered")
         # While paused the bot neither types nor answers; the message is still recorded.
         bot_before = len(customer.named("bot_uttered"))
         await customer.say("thanks!", "f2")
@@ -417,17 +422,15 @@ def test_founder_takes_over_pauses_the_bot_and_hands_back(server: Server) -> Non
         assert len(customer.named("bot_uttered")) == bot_before
         assert {"on": True, "author": "bot"} not in customer.named("typing")[-2:]
         assert second_tab.named("user_echo")[-1]["text"] == "thanks!"
-        history = _get(f"{server.url}/webhooks/widget/history/{session}")[1]
-        assert history["paused"] is True
-        assert [m["role"] for m in history["messages"]][-2:] == ["founder", "user"]
-        # The tracker has the founder's message as BotUttered with author metadata.
-        tracker = _get(f"{server.url}/conversations/{session}/tracker")[1]
+        body = history(door_server, session, jwt_token).body
+        assert body["paused"] is True
+        assert [m["role"] for m in body["messages"]][-2:] == ["founder", "user"]
         founder_events = [
-            e for e in tracker["events"]
+            e for e in door_server.tracker(session)["events"]
             if e["event"] == "bot" and (e.get("metadata") or {}).get("author") == "founder"
         ]  # fmt: skip
         assert [e["text"] for e in founder_events] == ["Hi, it's Ye."]
-        assert _post(f"{base}/resume", token=server.token)[0] == 200
+        assert post(f"{session}/resume").status == 200
         await asyncio.sleep(0.3)
         assert customer.named("bot_state")[-1] == {"paused": False}
         replies_before = len(customer.named("bot_uttered"))
