@@ -1,0 +1,171 @@
+"""The demo shop page (web/demo.py): only in demo mode, signed with the demo secret only,
+expiring tokens that the doors' verification accepts, and the rating endpoint.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from html import unescape
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from analytics.db import make_engine, make_sessionmaker
+from analytics.identity import verify_claim
+from analytics.models import Conversation
+from tests.web.conftest import Console
+from tests.web.servers import fake_rasa
+from web import settings as web_settings
+from web.demo import DEMO_TOKEN_TTL_S
+from web.rasa_auth import JWT_ALGORITHM
+
+DEMO_SECRET = "demo-secret-" + "d" * 20
+PRODUCTION_SECRET = "production-secret-" + "p" * 20
+JWT_SECRET = "jwt-secret-" + "j" * 24
+SESSION_ID = "0123456789abcdef0123456789abcdef"
+ATTR_RE = re.compile(r'(data-[a-z-]+)="([^"]*)"')
+
+
+@pytest.fixture()
+def shop(console_env: Console, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The real app in demo mode, with a demo secret and a different production secret."""
+    from web.app import create_app
+
+    monkeypatch.setenv("DEMO_MODE", "on")
+    monkeypatch.setenv("DEMO_IDENTITY_SECRET", DEMO_SECRET)
+    monkeypatch.setenv("IDENTITY_SECRET", PRODUCTION_SECRET)
+    web_settings.get_settings.cache_clear()
+    with TestClient(create_app(), base_url="http://localhost") as client:
+        yield client
+
+
+def _widget_attributes(html: str) -> dict[str, str]:
+    tag = re.search(r"<script [^>]*data-server-url[^>]*>", html)
+    assert tag, html[-800:]
+    return {name: unescape(value) for name, value in ATTR_RE.findall(tag.group(0))}
+
+
+def test_signed_in_demo_customer_gets_an_expiring_demo_token(shop: TestClient) -> None:
+    page = shop.get("/shop?customer=cus_0001")
+    assert page.status_code == 200
+    attributes = _widget_attributes(page.text)
+    expires_at = int(attributes["data-customer-expires"])
+    claim: dict[str, object] = {
+        "customer_id": attributes["data-customer-id"],
+        "expires_at": expires_at,
+        "customer_token": attributes["data-customer-token"],
+    }
+    assert claim["customer_id"] == "cus_0001"
+    assert abs(expires_at - (time.time() + DEMO_TOKEN_TTL_S)) < 30
+    assert verify_claim(claim, DEMO_SECRET) == "cus_0001"
+    assert verify_claim(claim, PRODUCTION_SECRET) is None  # never the production secret
+    assert verify_claim(claim, DEMO_SECRET, now=expires_at + 1) is None
+    assert "customer-hash" not in page.text and "customer_hash" not in page.text
+
+
+def test_anonymous_visitor_and_unknown_customer_get_no_token(shop: TestClient) -> None:
+    for path in ("/shop", "/shop?customer=cus_9999", "/shop?customer=%3Cscript%3E"):
+        page = shop.get(path)
+        assert page.status_code == 200
+        attributes = _widget_attributes(page.text)
+        assert "data-customer-token" not in attributes and "data-customer-id" not in attributes
+        assert "<script>" not in page.text.split("<body>", 1)[1].replace("<script ", "")
+
+
+def test_demo_index_shows_both_panes_and_the_snippets(shop: TestClient) -> None:
+    page = shop.get("/?lang=en&customer=cus_0002")
+    assert page.status_code == 200
+    assert page.text.count("<iframe") == 2
+    assert "data-customer-token=" in unescape(page.text)
+    assert "anonymous-notice" not in page.text
+
+
+def test_without_a_demo_secret_the_shop_runs_anonymously_with_a_note(
+    shop: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEMO_IDENTITY_SECRET")
+    page = shop.get("/shop?customer=cus_0001")
+    assert page.status_code == 200
+    assert "data-customer-token" not in page.text and "data-customer-id" not in page.text
+    assert "DEMO_IDENTITY_SECRET" in page.text and "anonymous-notice" in page.text
+    assert "匿名" in shop.get("/shop?customer=cus_0001&lang=zh").text
+    assert "anonymous visitor" in shop.get("/shop?customer=cus_0001&lang=en").text
+    assert "anonymous-notice" in shop.get("/?lang=en").text
+    assert page.text.count('class="card"') > 5  # the shop itself is there
+
+
+@pytest.mark.parametrize(
+    "setting", [{"DEMO_MODE": "off"}, {"DEMO_MODE": "auto", "PROFILE": "production"}]
+)
+def test_outside_demo_mode_the_demo_pages_do_not_exist(
+    shop: TestClient, monkeypatch: pytest.MonkeyPatch, setting: dict[str, str]
+) -> None:
+    assert shop.get("/shop?customer=cus_0001").status_code == 200
+    for name, value in setting.items():
+        monkeypatch.setenv(name, value)  # no restart: checked on every request
+    for path in ("/", "/shop", "/shop?customer=cus_0001", "/static/demo/teacup.svg"):
+        response = shop.get(path)
+        assert response.status_code == 404, path
+        assert "customer-token" not in response.text
+    assert shop.get("/widget/widget.js").status_code in (200, 503)  # the widget stays
+    assert shop.get("/console/login").status_code == 200
+
+
+def test_the_shop_may_be_framed_by_the_demo_page_only(
+    shop: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RASA_PUBLIC_URL", "https://chat.example.com:5005")
+    web_settings.get_settings.cache_clear()
+    page = shop.get("/shop")
+    csp = page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "SAMEORIGIN" and "frame-ancestors 'self'" in csp
+    assert "connect-src 'self' https://chat.example.com:5005 wss://chat.example.com:5005" in csp
+    assert "script-src 'self';" in csp
+    index = shop.get("/")
+    assert index.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in index.headers["content-security-policy"]
+
+
+def _conversation(console: Console, sender: str) -> Conversation | None:
+    engine = make_engine(console.url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            return db.scalar(select(Conversation).where(Conversation.sender_id == sender))
+    finally:
+        engine.dispose()
+
+
+def test_rating_checks_the_session_with_rasa_using_a_jwt(
+    console_env: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jwt
+
+    from web.app import create_app
+
+    with fake_rasa() as rasa:
+        monkeypatch.setenv("RASA_URL", rasa.url)
+        monkeypatch.setenv("RASA_JWT_SECRET", JWT_SECRET)
+        web_settings.get_settings.cache_clear()
+        with TestClient(create_app(), base_url="http://localhost") as client:
+            body = {"session_id": SESSION_ID, "rating": 4, "customer_id": "cus_0001",
+                    "customer_hash": "f" * 64}  # fmt: skip
+            assert client.post("/widget/rating", json=body).status_code == 404  # no messages
+            rasa.tracker_events = [{"event": "user", "text": "hi"}]
+            answer = client.post("/widget/rating", json=body)
+            assert answer.status_code == 200 and answer.json() == {"ok": True, "rating": 4}
+        calls = [r for r in rasa.received if r.path == f"/conversations/{SESSION_ID}/tracker"]
+        assert len(calls) == 2
+        for call in calls:
+            assert call.query == ""  # no token in the URL
+            scheme, token = call.headers["authorization"].split(" ", 1)
+            payload = jwt.decode(token, JWT_SECRET, algorithms=[JWT_ALGORITHM])
+            assert scheme == "Bearer" and payload["user"] == {
+                "username": "founder",
+                "role": "admin",
+            }
+    conversation = _conversation(console_env, SESSION_ID)
+    assert conversation is not None and conversation.rating == 4
+    assert conversation.customer_id is None  # a rating never links a customer
