@@ -1,5 +1,9 @@
 """Browser tests of the console: Playwright driving Debian Chromium against a real uvicorn.
 
+Every page is watched for Content-Security-Policy violations (the app sends a strict CSP,
+web/security.py): a blocked script, style or connection fails the test. The demo shop (demo
+mode on) is checked the same way with the real widget embedded.
+
 Set ``CONSOLE_SCREENSHOTS=1`` to also write ``docs/img/console-inbox.png`` and
 ``docs/img/console-customer.png`` (the README's screenshots).
 """
@@ -15,12 +19,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, require_browser
-from tests.web.conftest import REPO
+from tests.web.conftest import REPO, Console
 from tests.web.test_console_http import HTML, add_conversation
 
 pytestmark = pytest.mark.browser
@@ -70,6 +75,8 @@ def server(seeded_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         CONSOLE_WORK_DIR=str(work / "w"),
         RASA_URL="http://127.0.0.1:9",
         PYTHONPATH=str(REPO),
+        DEMO_MODE="on",
+        DEMO_IDENTITY_SECRET=secrets.token_hex(16),
     )
     log = (work / "uvicorn.log").open("wb")
     proc = subprocess.Popen(
@@ -113,10 +120,22 @@ def page(browser: object) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")  # type: ignore[attr-defined]
     pg = context.new_page()
     dialogs: list[str] = []
-    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    violations: list[str] = []
+
+    def on_dialog(dialog: Any) -> None:  # noqa: ANN401 - Playwright's Dialog
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def on_console(message: Any) -> None:  # noqa: ANN401 - Playwright's ConsoleMessage
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    pg.on("dialog", on_dialog)
+    pg.on("console", on_console)
     pg.dialogs = dialogs  # type: ignore[attr-defined]
     yield pg
     context.close()
+    assert violations == [], violations
 
 
 def _login(page: object, base: str, password: str = PASSWORD) -> None:
@@ -207,9 +226,16 @@ def test_screenshots_for_the_readme(page: object, server: Server) -> None:
     page.screenshot(path=str(out / "console-customer.png"), full_page=True)  # type: ignore[attr-defined]
 
 
-def _as_console(server: Server) -> object:
-    from tests.web.conftest import Console
+def test_demo_shop_with_the_widget_under_the_csp(page: object, server: Server) -> None:
+    page.goto(f"{server.base}/shop?customer=cus_0001&lang=zh")  # type: ignore[attr-defined]
+    page.wait_for_selector(".lb-launcher")  # type: ignore[attr-defined]
+    assert page.locator(".lb-launcher").is_visible()  # type: ignore[attr-defined]
+    page.goto(f"{server.base}/?lang=en")  # type: ignore[attr-defined]
+    frame = page.frame_locator("iframe").nth(1)  # type: ignore[attr-defined]
+    frame.locator(".lb-launcher").wait_for()
 
+
+def _as_console(server: Server) -> Console:
     return Console(
         server.url, server.db_path, server.nlu_dir, server.nlu_dir.parent / "conversations"
     )

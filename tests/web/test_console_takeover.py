@@ -69,8 +69,8 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     url = f"sqlite:///{workdir / 'shop.db'}"
     password = secrets.token_hex(8)
     env = base_env(url, secrets.token_hex(16))
-    env.update(
-        RASA_AUTH_TOKEN=secrets.token_hex(16),
+    env.update(  # RASA_JWT_SECRET comes with base_env: the console signs its calls with it
+        DEMO_MODE="on",
         SESSION_SECRET=secrets.token_hex(16),
         CONSOLE_USER="founder",
         CONSOLE_PASSWORD=password,
