@@ -69,8 +69,10 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     url = f"sqlite:///{workdir / 'shop.db'}"
     password = secrets.token_hex(8)
     env = base_env(url, secrets.token_hex(16))
+    port = free_port()  # known before Rasa starts: its socket.io door admits this origin only
     env.update(  # RASA_JWT_SECRET comes with base_env: the console signs its calls with it
         DEMO_MODE="on",
+        SITE_ORIGINS=f"http://127.0.0.1:{port}",
         SESSION_SECRET=secrets.token_hex(16),
         CONSOLE_USER="founder",
         CONSOLE_PASSWORD=password,
@@ -99,7 +101,6 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
             ],
             cwd=REPO, env=env, stdout=ingest_log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        port = free_port()
         web: Process = start(
             "web",
             [
