@@ -375,7 +375,7 @@ def widget_rating(body: RatingIn) -> JSONResponse:
         )
         conversation.rating = body.rating
         session.commit()
-    logger.info("Conversation %s rated %d", body.session_id, body.rating)
+    logger.info("Conversation %s… rated %d", body.session_id[:8], body.rating)
     return JSONResponse({"ok": True, "rating": body.rating}, headers=CORS_HEADERS)
 
 

@@ -163,21 +163,31 @@ class FixedWindowCounter:
         self._windows: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
 
-    def hit(self, key: str, limit: int, now: float | None = None) -> int:
-        """Counts one request; returns 0 when allowed, else seconds until the window ends."""
+    def hit(self, key: str, limit: int, now: float | None = None) -> tuple[int, bool]:
+        """Counts one request.
+
+        Args:
+            key: The client address.
+            limit: Requests allowed per window.
+            now: A monotonic time (defaults to the clock).
+
+        Returns:
+            ``(0, False)`` when allowed, else the seconds until the window ends and whether
+            this is the window's first refusal (worth one log line; later ones are not).
+        """
         moment = time.monotonic() if now is None else now
         with self._lock:
             start, count = self._windows.get(key, (moment, 0))
             if moment - start >= RATE_WINDOW_S:
                 start, count = moment, 0
-            if count >= limit:
-                return max(1, math.ceil(start + RATE_WINDOW_S - moment))
             self._windows[key] = (start, count + 1)
             if len(self._windows) > MAX_TRACKED_ADDRESSES:
                 self._windows = {
                     k: v for k, v in self._windows.items() if moment - v[0] < RATE_WINDOW_S
                 }
-            return 0
+            if count >= limit:
+                return max(1, math.ceil(start + RATE_WINDOW_S - moment)), count == limit
+            return 0, False
 
 
 def too_many_requests(
@@ -226,9 +236,10 @@ class ConsoleRateLimit:
         peer = scope["client"][0] if scope.get("client") else None
         address = client_address(peer, Headers(scope=scope), trusted)
         if not (exempt_loopback and is_loopback(address)):
-            retry_after = self.counter.hit(address, per_minute)
+            retry_after, first = self.counter.hit(address, per_minute)
             if retry_after:
-                logger.warning("Console rate limit reached by %s", address)
+                if first:
+                    logger.warning("Console rate limit reached by %s", address)
                 status, headers, body = too_many_requests(
                     retry_after, api=path.startswith(self.prefix + "/api/")
                 )

@@ -4,6 +4,7 @@ client address behind trusted proxies (web/security.py), against the real app.
 
 from __future__ import annotations
 
+import logging
 import re
 from html.parser import HTMLParser
 
@@ -122,10 +123,10 @@ def test_each_response_gets_its_own_nonce(anon: TestClient) -> None:
 
 
 def test_console_rate_limit_per_address(
-    console_env: Console, monkeypatch: pytest.MonkeyPatch
+    console_env: Console, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("CONSOLE_RATE_PER_MINUTE", "5")
-    with _app(client=PUBLIC_CLIENT) as client:
+    with _app(client=PUBLIC_CLIENT) as client, caplog.at_level(logging.WARNING):
         codes = [client.get("/console/login").status_code for _ in range(5)]
         assert codes == [200] * 5
         refused = client.get("/console/login")
@@ -136,6 +137,7 @@ def test_console_rate_limit_per_address(
         api = client.get("/console/api/handoffs")
         assert api.status_code == 429 and api.json()["error"] == "rate_limited"
         assert client.get("/health").status_code == 200  # only the console is limited
+        assert caplog.text.count("Console rate limit reached") == 1  # once per window
     with _app(client=("203.0.113.8", 40000)) as other:
         assert other.get("/console/login").status_code == 200  # another address
     with _app(client=("127.0.0.1", 40000)) as local:
