@@ -21,6 +21,7 @@ export interface Strings {
   failed: string;
   tooLong: (limit: number, length: number) => string;
   tooLongServer: (limit: number) => string;
+  tooFast: string;
   typingBot: string;
   typingFounder: string;
   founder: string;
@@ -62,6 +63,7 @@ const ZH: Strings = {
   failed: "未能发送",
   tooLong: (limit, length) => `消息最多 ${limit} 字（现在 ${length} 字），请删减后再发送。`,
   tooLongServer: (limit) => `这条消息超过 ${limit} 字，没有发送。`,
+  tooFast: "消息发得太快了，请稍等几秒再试。",
   typingBot: "助手正在输入…",
   typingFounder: "店主正在输入…",
   founder: "店主",
@@ -104,6 +106,7 @@ const EN: Strings = {
   tooLong: (limit, length) =>
     `Messages are limited to ${limit} characters (this one has ${length}); please shorten it.`,
   tooLongServer: (limit) => `This message is longer than ${limit} characters and was not sent.`,
+  tooFast: "You're sending messages too fast; please wait a few seconds.",
   typingBot: "The assistant is typing…",
   typingFounder: "The founder is typing…",
   founder: "Founder",
