@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import jwt
 from playwright.sync_api import Locator, Page, expect
 
 REPLY_TIMEOUT_MS = 30_000
+JWT_LIFETIME_S = 300
+
+
+def founder_jwt(secret: str) -> str:
+    """The bearer token the console sends to Rasa (HS256, role admin, 5 minutes)."""
+    claims = {
+        "user": {"username": "founder", "role": "admin"},
+        "exp": int(time.time()) + JWT_LIFETIME_S,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 class Widget:
@@ -129,19 +141,23 @@ class Widget:
         return session
 
 
-def history(rasa_url: str, session_id: str) -> dict[str, Any]:
-    """The widget channel's history of a session, as the widget reads it."""
-    response = httpx.get(f"{rasa_url}/webhooks/widget/history/{session_id}", timeout=10)
+def history(rasa_url: str, jwt_secret: str, session_id: str) -> dict[str, Any]:
+    """The widget channel's history of a session (read with the founder's JWT)."""
+    response = httpx.get(
+        f"{rasa_url}/webhooks/widget/history/{session_id}",
+        headers={"Authorization": f"Bearer {founder_jwt(jwt_secret)}"},
+        timeout=10,
+    )
     response.raise_for_status()
     return dict(response.json())
 
 
-def founder(rasa_url: str, token: str, session_id: str, what: str, **body: Any) -> None:
+def founder(rasa_url: str, jwt_secret: str, session_id: str, what: str, **body: Any) -> None:
     """Calls a founder route of the widget channel (what the console does)."""
     response = httpx.post(
         f"{rasa_url}/webhooks/widget/founder/{session_id}/{what}",
         json=body,
-        headers={"Authorization": f"Bearer {token}"},
+        headers={"Authorization": f"Bearer {founder_jwt(jwt_secret)}"},
         timeout=10,
     )
     response.raise_for_status()

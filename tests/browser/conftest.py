@@ -22,6 +22,8 @@ from tests.e2e.stack import REPO, Process, action_server, base_env, free_port, r
 
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 BROWSER_CUSTOMERS = 60
+# Low enough that a test can reach it (no test sends this many in one conversation).
+SENDER_PER_MINUTE = 15
 DESKTOP = {"width": 1280, "height": 800}
 MOBILE = {"width": 390, "height": 844}
 
@@ -34,7 +36,7 @@ class Stack:
     web_url: str
     shop_url: str
     secret: str
-    token: str
+    jwt_secret: str
     workdir: Path
 
 
@@ -55,11 +57,19 @@ def browser_env(browser_workdir: Path) -> dict[str, str]:
     secret = secrets.token_hex(16)
     url = f"sqlite:///{browser_workdir / 'shop.db'}"
     env = base_env(url, secret)
+    web_port = free_port()
     env.update(
-        RASA_AUTH_TOKEN=secrets.token_hex(16),
         SESSION_SECRET=secrets.token_hex(16),
         CONSOLE_PASSWORD=secrets.token_hex(8),
+        WEB_PORT=str(web_port),
+        # The widget runs on the web app's pages: the only origin the channel accepts.
+        SITE_ORIGINS=f"http://127.0.0.1:{web_port}",
+        CHAT_SENDER_PER_MINUTE=str(SENDER_PER_MINUTE),
+        # The demo shop signs its customers with the demo secret; Rasa verifies with it too.
+        DEMO_MODE="on",
+        DEMO_IDENTITY_SECRET=secrets.token_hex(16),
     )
+    env.pop("RASA_AUTH_TOKEN", None)
     subprocess.run(
         [sys.executable, "-m", "analytics", "seed", "--customers", str(BROWSER_CUSTOMERS)],
         cwd=REPO,
@@ -72,13 +82,13 @@ def browser_env(browser_workdir: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="package")
 def stack(browser_env: dict[str, str], browser_workdir: Path) -> Iterator[Stack]:
-    """Action server, Rasa server (REST, socket.io, widget channel) and the web app."""
+    """Action server, Rasa server (REST and widget doors) and the web app."""
     with (
         action_server(browser_env, browser_workdir) as actions,
         rasa_server(browser_env, browser_workdir, actions.url) as rasa,
     ):
         web_env = dict(browser_env, RASA_URL=rasa.url, RASA_PUBLIC_URL=rasa.url)
-        port = free_port()
+        port = int(browser_env["WEB_PORT"])
         web: Process = start(
             "web",
             [
@@ -89,14 +99,13 @@ def stack(browser_env: dict[str, str], browser_workdir: Path) -> Iterator[Stack]
             browser_workdir,
             f"http://127.0.0.1:{port}/health",
         )  # fmt: skip
-        web_env["WEB_PORT"] = str(port)
         try:
             yield Stack(
                 rasa_url=rasa.url,
                 web_url=web.url,
                 shop_url=browser_env["SHOP_DATABASE_URL"],
                 secret=browser_env["IDENTITY_SECRET"],
-                token=browser_env["RASA_AUTH_TOKEN"],
+                jwt_secret=browser_env["RASA_JWT_SECRET"],
                 workdir=browser_workdir,
             )
         finally:
