@@ -15,7 +15,6 @@ events until the store is back.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 
 from sqlalchemy import exc as sa_exc
@@ -104,9 +103,10 @@ def describe_error(error: BaseException) -> str:
     elif isinstance(error, sa_exc.StatementError) and error.orig is not None:
         source = error.orig
     try:
-        message = str(source).strip().splitlines()[0] if str(source).strip() else ""
+        lines = str(source).strip().splitlines()
     except Exception:  # noqa: BLE001 - a broken __str__ must not stop the dead letter
-        message = ""
+        lines = []
+    message = lines[0] if lines else ""
     message = message[: MAX_ERROR_CHARS * 2].encode("utf-8", "replace").decode("utf-8")
     text = f"{error_class(error)}: {redact(message)}" if message else error_class(error)
     return text[:MAX_ERROR_CHARS]
@@ -133,19 +133,10 @@ class Backoff:
         self.attempt += 1
         return min(self.maximum, self.initial * self.factor ** (self.attempt - 1))
 
+    def fresh(self) -> Backoff:
+        """A new back-off with the same settings and no failures counted."""
+        return Backoff(self.initial, self.maximum, self.factor)
+
     def reset(self) -> None:
         """Forget the failures (after a success)."""
         self.attempt = 0
-
-    def wait(self, stop: threading.Event) -> float:
-        """Wait the next delay (returns early when ``stop`` is set).
-
-        Args:
-            stop: The worker's stop event.
-
-        Returns:
-            The delay waited for.
-        """
-        delay = self.next_delay()
-        stop.wait(delay)
-        return delay

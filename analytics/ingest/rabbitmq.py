@@ -158,8 +158,8 @@ class RabbitMQConsumer:
         self._batch = batch_size
         self._wait = max_wait
         template = backoff or Backoff()
-        self._connect_backoff = Backoff(template.initial, template.maximum, template.factor)
-        self._store_backoff = Backoff(template.initial, template.maximum, template.factor)
+        self._connect_backoff = template.fresh()
+        self._store_backoff = template.fresh()
         self.stats = PollStats()
         self._idle_since = time.monotonic()
 

@@ -174,7 +174,7 @@ class SqlEventPoller:
         self._batch = batch_size
         self._poll = poll_interval
         self._max_hole = max_hole
-        self._backoff = backoff or Backoff()
+        self._backoff = (backoff or Backoff()).fresh()
         connect_args = {"timeout": 30} if self.url.startswith("sqlite") else {}
         self._events: Engine = create_engine(self.url, connect_args=connect_args)
         self._postgres = self._events.dialect.name == "postgresql"
