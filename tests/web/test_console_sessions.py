@@ -271,3 +271,41 @@ def test_a_login_never_logs_the_password(
         login(anon, password="my-secret-guess")
         login(anon)
     assert "my-secret-guess" not in caplog.text and PASSWORD not in caplog.text
+
+
+def _restart(monkeypatch: pytest.MonkeyPatch, password: str) -> None:
+    """What a restart with another ``CONSOLE_PASSWORD`` in ``.env`` amounts to."""
+    from tests.web.conftest import _reset_caches
+
+    monkeypatch.setenv("CONSOLE_PASSWORD", password)
+    _reset_caches()
+
+
+def test_a_rotated_console_password_is_applied_at_restart(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old_session = _session_cookie(client)
+    rotated = "rotated in the env file 1"
+    _restart(monkeypatch, rotated)
+    with _app_client("http://localhost") as fresh:
+        assert login(fresh).status_code == 401
+        assert login(fresh, password=rotated).status_code == 303
+    assert not _opens_inbox(old_session)
+    # A password changed on the console page is not undone by an unchanged .env.
+    with _app_client("http://localhost") as browser:
+        assert login(browser, password=rotated).status_code == 303
+        response = browser.post(
+            "/console/password",
+            data={
+                "csrf_token": csrf_of(browser),
+                "current_password": rotated,
+                "new_password": NEW_PASSWORD,
+                "confirm_password": NEW_PASSWORD,
+            },
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+    _restart(monkeypatch, rotated)
+    with _app_client("http://localhost") as fresh:
+        assert login(fresh, password=rotated).status_code == 401
+        assert login(fresh, password=NEW_PASSWORD).status_code == 303

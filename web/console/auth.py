@@ -11,7 +11,8 @@
   field ``csrf_token`` or the ``X-CSRF-Token`` header. The login form uses a
   double-submit token of its own.
 * The founder's account is created on first use from ``CONSOLE_PASSWORD``; without one, a
-  one-time password is written to a file readable by the owner only (never to the log).
+  one-time password is written to a file readable by the owner only (never to the log). A
+  rotated ``CONSOLE_PASSWORD`` is applied at the next start (and ends the user's sessions).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from web.console.models import ConsoleUser, StoredSession
+from web.console.models import ConsoleState, ConsoleUser, StoredSession
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 MIN_PASSWORD_CHARS = 10
 ONE_TIME_PASSWORD_FILE = "initial-password"
+APPLIED_PASSWORD_KEY = "console_password_applied"
 
 _hasher = PasswordHasher()
 _secret_fallback = secrets.token_hex(32)
@@ -215,7 +217,13 @@ def _write_one_time_password(path: Path, username: str, password: str) -> None:
 
 
 def ensure_founder(db: Session, username: str, password: str | None, work_dir: Path) -> Path | None:
-    """Creates the founder's account if there is no console user yet.
+    """Creates the founder's account if there is no console user yet, or applies a rotated
+    ``CONSOLE_PASSWORD``.
+
+    ``CONSOLE_PASSWORD`` is applied when it differs from the last value applied (kept as an
+    Argon2 hash in ``console_state``), so rotating it in ``.env`` and restarting sets the new
+    password and ends the user's sessions, while a password changed on the console's
+    password page is not undone by an unchanged ``.env``.
 
     Args:
         db: A session on the store.
@@ -229,12 +237,16 @@ def ensure_founder(db: Session, username: str, password: str | None, work_dir: P
         existed or the configured password was used.
     """
     if db.scalar(select(ConsoleUser.id).limit(1)) is not None:
+        if password:
+            _apply_rotated_password(db, username, password)
         return None
     generated = None
     if not password:
         generated = secrets.token_urlsafe(12)
         password = generated
     db.add(ConsoleUser(username=username, password_hash=hash_password(password)))
+    if generated is None:
+        _remember_applied(db, password)
     db.commit()
     if generated is None:
         logger.info("Console account %r created from CONSOLE_PASSWORD", username)
@@ -248,6 +260,33 @@ def ensure_founder(db: Session, username: str, password: str | None, work_dir: P
         path,
     )
     return path
+
+
+def _remember_applied(db: Session, password: str) -> None:
+    row = db.get(ConsoleState, APPLIED_PASSWORD_KEY)
+    if row is None:
+        db.add(ConsoleState(key=APPLIED_PASSWORD_KEY, value=hash_password(password)))
+    else:
+        row.value = hash_password(password)
+
+
+def _apply_rotated_password(db: Session, username: str, password: str) -> None:
+    applied = db.get(ConsoleState, APPLIED_PASSWORD_KEY)
+    if applied is not None and verify_password(applied.value, password):
+        return  # unchanged since it was last applied
+    user = db.scalar(select(ConsoleUser).where(ConsoleUser.username == username))
+    if applied is None:
+        # A store from before this was recorded: remember the value, change nothing.
+        _remember_applied(db, password)
+        db.commit()
+        return
+    _remember_applied(db, password)
+    db.commit()
+    if user is None:
+        logger.warning("CONSOLE_PASSWORD changed but there is no console user %r", username)
+        return
+    change_password(db, user.id, password)
+    logger.info("CONSOLE_PASSWORD changed: the password of %r was updated", username)
 
 
 def authenticate(db: Session, username: str, password: str) -> ConsoleUser | None:
