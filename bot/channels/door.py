@@ -1,9 +1,10 @@
 """What every door does to an incoming message before Rasa sees it.
 
-:func:`prepare_message` applies the size limits and text hygiene of
-:mod:`bot.channels.limits` and the identity rule of :mod:`bot.channels.identity`: the text is
-cleaned and length-checked, the metadata is cleaned, size-checked, stripped of every identity
-key, and carries ``verified_customer_id`` only when the host website's claim verifies.
+:func:`prepare_message` applies the size limits of :mod:`bot.channels.limits`, the text
+hygiene of :mod:`bot.channels.hygiene` and the identity rule of :mod:`bot.channels.identity`:
+the text is cleaned and length-checked, the metadata is cleaned, size-checked, stripped of
+every identity key, and carries ``verified_customer_id`` only when the host website's claim
+verifies.
 :func:`parse_json_body` turns a raw HTTP body into a JSON object or a refusal.
 """
 
@@ -16,10 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from bot.channels.hygiene import MetadataError, clean_metadata, clean_text, json_size
 from bot.channels.identity import IDENTITY_KEYS, VERIFIED_KEY, sanitize_metadata
 from bot.channels.limits import (
     ERROR_BAD_ENCODING,
     ERROR_BAD_JSON,
+    ERROR_BAD_MESSAGE,
     ERROR_BAD_METADATA,
     ERROR_BAD_SENDER,
     ERROR_EMPTY,
@@ -27,16 +30,13 @@ from bot.channels.limits import (
     ERROR_TOO_LONG,
     MESSAGE_BAD_ENCODING,
     MESSAGE_BAD_JSON,
+    MESSAGE_BAD_MESSAGE,
     MESSAGE_BAD_METADATA,
     MESSAGE_BAD_SENDER,
     MESSAGE_EMPTY,
     MESSAGE_TOO_LARGE,
     DoorLimits,
-    MetadataError,
     Refusal,
-    clean_metadata,
-    clean_text,
-    json_size,
     too_long_message,
 )
 
@@ -131,8 +131,10 @@ def prepare_message(
         The :class:`Prepared` message, or the :class:`Refusal` to answer with.
     """
     limit = limits.max_message_chars
-    if not isinstance(text, str):
+    if text is None:
         return Refusal(400, ERROR_EMPTY, MESSAGE_EMPTY)
+    if not isinstance(text, str):
+        return Refusal(400, ERROR_BAD_MESSAGE, MESSAGE_BAD_MESSAGE)
     if len(text) > limit * _RAW_LENGTH_FACTOR:
         return too_long(limit)
     text = clean_text(text).strip()

@@ -1,32 +1,31 @@
-"""Input limits of the doors (the REST and widget channels): sizes, text hygiene, rates.
+"""Input limits of the doors (the REST and widget channels): sizes, rates, client addresses.
 
 Every limit is a setting read from the environment (defaults in brackets):
 
 * ``CHAT_MAX_MESSAGE_CHARS`` (2000): longest message text, after cleaning;
 * ``CHAT_MAX_METADATA_BYTES`` (4096): largest metadata, as UTF-8 JSON;
-* ``CHAT_MAX_BODY_BYTES`` (16384): largest REST request body / socket.io message;
+* ``CHAT_MAX_BODY_BYTES`` (16384): largest REST request body;
 * ``CHAT_SENDER_IN_FLIGHT`` (3): messages of one sender being processed or waiting;
 * ``CHAT_SENDER_PER_MINUTE`` (120) and ``CHAT_IP_PER_MINUTE`` (600): sliding-window rates;
 * ``CHAT_TRUSTED_PROXIES`` (empty): comma list of IPs/CIDRs whose ``X-Forwarded-For`` is
   believed; ``CHAT_RATE_EXEMPT_LOOPBACK`` (true): loopback clients skip the per-IP limit;
-* ``SITE_ORIGINS``: the web origins allowed to read the widget's history over HTTP.
+* ``SITE_ORIGINS``: the web origins whose browsers may use the widget channel.
 
-The rate counters live in the memory of one Rasa process and are bounded: each key costs a
-few numbers (a two-bucket sliding window, not a list of timestamps), idle keys are evicted and
-the table never holds more than :data:`MAX_TRACKED_KEYS` keys, so a flood of distinct sender
-ids cannot grow memory without bound. Standard library only (the Rasa environment).
+Text and metadata hygiene is in :mod:`bot.channels.hygiene`. The rate counters live in the
+memory of one Rasa process and are bounded: each key costs a few numbers (a two-bucket
+sliding window, not a list of timestamps), idle keys are evicted and the table never holds
+more than :data:`MAX_TRACKED_KEYS` keys, so a flood of distinct sender ids cannot grow memory
+without bound. Standard library only (the Rasa environment).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import math
 import os
 import re
 import time
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,8 +46,6 @@ DEFAULT_SITE_ORIGINS = "http://localhost:8000,http://127.0.0.1:8000"
 WINDOW_SECONDS = 60.0
 #: Most keys (senders or addresses) one rate table remembers.
 MAX_TRACKED_KEYS = 50_000
-#: Deepest nesting of lists and objects accepted in metadata.
-MAX_METADATA_DEPTH = 8
 
 ERROR_TOO_LONG = "too_long"
 ERROR_TOO_LARGE = "too_large"
@@ -57,6 +54,7 @@ ERROR_BAD_JSON = "bad_json"
 ERROR_BAD_METADATA = "bad_metadata"
 ERROR_BAD_SENDER = "bad_sender"
 ERROR_EMPTY = "empty"
+ERROR_BAD_MESSAGE = "bad_message"
 ERROR_RATE_LIMITED = "rate_limited"
 
 MESSAGE_TOO_FAST = "消息发得太快了，请稍等几秒再试。 / You're sending messages too fast; please wait a few seconds."
@@ -66,6 +64,7 @@ MESSAGE_BAD_JSON = "请求格式无效（需要 JSON 对象）。 / The request 
 MESSAGE_BAD_METADATA = "附加数据格式无效。 / The metadata is not a valid JSON object."
 MESSAGE_BAD_SENDER = "会话标识无效。 / The sender id is invalid."
 MESSAGE_EMPTY = "消息是空的。 / The message is empty."
+MESSAGE_BAD_MESSAGE = "消息必须是文字。 / The message must be text."
 
 
 def too_long_message(limit: int) -> str:
@@ -195,74 +194,6 @@ class DoorLimits:
     def origin_allowed(self, origin: str) -> bool:
         """Whether a browser ``Origin`` is one of ``SITE_ORIGINS``."""
         return origin.strip().rstrip("/").lower() in self.site_origins
-
-
-# -- text and metadata hygiene ------------------------------------------------------------
-# Python strings decoded from JSON hold a surrogate code point only when it was unpaired.
-_SURROGATES = re.compile("[\ud800-\udfff]")
-# C0 and C1 control characters and DEL, except tab and newline.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def clean_text(text: str) -> str:
-    """Removes lone surrogates and control characters (keeps ``\\n`` and ``\\t``), NFC.
-
-    Carriage returns become newlines. The result is safe to store anywhere (PostgreSQL
-    refuses NUL; UTF-8 encoders refuse lone surrogates).
-
-    Args:
-        text: Any string.
-
-    Returns:
-        The cleaned, NFC-normalised string.
-    """
-    text = _SURROGATES.sub("", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROLS.sub("", text)
-    return unicodedata.normalize("NFC", text)
-
-
-class MetadataError(ValueError):
-    """Metadata that is not a JSON object of reasonable depth."""
-
-
-def clean_metadata(value: Any, depth: int = 0) -> Any:
-    """A copy of JSON metadata with every string (keys too) cleaned by :func:`clean_text`.
-
-    Args:
-        value: A JSON value (as decoded by ``json.loads``).
-        depth: The current nesting depth (callers leave it at 0).
-
-    Returns:
-        The cleaned copy.
-
-    Raises:
-        MetadataError: If it nests deeper than :data:`MAX_METADATA_DEPTH` or holds something
-            JSON cannot hold.
-    """
-    if depth > MAX_METADATA_DEPTH:
-        raise MetadataError("metadata nests too deep")
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, bool) or value is None or isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise MetadataError("metadata holds a non-finite number")
-        return value
-    if isinstance(value, list):
-        return [clean_metadata(item, depth + 1) for item in value]
-    if isinstance(value, dict):
-        return {
-            clean_text(str(key)): clean_metadata(item, depth + 1) for key, item in value.items()
-        }
-    raise MetadataError(f"metadata holds a {type(value).__name__}")
-
-
-def json_size(value: Any) -> int:
-    """Size in bytes of ``value`` as compact UTF-8 JSON (a lone surrogate counts 3 bytes)."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return len(text.encode("utf-8", "surrogatepass"))
 
 
 # -- client addresses -----------------------------------------------------------------------

@@ -11,7 +11,8 @@ Before Rasa sees a message the door refuses, with ``{"error": <code>, "message":
 * 413 ``too_large``: a body over ``CHAT_MAX_BODY_BYTES`` or metadata over
   ``CHAT_MAX_METADATA_BYTES``; 413 ``too_long``: a text over ``CHAT_MAX_MESSAGE_CHARS``;
 * 400 ``bad_encoding`` (not UTF-8), ``bad_json`` (not a JSON object), ``bad_metadata``,
-  ``bad_sender`` (missing, or not 1-128 printable characters), ``empty``;
+  ``bad_sender`` (missing, or not 1-128 printable characters), ``empty``, ``bad_message``
+  (not text);
 * 429 ``rate_limited`` with ``Retry-After``: a sender over ``CHAT_SENDER_PER_MINUTE`` or with
   ``CHAT_SENDER_IN_FLIGHT`` messages still being answered, or a client address over
   ``CHAT_IP_PER_MINUTE`` (``X-Forwarded-For`` only from ``CHAT_TRUSTED_PROXIES``; loopback is

@@ -18,7 +18,7 @@ Socket.io events (client -> server):
   acknowledged again but not processed twice. The acknowledgement is ``{"ok": true,
   "client_id", "timestamp"}`` (plus ``"duplicate": true``) or ``{"ok": false, "error",
   "client_id", "message"?: "<zh> / <en>", "limit"?, "retry_after"?}`` with ``error`` one of
-  ``too_long``, ``too_large``, ``empty``, ``bad_metadata``, ``rate_limited``,
+  ``too_long``, ``too_large``, ``empty``, ``bad_message``, ``bad_metadata``, ``rate_limited``,
   ``no_session``, ``bad_client_id``, ``bad_request``, ``server``.
 
 The door's limits and identity rule apply as on REST (:mod:`bot.channels.door`): text and

@@ -37,7 +37,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.limits import clean_text
+from bot.channels.hygiene import clean_text
 from bot.channels.widget_session import is_session_id
 
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ import json
 import tracemalloc
 
 from bot.channels.door import Prepared, is_valid_sender, parse_json_body, prepare_message
+from bot.channels.hygiene import clean_metadata, clean_text
 from bot.channels.identity import VERIFIED_KEY, sign_token
 from bot.channels.limits import (
     DoorGuard,
@@ -17,8 +18,6 @@ from bot.channels.limits import (
     InFlight,
     RateWindow,
     Refusal,
-    clean_metadata,
-    clean_text,
     client_address,
     parse_networks,
     parse_origins,
@@ -69,9 +68,13 @@ def test_metadata_strings_are_cleaned_and_depth_is_bounded() -> None:
 
 
 def test_hostile_texts() -> None:
-    for empty in ("", "   ", "\x00\x01", "\ud800", None, 42, ["hi"]):
+    for empty in ("", "   ", "\x00\x01", "\ud800", None):
         refusal = prepare(empty)
         assert isinstance(refusal, Refusal) and (refusal.status, refusal.error) == (400, "empty")
+    for not_text in (42, ["hi"], {"$gt": ""}, True):
+        refusal = prepare(not_text)
+        assert isinstance(refusal, Refusal)
+        assert (refusal.status, refusal.error) == (400, "bad_message")
     emoji = prepare("😀🙏🏽👨‍👩‍👧")
     assert isinstance(emoji, Prepared) and emoji.text == "😀🙏🏽👨‍👩‍👧"
     for text in ("x" * 2001, "x" * 100_000, "字" * 2001):

@@ -71,6 +71,7 @@ def test_sizes_and_encodings(door_server: DoorServer) -> None:
     refused(say(door_server, {"sender": "a\x00b", "message": "hi"}), 400, "bad_sender")
     refused(say(door_server, {"sender": s, "message": ""}), 400, "empty")
     refused(say(door_server, {"sender": s, "message": "\x00\x01 "}), 400, "empty")
+    refused(say(door_server, {"sender": s, "message": {"$gt": ""}}), 400, "bad_message")
     refused(say(door_server, {"sender": s, "message": "hi", "metadata": [1]}), 400, "bad_metadata")
     assert door_server.user_events(s) == []
     answered(door_server)
