@@ -28,6 +28,7 @@ from sqlalchemy import select
 from analytics.db import make_engine, make_sessionmaker
 from analytics.models import ROLE_FOUNDER, Conversation, Message
 from tests.e2e.stack import (
+    JWT_SECRET,
     REPO,
     Process,
     action_server,
@@ -37,6 +38,7 @@ from tests.e2e.stack import (
     say,
     start,
 )
+from web.rasa_auth import rasa_headers
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -292,7 +294,9 @@ def _retrain(stack: LiveStack) -> dict[str, object]:
 
 
 def _loaded_model(stack: LiveStack) -> str:
-    response = httpx.get(f"{stack.rasa_url}/status", timeout=30)
+    response = httpx.get(  # Rasa runs with --jwt-secret: /status wants the console's JWT
+        f"{stack.rasa_url}/status", headers=rasa_headers(JWT_SECRET), timeout=30
+    )
     response.raise_for_status()
     return str(response.json()["model_file"])
 
