@@ -267,6 +267,8 @@ class WidgetInput(SocketIOInput):
         """Confirms the asked session if its token is valid, else a fresh one; rotates."""
         assert self.sio is not None
         sio, namespace = self.sio, self.namespace
+        if self.guard.check_address(self._addresses.get(sid, "unknown")) is not None:
+            return  # a flood of session requests from one address is not answered
         data = data if isinstance(data, dict) else {}
         session_id = data.get("session_id")
         if not self.tokens.verify(session_id, data.get("session_token")):

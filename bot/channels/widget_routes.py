@@ -38,6 +38,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.hygiene import clean_text
+from bot.channels.limits import client_address
 from bot.channels.widget_session import is_session_id
 
 if TYPE_CHECKING:
@@ -195,6 +196,12 @@ def add_routes(bp: Blueprint, channel: WidgetInput) -> None:
             if not channel.limits.origin_allowed(origin):
                 return response.json({"error": "origin not allowed"}, status=403, headers=headers)
             headers["Access-Control-Allow-Origin"] = origin
+        address = client_address(
+            request.ip or "", request.headers.get("X-Forwarded-For"), channel.limits.trusted_proxies
+        )
+        if (refusal := channel.guard.check_address(address)) is not None:
+            headers["Retry-After"] = str(refusal.retry_after)
+            return response.json(refusal.body(), status=refusal.status, headers=headers)
         if not is_session_id(session_id):
             return response.json({"error": "unknown session"}, status=404, headers=headers)
         token = bearer(request)

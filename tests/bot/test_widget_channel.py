@@ -24,7 +24,14 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUtt
 from bot.channels.identity import sign_token  # noqa: E402
 from bot.channels.widget_routes import history_item, is_safe_url  # noqa: E402
 from bot.channels.widget_session import is_session_id, new_session_id  # noqa: E402
-from tests.bot.door_server import SITE_ORIGIN, TOKEN_GRACE_S, DoorServer, Reply, http  # noqa: E402
+from tests.bot.door_server import (  # noqa: E402
+    IP_PER_MINUTE,
+    SITE_ORIGIN,
+    TOKEN_GRACE_S,
+    DoorServer,
+    Reply,
+    http,
+)
 
 pytestmark = pytest.mark.rasa_env
 
@@ -240,6 +247,18 @@ def test_history_answers_only_the_site_origins(door_server: DoorServer) -> None:
     assert history(door_server, session, door_server.founder_jwt(role="user")).status == 401
     assert history(door_server, "e2e-sender", token).status == 404
     assert history(door_server, new_session_id(), token).status == 401
+
+
+def test_history_requests_count_against_the_client_address(door_server: DoorServer) -> None:
+    client = {"X-Forwarded-For": "203.0.113.90"}
+    session = new_session_id()
+    statuses = [
+        history(door_server, session, None, **client).status for _ in range(IP_PER_MINUTE + 1)
+    ]
+    assert statuses == [401] * IP_PER_MINUTE + [429]
+    limited = history(door_server, session, None, **client)
+    assert limited.status == 429 and int(limited.headers["retry-after"]) >= 1
+    assert history(door_server, session, None).status == 401  # loopback: not limited
 
 
 def test_browsers_of_other_sites_cannot_connect(door_server: DoorServer) -> None:
