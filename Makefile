@@ -4,7 +4,7 @@
 #   make shell  chat in the terminal with the running bot (CUSTOMER=cus_0001 to be signed in)
 #   make identity CUSTOMER=id   the signed identity metadata (one line of JSON) a website sends
 #   make score  refresh the brain's scores now (make run does it at start and daily)
-#   make bench-nlu | eval-nlu | bench-brain | bench-brain-scale | bench-loop | bench-console
+#   make bench-nlu | eval-nlu | bench-brain | bench-brain-scale | bench-loop | bench-console | bench-privacy
 #               benchmarks; results and their commands in docs/benchmarks.md
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -34,7 +34,7 @@ export PYTHONPATH := $(CURDIR)
 
 include widget/Makefile.mk
 
-.PHONY: help run test install env db train shell identity preflight lint typecheck test-main test-rasa test-data clean score bench-brain bench-brain-scale bench-loop bench-console bench-nlu eval-nlu
+.PHONY: help run test install env db train shell identity preflight lint typecheck test-main test-rasa test-data clean score bench-brain bench-brain-scale bench-loop bench-console bench-nlu eval-nlu bench-privacy
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -106,6 +106,9 @@ bench-brain-scale: install
 bench-loop: install
 	$(PY) -m bench.loop.ingest
 	$(PY) -m bench.loop.uplift
+
+bench-privacy: install
+	$(PY) -m bench.privacy.redact
 
 BENCH_DB := sqlite:///$(CURDIR)/var/bench/shop.db
 bench-console: install env

@@ -149,6 +149,10 @@ def verify_claim(
     customer_id = metadata.get(KEY_CUSTOMER_ID)
     if not isinstance(customer_id, str) or not 0 < len(customer_id) <= MAX_ID_LENGTH:
         return None
+    try:
+        customer_id.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no website could have signed it
+        return None
     token = metadata.get(KEY_TOKEN)
     if token is not None:
         expires_at = metadata.get(KEY_EXPIRES_AT)

@@ -20,9 +20,13 @@ from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.constants import (
+    ACTION_EXTRACT_SLOTS,
+    ACTION_LISTEN_NAME,
+    ACTION_SESSION_START_NAME,
+)
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted
+from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import METADATA_MODEL_ID
@@ -59,11 +63,43 @@ def failed_custom_action(tracker: DialogueStateTracker, domain: Domain) -> str |
     return None
 
 
+def failed_session_start(tracker: DialogueStateTracker) -> bool:
+    """Whether this turn's session start ran on the action server and produced nothing.
+
+    ``action_session_start`` is a custom action here (it carries over only the language).
+    When the action server is down Rasa records it with no events, so no ``session_started``
+    and no ``action_listen`` follow; the customer's message then comes right after it and the
+    dialogue policies, seeing an unknown state, predict ``action_listen``: no answer at all.
+
+    Args:
+        tracker: The conversation so far.
+
+    Returns:
+        True if the latest user message follows a silent ``action_session_start`` and no
+        action but slot extraction has run since.
+    """
+    events = list(tracker.events)
+    last_user = next(
+        (i for i in range(len(events) - 1, -1, -1) if isinstance(events[i], UserUttered)), None
+    )
+    if last_user is None:
+        return False
+    for event in events[last_user + 1 :]:
+        if isinstance(event, ActionExecuted) and event.action_name != ACTION_EXTRACT_SLOTS:
+            return False
+    for event in reversed(events[:last_user]):
+        if isinstance(event, SessionStarted):
+            return False
+        if isinstance(event, ActionExecuted):
+            return event.action_name == ACTION_SESSION_START_NAME
+    return False
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
 )
 class ActionFailurePolicy(Policy):
-    """Apologises when a custom action returned no events (action server down)."""
+    """Apologises when a custom action (or the session start) returned no events."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -110,6 +146,8 @@ class ActionFailurePolicy(Policy):
         """Predicts the apology after a silent custom action, else abstains."""
         probabilities = self._default_predictions(domain)
         failed = failed_custom_action(tracker, domain)
+        if failed is None and failed_session_start(tracker):
+            failed = ACTION_SESSION_START_NAME
         if failed is not None and self.response in domain.action_names_or_texts:
             logger.warning(
                 "Custom action '%s' returned nothing (action server down?): apologising.",

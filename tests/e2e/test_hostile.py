@@ -122,8 +122,8 @@ def assert_still_healthy(stack: Stack) -> None:
     """Every process is up; another customer is answered and stored redacted."""
     for process in (stack.rasa, stack.actions, stack.web):
         assert process.popen.poll() is None, f"{process.name} died:\n{process.tail()}"
-        status = "/status" if process is stack.rasa else "/health"
-        assert httpx.get(process.url + status, timeout=10).status_code == 200
+        path = "/" if process is stack.rasa else "/health"
+        assert httpx.get(process.url + path, timeout=10).status_code == 200
     assert stack.ingest.poll() is None, "the ingest worker died"
     sender = _sender()
     text = f"my email is {PII_EMAIL} and phone {PII_PHONE}, where is my order?"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import uuid
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from analytics.demo import DEMO_EN, DEMO_EN_LATEST_ORDER, DEMO_ZH, DEMO_ZH_LATEST_ORDER
 from analytics.models import Customer, Subscription
-from tests.e2e.stack import Process, identity, say, texts
+from tests.e2e.stack import Process, founder_jwt, identity, say, texts
 
 pytestmark = pytest.mark.e2e
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -90,8 +91,10 @@ def test_action_server_down_leaves_a_polite_answer(
         say(rasa_without_actions.url, sender, "我的订单到哪了", identity(DEMO_ZH, secret))
     )
     assert "系统暂时连接不上" in reply
-    tracker = (
-        __import__("httpx").get(f"{rasa_without_actions.url}/conversations/{sender}/tracker").json()
-    )
+    tracker = httpx.get(
+        f"{rasa_without_actions.url}/conversations/{sender}/tracker",
+        headers={"Authorization": f"Bearer {founder_jwt()}"},
+        timeout=30,
+    ).json()
     user_texts = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
     assert "我的订单到哪了" in user_texts
