@@ -15,6 +15,7 @@ import pytest
 from analytics.demo import DEMO_ZH, DEMO_ZH_LATEST_ORDER
 from tests.e2e.stack import (
     Process,
+    founder_jwt,
     identity,
     rasa_server,
     rasa_server_with,
@@ -27,7 +28,11 @@ pytestmark = pytest.mark.e2e
 
 
 def user_texts(rasa_url: str, sender: str) -> list[str]:
-    tracker = httpx.get(f"{rasa_url}/conversations/{sender}/tracker", timeout=30).json()
+    tracker = httpx.get(
+        f"{rasa_url}/conversations/{sender}/tracker",
+        headers={"Authorization": f"Bearer {founder_jwt()}"},
+        timeout=30,
+    ).json()
     return [e["text"] for e in tracker["events"] if e["event"] == "user"]
 
 
