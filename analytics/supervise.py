@@ -244,7 +244,8 @@ class Supervisor:
 
     def run(self) -> int:
         """Run until SIGINT or SIGTERM; returns the exit code."""
-        signal.signal(signal.SIGTERM, _raise_interrupt)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # even if inherited ignored
+            signal.signal(sig, _raise_interrupt)
         self.start()
         try:
             while True:

@@ -89,7 +89,8 @@ def test_a_failing_process_is_restarted_and_the_others_keep_running(tmp_path: Pa
     assert all(child.popen is None for child in supervisor.children)
 
 
-def test_sigterm_stops_every_process_group(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_stops_every_process_group(tmp_path: Path, sig: signal.Signals) -> None:
     procfile = tmp_path / "Procfile"
     procfile.write_text(f"steady: {STEADY}\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -99,6 +100,8 @@ def test_sigterm_stops_every_process_group(tmp_path: Path) -> None:
         env=env,
         stdout=subprocess.PIPE,
         text=True,
+        # started in the background by a shell, SIGINT arrives ignored: it must still stop
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     assert proc.stdout is not None
     pid = None
@@ -108,7 +111,7 @@ def test_sigterm_stops_every_process_group(tmp_path: Path) -> None:
             pid = int(match.group(1))
             break
     assert pid is not None and _alive(pid)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert "stopping steady" in output

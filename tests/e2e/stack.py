@@ -23,7 +23,7 @@ import jwt
 from analytics.identity import identity_metadata
 
 REPO = Path(__file__).resolve().parents[2]
-RASA_BIN = REPO / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = REPO / ".venv-rasa" / "bin" / "python"
 START_TIMEOUT_S = 180.0
 
 
@@ -226,15 +226,12 @@ def rasa_server_with(env: dict[str, str], workdir: Path, endpoints: Path) -> Ite
     process = start(
         "rasa",
         [
-            str(RASA_BIN),
-            "run",
+            str(RASA_PYTHON),
+            "-m",
+            "bot.serve",  # adds --jwt-secret from RASA_JWT_SECRET, out of sight of ps
             "--model",
             str(model_path()),
             "--enable-api",
-            "--jwt-secret",
-            JWT_SECRET,
-            "--jwt-method",
-            "HS256",
             "--port",
             str(port),
             "--credentials",
