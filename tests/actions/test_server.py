@@ -62,8 +62,9 @@ def start_server(db: Path, log: Path, token: str | None, host: str | None = None
         "SHOP_DATABASE_URL": f"sqlite:///{db}",
         "ACTION_SERVER_MAX_BODY_BYTES": str(MAX_BODY),
     }
-    env.pop("ACTION_SERVER_HOST", None)
-    env.pop("ACTION_SERVER_TOKEN", None)
+    # empty, not absent: an absent variable would be read from the checkout's .env
+    env["ACTION_SERVER_HOST"] = ""
+    env["ACTION_SERVER_TOKEN"] = ""
     if token is not None:
         env["ACTION_SERVER_TOKEN"] = token
     if host is not None:
