@@ -4,9 +4,12 @@
 * ``var/`` (SQLite stores, the demo marker, results) is readable by its owner only: the
   folder becomes 0700 and every file in it 0600. The supervisor also starts the processes
   with ``umask 077`` so files they create later are private too.
-* With ``PROFILE=production`` it refuses to start on default or weak credentials: RabbitMQ's
-  ``guest``/``guest``, a short console password, secrets shorter than 32 characters, or
-  demo mode switched on by hand.
+* Whenever RabbitMQ is used (``RASA_ENDPOINTS=bot/endpoints.prod.yml`` or
+  ``INGEST_SOURCE=rabbitmq``) it refuses ``guest``/``guest``.
+* With ``PROFILE=production`` it also refuses a short console password, secrets shorter than
+  32 characters, demo mode switched on by hand, and the loopback exemption from the chat
+  rate limits without ``CHAT_TRUSTED_PROXIES`` (behind a local reverse proxy every client
+  would look like loopback).
 
 Usage: ``python -m analytics.preflight`` (exit status 1 with one line per problem).
 """
@@ -54,11 +57,13 @@ def problems(
     Returns:
         The problems; empty when the product may start.
     """
-    found = [
+    found: list[str] = [
         f"{name} is not set: run `make env` (it writes a random one into .env)"
         for name in REQUIRED_SECRETS
         if not (setting(name) or "").strip()
     ]
+    if _uses_rabbitmq(setting):
+        found.extend(_rabbitmq_problems(setting, "with the RabbitMQ broker"))
     if (setting(ENV_PROFILE) or "").strip().lower() != PRODUCTION:
         return found
     for name in REQUIRED_SECRETS:
@@ -71,16 +76,35 @@ def problems(
                 )
         elif value and len(value) < MIN_SECRET_CHARS:
             found.append(f"{name} must have at least {MIN_SECRET_CHARS} characters in production")
-    user = (setting("RABBITMQ_USER") or DEFAULT_RABBITMQ_USER).strip()
-    password = (setting("RABBITMQ_PASSWORD") or "").strip()
-    if user == DEFAULT_RABBITMQ_USER or not password or password.lower() in WEAK_PASSWORDS:
+    found.extend(_rabbitmq_problems(setting, "in production"))
+    exempt = (setting("CHAT_RATE_EXEMPT_LOOPBACK") or "true").strip().lower()
+    if exempt in ("1", "true", "yes", "on") and not (setting("CHAT_TRUSTED_PROXIES") or "").strip():
         found.append(
-            "RabbitMQ needs its own user and password in production "
-            "(RABBITMQ_USER / RABBITMQ_PASSWORD; guest/guest is refused)"
+            "in production behind a reverse proxy every chat client looks like loopback: set "
+            "CHAT_TRUSTED_PROXIES to the proxy's address, or CHAT_RATE_EXEMPT_LOOPBACK=false"
         )
     if demo_mode(root):
         found.append("DEMO_MODE is on: the demo shop page must not run in production")
     return found
+
+
+def _uses_rabbitmq(setting: Callable[[str], str | None]) -> bool:
+    """Whether this start uses RabbitMQ (the production endpoints or the rabbitmq source)."""
+    endpoints = (setting("RASA_ENDPOINTS") or "").strip()
+    source = (setting("INGEST_SOURCE") or "").strip().lower()
+    return endpoints.endswith("endpoints.prod.yml") or source == "rabbitmq"
+
+
+def _rabbitmq_problems(setting: Callable[[str], str | None], where: str) -> list[str]:
+    """RabbitMQ's default or weak credentials, as one problem (or none)."""
+    user = (setting("RABBITMQ_USER") or DEFAULT_RABBITMQ_USER).strip()
+    password = (setting("RABBITMQ_PASSWORD") or "").strip()
+    if user == DEFAULT_RABBITMQ_USER or not password or password.lower() in WEAK_PASSWORDS:
+        return [
+            f"RabbitMQ needs its own user and password {where} "
+            "(RABBITMQ_USER / RABBITMQ_PASSWORD; guest/guest is refused)"
+        ]
+    return []
 
 
 def protect_var(root: Path = REPO_ROOT) -> int:

@@ -40,8 +40,31 @@ def test_production_refuses_guest_rabbitmq_and_weak_console_password(
     )
     assert any("RabbitMQ" in line for line in found)
     assert any("CONSOLE_PASSWORD" in line for line in found)
-    good = _all_secrets(PROFILE="production", RABBITMQ_USER="leafbean", RABBITMQ_PASSWORD=STRONG)
+    good = _all_secrets(
+        PROFILE="production",
+        RABBITMQ_USER="leafbean",
+        RABBITMQ_PASSWORD=STRONG,
+        CHAT_TRUSTED_PROXIES="127.0.0.1",
+    )
     assert problems(tmp_path, _settings(**good)) == []
+
+
+def test_production_refuses_the_loopback_exemption_without_trusted_proxies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROFILE", "production")
+    values = _all_secrets(PROFILE="production", RABBITMQ_USER="u", RABBITMQ_PASSWORD=STRONG)
+    assert any("CHAT_TRUSTED_PROXIES" in line for line in problems(tmp_path, _settings(**values)))
+    values["CHAT_RATE_EXEMPT_LOOPBACK"] = "false"
+    assert problems(tmp_path, _settings(**values)) == []
+
+
+def test_guest_rabbitmq_is_refused_whenever_rabbitmq_is_used(tmp_path: Path) -> None:
+    for extra in ({"INGEST_SOURCE": "rabbitmq"}, {"RASA_ENDPOINTS": "bot/endpoints.prod.yml"}):
+        found = problems(tmp_path, _settings(**_all_secrets(**extra)))
+        assert any("guest/guest" in line for line in found)
+        fine = _all_secrets(**extra, RABBITMQ_USER="leafbean", RABBITMQ_PASSWORD=STRONG)
+        assert problems(tmp_path, _settings(**fine)) == []
 
 
 def test_production_refuses_short_secrets_and_forced_demo_mode(
@@ -52,6 +75,7 @@ def test_production_refuses_short_secrets_and_forced_demo_mode(
         PROFILE="production",
         RABBITMQ_USER="leafbean",
         RABBITMQ_PASSWORD=STRONG,
+        CHAT_TRUSTED_PROXIES="127.0.0.1",
         SESSION_SECRET="short",
     )
     found = problems(tmp_path, _settings(**values))
