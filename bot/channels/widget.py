@@ -3,7 +3,8 @@
 Registered in ``bot/credentials.yml`` as ``bot.channels.widget.WidgetInput``; it listens on
 its own socket.io path (``/widget/socket.io`` by default), always with session persistence.
 Browsers may connect only from ``SITE_ORIGINS`` (requests without an ``Origin`` header, i.e.
-not from a browser, are not affected).
+not from a browser, are not affected). The socket.io server takes small text packets only
+(:mod:`bot.channels.widget_socket`): binary data or a message over 64 KB drops the socket.
 
 Socket.io events (client -> server):
 
@@ -46,7 +47,6 @@ from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIO
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, Sanic
-from socketio import AsyncServer
 
 from bot.channels.door import Prepared, prepare_message
 from bot.channels.identity import accept_legacy_from_env, secrets_from_env
@@ -68,13 +68,12 @@ from bot.channels.widget_session import (
     is_session_id,
     new_session_id,
 )
+from bot.channels.widget_socket import WidgetSocketServer, socket_message_cap
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "widget"
 DEFAULT_SOCKETIO_PATH = "/widget/socket.io"
-# engine.io drops a connection whose packet exceeds this; the door answers smaller ones.
-SOCKET_BUFFER_BYTES = 1_000_000
 
 
 class WidgetOutput(SocketIOOutput):
@@ -95,7 +94,7 @@ class WidgetOutput(SocketIOOutput):
 class WidgetBlueprint(SocketBlueprint):
     """Socket blueprint that tells its channel which Sanic app it was registered on."""
 
-    def __init__(self, channel: WidgetInput, sio: AsyncServer, socketio_path: str) -> None:
+    def __init__(self, channel: WidgetInput, sio: WidgetSocketServer, socketio_path: str) -> None:
         """Creates the blueprint of ``channel``'s routes and socket.io server."""
         super().__init__(sio, socketio_path, "widget_webhook", __name__)
         self.ctx.channel = channel
@@ -229,10 +228,10 @@ class WidgetInput(SocketIOInput):
     # -- the blueprint ----------------------------------------------------------------
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The Sanic blueprint: socket.io events and the history and founder routes."""
-        sio = AsyncServer(
+        sio = WidgetSocketServer(
             async_mode="sanic",
             cors_allowed_origins=list(self.limits.site_origins),
-            max_http_buffer_size=max(SOCKET_BUFFER_BYTES, 4 * self.limits.max_body_bytes),
+            max_http_buffer_size=socket_message_cap(self.limits.max_body_bytes),
         )
         self.sio = sio
         bp = WidgetBlueprint(self, sio, self.socketio_path or DEFAULT_SOCKETIO_PATH)

@@ -8,6 +8,7 @@ low per-address rate (only requests that carry ``X-Forwarded-For`` reach it).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -43,6 +44,15 @@ class DoorServer:
     identity_secret: str
     demo_secret: str
     log: Path
+    pid: int = 0
+
+    def rss_bytes(self) -> int:
+        """The resident memory of the Rasa process (``VmRSS`` in ``/proc``)."""
+        status = Path(f"/proc/{self.pid}/status").read_text(encoding="ascii")
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError(f"no VmRSS for process {self.pid}")
 
     def founder_jwt(self, role: str = "admin", exp_in: int = 300, secret: str | None = None) -> str:
         """A bearer token as the console makes it."""
@@ -211,6 +221,6 @@ def door_server(workdir: Path) -> Iterator[DoorServer]:
                     server.log,
                     lambda: http(status, token=server.founder_jwt()).status == 200,
                 )
-                yield server
+                yield dataclasses.replace(server, pid=process.pid)
             finally:
                 _stop(process)
