@@ -9,7 +9,9 @@ Before Rasa sees a message the door refuses, with ``{"error": <code>, "message":
 <en>"}``:
 
 * 413 ``too_large``: a body over ``CHAT_MAX_BODY_BYTES`` or metadata over
-  ``CHAT_MAX_METADATA_BYTES``; 413 ``too_long``: a text over ``CHAT_MAX_MESSAGE_CHARS``;
+  ``CHAT_MAX_METADATA_BYTES``; 413 ``too_long``: a text over ``CHAT_MAX_MESSAGE_CHARS``
+  (a body over Sanic's ``REQUEST_MAX_SIZE``, which ``bot/serve.py`` sets to 1 MiB, is
+  refused before it is read, with the same answer);
 * 400 ``bad_encoding`` (not UTF-8), ``bad_json`` (not a JSON object), ``bad_metadata``,
   ``bad_sender`` (missing, or not 1-128 printable characters), ``empty``, ``bad_message``
   (not text);
@@ -34,6 +36,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from rasa.utils.endpoints import bool_arg
 from sanic import Blueprint, response
+from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
@@ -102,6 +105,11 @@ class RestInput(RasaRestInput):
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse | ResponseStream:
             return await self._receive(request, on_new_message)
+
+        @bp.exception(PayloadTooLarge)
+        async def body_too_large(request: Request, _: Exception) -> HTTPResponse:
+            # Sanic refused the body before reading it (bot/serve.py caps request sizes).
+            return refusal_response(too_large(self.limits.max_body_bytes))
 
         return bp
 

@@ -1,7 +1,8 @@
 """A real ``rasa run`` with the repository's doors (``bot/credentials.yml``) for the door tests.
 
 The trained model, a SQLite tracker store, the real action server (main environment, on a
-seeded SQLite shop) so that customers get real answers, Rasa's HTTP API behind a JWT (``--jwt-secret``) as in production, and settings that
+seeded SQLite shop) so that customers get real answers, Rasa started through ``bot/serve.py``
+(its HTTP API behind a JWT, request bodies capped) as in production, and settings that
 make the limits observable: a short token grace period, loopback as a trusted proxy and a
 low per-address rate (only requests that carry ``X-Forwarded-For`` reach it).
 """
@@ -26,7 +27,7 @@ from typing import Any
 import jwt
 
 REPO = Path(__file__).resolve().parents[2]
-RASA_BIN = REPO / ".venv-rasa" / "bin" / "rasa"
+RASA_PY = REPO / ".venv-rasa" / "bin" / "python"
 MAIN_PY = REPO / ".venv" / "bin" / "python"
 SEED_CUSTOMERS = 10
 START_TIMEOUT_S = 180
@@ -207,8 +208,8 @@ def door_server(workdir: Path) -> Iterator[DoorServer]:
         with server.log.open("wb") as log:
             process = subprocess.Popen(
                 [
-                    str(RASA_BIN), "run", "--model", str(model()), "--enable-api",
-                    "--port", str(port), "--jwt-secret", server.jwt_secret, "--jwt-method", "HS256",
+                    str(RASA_PY), "-m", "bot.serve", "--model", str(model()), "--enable-api",
+                    "--port", str(port),
                     "--credentials", str(REPO / "bot" / "credentials.yml"),
                     "--endpoints", str(endpoints),
                 ],

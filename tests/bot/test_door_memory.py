@@ -21,7 +21,7 @@ import websockets  # noqa: E402
 from websockets.typing import Origin  # noqa: E402
 
 from bot.channels.widget_session import is_session_id  # noqa: E402
-from tests.bot.door_server import SITE_ORIGIN, DoorServer  # noqa: E402
+from tests.bot.door_server import SITE_ORIGIN, DoorServer, http  # noqa: E402
 
 pytestmark = pytest.mark.rasa_env
 
@@ -185,3 +185,69 @@ def test_a_message_over_64_kb_drops_the_socket(door_server: DoorServer) -> None:
         await still_answers(door_server)
 
     run(scenario())
+
+
+# -- REST: bodies are refused before they are read -------------------------------------------
+BIG_BODY_BYTES = 20_000_000
+BIG_BODIES = 5
+CHUNK_BYTES = 1_000_000
+
+
+async def open_post(server: DoorServer, length: int) -> tuple[Any, Any]:
+    """Opens a REST POST announcing ``length`` body bytes; returns the connection's streams."""
+    host, port = server.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        f"POST /webhooks/rest/webhook HTTP/1.1\r\nHost: {host}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n".encode()
+    )
+    await writer.drain()
+    return reader, writer
+
+
+async def status_of(reader: Any) -> int:
+    line = await asyncio.wait_for(reader.readline(), WAIT_S)
+    return int(line.split()[1])
+
+
+def test_a_huge_rest_body_is_refused_before_it_is_sent(door_server: DoorServer) -> None:
+    async def scenario() -> None:
+        reader, writer = await open_post(door_server, BIG_BODY_BYTES)
+        assert await status_of(reader) == 413  # answered on the headers alone
+        answer = (await asyncio.wait_for(reader.read(), WAIT_S)).decode()
+        body = json.loads(answer.split("\r\n\r\n", 1)[1])
+        assert body["error"] == "too_large" and " / " in body["message"]
+        writer.close()
+
+    run(scenario())
+
+
+def test_huge_rest_bodies_are_not_kept_in_memory(door_server: DoorServer) -> None:
+    async def upload() -> tuple[Any, Any]:
+        reader, writer = await open_post(door_server, BIG_BODY_BYTES)
+        try:  # all but the last chunk: the server waits for the rest
+            for _ in range(BIG_BODY_BYTES // CHUNK_BYTES - 1):
+                writer.write(os.urandom(CHUNK_BYTES))
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass  # refused and closed by the server
+        return reader, writer
+
+    async def scenario() -> None:
+        before = door_server.rss_bytes()
+        uploads = await asyncio.wait_for(asyncio.gather(*(upload() for _ in range(BIG_BODIES))), 60)
+        await asyncio.sleep(0.5)
+        growth = door_server.rss_bytes() - before
+        assert growth < MAX_GROWTH_BYTES, f"Rasa grew by {growth / MB:.0f} MB"
+        for reader, writer in uploads:  # each one refused: a 413, or closed mid-upload
+            try:
+                assert await status_of(reader) == 413
+            except ConnectionError:
+                pass
+            writer.close()
+
+    run(scenario())
+    reply = http(
+        f"{door_server.url}/webhooks/rest/webhook", {"sender": "rest-after-big", "message": "你好"}
+    )
+    assert reply.status == 200 and reply.body

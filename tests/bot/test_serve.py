@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.serve import rasa_arguments
+from bot.serve import rasa_arguments, request_max_size
 
 
 def test_the_secret_is_added_inside_the_process() -> None:
@@ -24,3 +24,20 @@ def test_the_secret_is_added_inside_the_process() -> None:
 def test_missing_or_visible_secrets_are_refused(argv: list[str], environ: dict[str, str]) -> None:
     with pytest.raises(SystemExit):
         rasa_arguments(argv, environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, 1024 * 1024),
+        ({"CHAT_MAX_BODY_BYTES": "16384"}, 1024 * 1024),
+        ({"CHAT_MAX_BODY_BYTES": "4000000"}, 4_000_000),
+        ({"CHAT_MAX_BODY_BYTES": "lots"}, 1024 * 1024),
+        ({"SANIC_REQUEST_MAX_SIZE": "5000000"}, 5_000_000),
+        ({"SANIC_REQUEST_MAX_SIZE": "0"}, 1024 * 1024),
+    ],
+)
+def test_request_bodies_are_capped_near_the_door_limit(
+    environ: dict[str, str], expected: int
+) -> None:
+    assert request_max_size(environ) == expected
