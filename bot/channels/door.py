@@ -26,6 +26,7 @@ from bot.channels.limits import (
     ERROR_BAD_METADATA,
     ERROR_BAD_SENDER,
     ERROR_EMPTY,
+    ERROR_RESERVED_SENDER,
     ERROR_TOO_LARGE,
     ERROR_TOO_LONG,
     MESSAGE_BAD_ENCODING,
@@ -34,11 +35,13 @@ from bot.channels.limits import (
     MESSAGE_BAD_METADATA,
     MESSAGE_BAD_SENDER,
     MESSAGE_EMPTY,
+    MESSAGE_RESERVED_SENDER,
     MESSAGE_TOO_LARGE,
     DoorLimits,
     Refusal,
     too_long_message,
 )
+from bot.channels.widget_session import is_session_id
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +84,24 @@ def is_valid_sender(value: Any) -> TypeGuard[str]:
 def bad_sender() -> Refusal:
     """The 400 refusal of a missing or malformed sender id."""
     return Refusal(400, ERROR_BAD_SENDER, MESSAGE_BAD_SENDER)
+
+
+def reserved_sender(sender: str) -> Refusal | None:
+    """The 400 refusal of a REST sender id that has the form of a widget session id.
+
+    The widget continues a conversation only with its session token; a REST message with a
+    widget session id (32 lowercase hex digits) as sender would write into that conversation
+    without one.
+
+    Args:
+        sender: A valid REST sender id (:func:`is_valid_sender`).
+
+    Returns:
+        A 400 ``reserved_sender`` refusal, or None if the id may be used.
+    """
+    if is_session_id(sender):
+        return Refusal(400, ERROR_RESERVED_SENDER, MESSAGE_RESERVED_SENDER)
+    return None
 
 
 def parse_json_body(body: bytes, limits: DoorLimits) -> dict[str, Any] | Refusal:

@@ -53,6 +53,7 @@ ERROR_BAD_ENCODING = "bad_encoding"
 ERROR_BAD_JSON = "bad_json"
 ERROR_BAD_METADATA = "bad_metadata"
 ERROR_BAD_SENDER = "bad_sender"
+ERROR_RESERVED_SENDER = "reserved_sender"
 ERROR_EMPTY = "empty"
 ERROR_BAD_MESSAGE = "bad_message"
 ERROR_RATE_LIMITED = "rate_limited"
@@ -63,6 +64,10 @@ MESSAGE_BAD_ENCODING = "消息的编码无效（需要 UTF-8）。 / The message
 MESSAGE_BAD_JSON = "请求格式无效（需要 JSON 对象）。 / The request is not a valid JSON object."
 MESSAGE_BAD_METADATA = "附加数据格式无效。 / The metadata is not a valid JSON object."
 MESSAGE_BAD_SENDER = "会话标识无效。 / The sender id is invalid."
+MESSAGE_RESERVED_SENDER = (
+    "这种会话标识留给网站聊天窗口使用，请换一个。 / "
+    "Sender ids of this form belong to the website chat widget; please use another."
+)
 MESSAGE_EMPTY = "消息是空的。 / The message is empty."
 MESSAGE_BAD_MESSAGE = "消息必须是文字。 / The message must be text."
 

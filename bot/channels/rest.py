@@ -13,8 +13,9 @@ Before Rasa sees a message the door refuses, with ``{"error": <code>, "message":
   (a body over Sanic's ``REQUEST_MAX_SIZE``, which ``bot/serve.py`` sets to 1 MiB, is
   refused before it is read, with the same answer);
 * 400 ``bad_encoding`` (not UTF-8), ``bad_json`` (not a JSON object), ``bad_metadata``,
-  ``bad_sender`` (missing, or not 1-128 printable characters), ``empty``, ``bad_message``
-  (not text);
+  ``bad_sender`` (missing, or not 1-128 printable characters), ``reserved_sender`` (32
+  lowercase hex digits: the form of a widget session id, which only its session token may
+  continue), ``empty``, ``bad_message`` (not text);
 * 429 ``rate_limited`` with ``Retry-After``: a sender over ``CHAT_SENDER_PER_MINUTE`` or with
   ``CHAT_SENDER_IN_FLIGHT`` messages still being answered, or a client address over
   ``CHAT_IP_PER_MINUTE`` (``X-Forwarded-For`` only from ``CHAT_TRUSTED_PROXIES``; loopback is
@@ -46,6 +47,7 @@ from bot.channels.door import (
     is_valid_sender,
     parse_json_body,
     prepare_message,
+    reserved_sender,
     too_large,
 )
 from bot.channels.identity import accept_legacy_from_env, secrets_from_env
@@ -129,6 +131,9 @@ class RestInput(RasaRestInput):
         sender = body.get("sender")
         if not is_valid_sender(sender):
             return refusal_response(bad_sender())
+        refusal = reserved_sender(sender)
+        if refusal is not None:
+            return refusal_response(refusal)
         prepared = prepare_message(
             body.get("message"),
             body.get("metadata"),

@@ -9,7 +9,13 @@ from __future__ import annotations
 import json
 import tracemalloc
 
-from bot.channels.door import Prepared, is_valid_sender, parse_json_body, prepare_message
+from bot.channels.door import (
+    Prepared,
+    is_valid_sender,
+    parse_json_body,
+    prepare_message,
+    reserved_sender,
+)
 from bot.channels.hygiene import clean_metadata, clean_text
 from bot.channels.identity import VERIFIED_KEY, sign_token
 from bot.channels.limits import (
@@ -153,6 +159,15 @@ def test_sender_ids() -> None:
         assert is_valid_sender(good)
     for bad in (None, "", " x", "x ", "a" * 129, "a\x00b", "\ud800", 5, ["s"]):
         assert not is_valid_sender(bad)
+
+
+def test_rest_senders_shaped_like_widget_sessions_are_reserved() -> None:
+    widget = "0123456789abcdef0123456789abcdef"
+    refusal = reserved_sender(widget)
+    assert refusal is not None and (refusal.status, refusal.error) == (400, "reserved_sender")
+    assert " / " in refusal.message
+    for allowed in (widget.upper(), widget[:31], widget + "0", f"rest-{widget}", "e2e-sender"):
+        assert reserved_sender(allowed) is None
 
 
 def test_refusals_read_as_json() -> None:

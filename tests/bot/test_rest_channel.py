@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bot.channels.identity import sign_token
+from bot.channels.widget_session import new_session_id
 from tests.bot.door_server import IP_PER_MINUTE, DoorServer, Reply, http
 
 pytestmark = pytest.mark.rasa_env
@@ -164,3 +165,26 @@ def test_the_address_limit_uses_forwarded_for_only_from_a_trusted_proxy(
     other = {"X-Forwarded-For": "203.0.113.78"}
     assert say(door_server, {"sender": sender(), "message": "hi"}, headers=other).status == 200
     answered(door_server)
+
+
+def test_a_widget_session_cannot_be_written_to_over_rest(door_server: DoorServer) -> None:
+    from tests.bot.test_widget_channel import Client, run, user_texts
+
+    async def widget_session() -> str:
+        client = Client(door_server)
+        session = await client.start()
+        await client.say("我的地址是秘密", "w1")
+        await client.close()
+        return session
+
+    session = run(widget_session())
+    body = refused(
+        say(door_server, {"sender": session, "message": "hijack"}), 400, "reserved_sender"
+    )
+    assert "widget" in body["message"]
+    refused(say(door_server, {"sender": new_session_id(), "message": "hi"}), 400, "reserved_sender")
+    assert user_texts(door_server, session) == ["我的地址是秘密"]
+    # Other ids, even hex-looking ones, are REST senders as before.
+    for other in (session.upper(), session[:31], f"rest-{session}"):
+        reply = say(door_server, {"sender": other, "message": "你好"})
+        assert reply.status == 200 and reply.body, (other, reply.body)
