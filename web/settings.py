@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from analytics.settings import env_flag, env_int, env_setting
+from analytics.settings import ENV_PROFILE, PRODUCTION, env_flag, env_int, env_setting
 from analytics.settings import get_settings as get_store_settings
 from web.security import IpNetwork, parse_networks
 
@@ -39,12 +39,14 @@ class WebSettings:
         session_secret: Key that signs console session cookies.
         console_user: The founder's login name.
         console_password: The founder's initial password (hashed on first run), if set.
-        secure_cookies: ``auto`` (``Secure`` unless the request's host is localhost,
-            127.0.0.1 or ::1), ``on`` or ``off``.
+        secure_cookies: ``auto`` (``Secure`` unless the request came over plain HTTP to
+            localhost, 127.0.0.1 or ::1), ``on`` or ``off`` (``PROFILE=production`` always
+            gets ``Secure``).
         rate_per_minute: Console requests per client address per minute.
         trusted_proxies: Reverse proxies whose ``X-Forwarded-For`` is believed.
         rate_exempt_loopback: Loopback clients are not rate limited (the login throttle
             still applies to them).
+        production: ``PROFILE=production``.
     """
 
     database_url: str
@@ -59,6 +61,7 @@ class WebSettings:
     rate_per_minute: int = DEFAULT_RATE_PER_MINUTE
     trusted_proxies: tuple[IpNetwork, ...] = ()
     rate_exempt_loopback: bool = True
+    production: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -80,4 +83,5 @@ def get_settings() -> WebSettings:
         rate_per_minute=max(1, env_int(ENV_RATE_PER_MINUTE, DEFAULT_RATE_PER_MINUTE)),
         trusted_proxies=parse_networks(env_setting(ENV_TRUSTED_PROXIES)),
         rate_exempt_loopback=env_flag(ENV_RATE_EXEMPT_LOOPBACK, True),
+        production=(env_setting(ENV_PROFILE) or "").strip().lower() == PRODUCTION,
     )

@@ -162,6 +162,7 @@ def console_env(
     monkeypatch.delenv("CONSOLE_LOGIN_PER_MINUTE", raising=False)
     monkeypatch.delenv("CONSOLE_RATE_PER_MINUTE", raising=False)
     monkeypatch.delenv("CHAT_TRUSTED_PROXIES", raising=False)
+    monkeypatch.setenv("PROFILE", "")  # empty, so a checkout's .env cannot fill it in
     _reset_caches()
     yield Console(url, db_path, nlu_dir, tests_dir)
     _reset_caches()

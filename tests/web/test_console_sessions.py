@@ -10,6 +10,7 @@ import pkgutil
 import stat
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
@@ -18,6 +19,7 @@ from sqlalchemy import select, update
 
 from analytics.db import make_engine, make_sessionmaker
 from tests.web.conftest import CSRF_RE, PASSWORD, SESSION_SECRET, Console, csrf_of, login
+from tests.web.servers import serve_in_thread
 from web.console import auth
 from web.console.deps import PREFIX
 from web.console.models import ConsoleUser, StoredSession
@@ -81,6 +83,53 @@ def test_secure_cookie_setting(
     with _app_client(base_url) as client:
         cookie = _cookies(client.get("/console/login"))[auth.LOGIN_CSRF_COOKIE]
         assert ("Secure" in cookie) is secure
+
+
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_production_cookies_are_secure_whatever_the_host(
+    console_env: Console, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # Behind `proxy_pass http://127.0.0.1:8000` the Host is 127.0.0.1 and, without
+    # X-Forwarded-Proto, the scheme is http: production still sends Secure.
+    monkeypatch.setenv("PROFILE", "production")
+    monkeypatch.setenv("CONSOLE_SECURE_COOKIES", mode)
+    from web import settings
+
+    settings.get_settings.cache_clear()
+    with _app_client("http://127.0.0.1") as client:
+        form = client.get("/console/login")
+        assert "Secure" in _cookies(form)[auth.LOGIN_CSRF_COOKIE]
+        token = CSRF_RE.search(form.text)
+        assert token
+        # The test client keeps Secure cookies off plain HTTP; the proxy's browser is on HTTPS.
+        response = client.post(
+            "/console/login",
+            data={"username": "founder", "password": PASSWORD, "csrf_token": token.group(1)},
+            headers={"Cookie": f"{auth.LOGIN_CSRF_COOKIE}={token.group(1)}"},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+        assert "Secure" in _cookies(response)[auth.SESSION_COOKIE]
+
+
+def test_https_to_a_local_host_gets_secure_cookies(console_env: Console) -> None:
+    # The scheme of the ASGI scope decides, not the Host header.
+    with _app_client("https://127.0.0.1") as client:
+        assert "Secure" in _cookies(client.get("/console/login"))[auth.LOGIN_CSRF_COOKIE]
+
+
+def test_a_local_https_proxy_gets_secure_cookies_through_x_forwarded_proto(
+    console_env: Console,
+) -> None:
+    # Served by uvicorn as in the Procfile: it trusts X-Forwarded-Proto from 127.0.0.1.
+    from web.app import create_app
+
+    with serve_in_thread(create_app()) as base, httpx.Client(base_url=base) as proxy:
+        plain = proxy.get("/console/login")
+        assert "Secure" not in _cookies(plain)[auth.LOGIN_CSRF_COOKIE]
+        forwarded = proxy.get("/console/login", headers={"X-Forwarded-Proto": "https"})
+        assert forwarded.status_code == 200
+        assert "Secure" in _cookies(forwarded)[auth.LOGIN_CSRF_COOKIE]
 
 
 def _session_cookie(client: TestClient) -> str:

@@ -139,10 +139,27 @@ def client_ip(request: Request) -> str:
 
 
 def cookie_secure(request: Request) -> bool:
-    """Whether cookies get ``Secure``: ``CONSOLE_SECURE_COOKIES`` on, or auto off localhost."""
-    mode = get_settings().secure_cookies
-    if mode in ("on", "off"):
-        return mode == "on"
+    """Whether cookies get ``Secure``.
+
+    ``PROFILE=production`` always sets it. Otherwise ``CONSOLE_SECURE_COOKIES=on|off``
+    decides, and ``auto`` (the default) leaves it off only for a plain-HTTP request to a
+    local host. The scheme is the request's own: uvicorn takes ``X-Forwarded-Proto`` from
+    the proxies in ``FORWARDED_ALLOW_IPS`` (default 127.0.0.1), so an HTTPS proxy on this
+    machine gets ``Secure`` although it passes ``Host: 127.0.0.1``.
+
+    Args:
+        request: The request being answered.
+
+    Returns:
+        The flag.
+    """
+    settings = get_settings()
+    if settings.production:
+        return True
+    if settings.secure_cookies in ("on", "off"):
+        return settings.secure_cookies == "on"
+    if request.url.scheme != "http":
+        return True
     return (request.url.hostname or "").lower() not in LOCAL_HOSTS
 
 
