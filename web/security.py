@@ -10,8 +10,9 @@ shop must reach the Rasa server and be framed by the demo page): headers a respo
 has are kept.
 
 :class:`ConsoleRateLimit` allows ``CONSOLE_RATE_PER_MINUTE`` (default 300) requests per
-client address and minute under ``/console``, then answers 429 with ``Retry-After``. It
-counts in memory (one web process serves one store); loopback addresses are exempt unless
+client address (IPv6: per /64 network, :func:`rate_key`) and minute under ``/console``, then
+answers 429 with ``Retry-After``. It counts in memory, in a capped LRU table (one web process
+serves one store); loopback addresses are exempt unless
 ``CHAT_RATE_EXEMPT_LOOPBACK`` is off, like the chat doors. The login has its own throttle in
 the store (:mod:`web.console.throttle`).
 
@@ -28,6 +29,7 @@ import math
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -41,6 +43,7 @@ CSP_HEADER = "Content-Security-Policy"
 FRAME_OPTIONS_HEADER = "X-Frame-Options"
 RATE_WINDOW_S = 60
 MAX_TRACKED_ADDRESSES = 10_000
+IPV6_PREFIX = 64
 RATE_LIMITED_TEXT = (
     "请求太频繁，请 {seconds} 秒后再试。 / Too many requests; try again in {seconds} s."
 )
@@ -156,18 +159,51 @@ def client_address(
     return address
 
 
-class FixedWindowCounter:
-    """Requests per key in the current one-minute window (in memory, thread-safe)."""
+def rate_key(address: str) -> str:
+    """The key an address is counted under: IPv6 by its /64 network, IPv4 as it is.
 
-    def __init__(self) -> None:
-        self._windows: dict[str, tuple[float, int]] = {}
+    One IPv6 subscriber usually holds a whole /64 (often more), so counting single IPv6
+    addresses would let one client rotate through unlimited fresh addresses. An IPv4-mapped
+    IPv6 address counts as its IPv4 address.
+
+    Args:
+        address: A client address (anything else is returned as it is).
+
+    Returns:
+        ``"2001:db8:1:2::/64"`` for any address of that network, else the address.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
+    return str(ip)
+
+
+class FixedWindowCounter:
+    """Requests per key in the current one-minute window (in memory, thread-safe).
+
+    The table is a least-recently-used map capped at ``max_keys`` entries: every request
+    costs O(1) (a lookup, a move to the end and at most one eviction of the key not seen for
+    longest), however many clients are active.
+    """
+
+    def __init__(self, max_keys: int = MAX_TRACKED_ADDRESSES) -> None:
+        self._windows: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._max_keys = max(1, max_keys)
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._windows)
 
     def hit(self, key: str, limit: int, now: float | None = None) -> tuple[int, bool]:
         """Counts one request.
 
         Args:
-            key: The client address.
+            key: The client's rate key (:func:`rate_key`).
             limit: Requests allowed per window.
             now: A monotonic time (defaults to the clock).
 
@@ -181,10 +217,9 @@ class FixedWindowCounter:
             if moment - start >= RATE_WINDOW_S:
                 start, count = moment, 0
             self._windows[key] = (start, count + 1)
-            if len(self._windows) > MAX_TRACKED_ADDRESSES:
-                self._windows = {
-                    k: v for k, v in self._windows.items() if moment - v[0] < RATE_WINDOW_S
-                }
+            self._windows.move_to_end(key)
+            if len(self._windows) > self._max_keys:
+                self._windows.popitem(last=False)
             if count >= limit:
                 return max(1, math.ceil(start + RATE_WINDOW_S - moment)), count == limit
             return 0, False
@@ -236,7 +271,7 @@ class ConsoleRateLimit:
         peer = scope["client"][0] if scope.get("client") else None
         address = client_address(peer, Headers(scope=scope), trusted)
         if not (exempt_loopback and is_loopback(address)):
-            retry_after, first = self.counter.hit(address, per_minute)
+            retry_after, first = self.counter.hit(rate_key(address), per_minute)
             if retry_after:
                 if first:
                     logger.warning("Console rate limit reached by %s", address)

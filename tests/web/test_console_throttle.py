@@ -213,3 +213,16 @@ def test_the_limit_is_a_setting(console_env: Console, monkeypatch: pytest.Monkey
             assert verdicts == [True, True, False]
     finally:
         engine.dispose()
+
+
+def test_ipv6_addresses_of_one_64_share_the_login_counters(console_env: Console) -> None:
+    engine = make_engine(console_env.url)
+    try:
+        with Session(engine) as db:
+            now = 3_000_000.0
+            rotated = [f"2001:db8:7:7::{n:x}" for n in range(1, LIMIT + 2)]
+            verdicts = [throttle.reserve(db, "founder", a, now=now).allowed for a in rotated]
+            assert verdicts == [True] * LIMIT + [False]
+            assert throttle.reserve(db, "founder", "2001:db8:7:8::1", now=now).allowed
+    finally:
+        engine.dispose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from html.parser import HTMLParser
 
 import pytest
@@ -13,7 +14,14 @@ from fastapi.testclient import TestClient
 
 from tests.web.conftest import Console, login
 from web import settings as web_settings
-from web.security import client_address, parse_networks
+from web.security import (
+    MAX_TRACKED_ADDRESSES,
+    RATE_WINDOW_S,
+    FixedWindowCounter,
+    client_address,
+    parse_networks,
+    rate_key,
+)
 
 HEADERS = {
     "x-frame-options": "DENY",
@@ -178,3 +186,52 @@ def test_client_address() -> None:
     assert client_address("127.0.0.1", {"x-forwarded-for": "garbage"}, trusted) == "127.0.0.1"
     assert client_address("127.0.0.1", xff, ()) == "127.0.0.1"
     assert client_address(None, {}, trusted) == "?"
+
+
+def test_ipv6_clients_are_counted_per_64_network(
+    console_env: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from web.app import create_app
+
+    monkeypatch.setenv("CONSOLE_RATE_PER_MINUTE", "3")
+    web_settings.get_settings.cache_clear()
+    app = create_app()
+    # One subscriber's /64: every address of it shares one allowance.
+    same_net = [f"2001:db8:1:2::{n:x}" for n in range(1, 5)]
+    codes = []
+    for address in same_net:
+        with TestClient(app, base_url="http://localhost", client=(address, 40000)) as one:
+            codes.append(one.get("/console/login").status_code)
+    assert codes == [200, 200, 200, 429]
+    with TestClient(app, base_url="http://localhost", client=("2001:db8:1:3::1", 1)) as other:
+        assert other.get("/console/login").status_code == 200  # the next /64
+
+
+def test_rate_key() -> None:
+    assert rate_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd") == "2001:db8:1:2::/64"
+    assert rate_key("2001:DB8:1:2::1") == rate_key("2001:db8:1:2:ffff::9")
+    assert rate_key("2001:db8:1:3::1") != rate_key("2001:db8:1:2::1")
+    assert rate_key("::ffff:198.51.100.7") == "198.51.100.7"
+    assert rate_key("198.51.100.7") == "198.51.100.7"
+    assert rate_key("?") == "?"
+
+
+def test_rate_table_is_a_capped_lru_with_constant_work_per_request() -> None:
+    counter = FixedWindowCounter()
+    now = 1000.0
+    # Twice the cap of distinct clients, all inside one window (nothing has expired).
+    started = time.perf_counter()
+    for i in range(2 * MAX_TRACKED_ADDRESSES):
+        assert counter.hit(f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}", 5, now) == (0, False)
+    elapsed = time.perf_counter() - started
+    assert len(counter) == MAX_TRACKED_ADDRESSES  # capped, not rebuilt and kept growing
+    # Rebuilding a 10,000-entry table on each of 10,000 requests takes seconds; O(1) is ms.
+    assert elapsed < 2.0, elapsed
+    # A client seen recently keeps its count; the least recently seen were dropped.
+    hot = "192.0.2.1"
+    for _ in range(5):
+        counter.hit(hot, 5, now)
+    for i in range(MAX_TRACKED_ADDRESSES - 1):
+        counter.hit(f"172.16.{i >> 8}.{i & 255}", 5, now)
+    assert counter.hit(hot, 5, now + 1) == (RATE_WINDOW_S - 1, True)
+    assert counter.hit("10.0.0.0", 5, now) == (0, False)  # evicted long ago: a fresh count

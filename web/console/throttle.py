@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from analytics.settings import env_int
 from web.console.models import LoginAttempts
+from web.security import rate_key
 
 logger = logging.getLogger(__name__)
 
@@ -79,13 +80,14 @@ def counters(username: str, client: str, per_minute: int) -> list[tuple[str, int
 
     Args:
         username: The login name as typed.
-        client: The client address.
+        client: The client address (an IPv6 address counts as its /64 network).
         per_minute: ``CONSOLE_LOGIN_PER_MINUTE``.
 
     Returns:
         ``[(pair key, limit), (address key, limit), (user key, limit)]``.
     """
     user = _user_key(username)
+    client = rate_key(client)  # IPv6: the /64 network
     return [
         (_digest(f"pair:{client}|{user}"), per_minute),
         (_digest(f"ip:{client}"), per_minute * IP_FACTOR),
