@@ -12,7 +12,8 @@ Socket.io events (client -> server):
   ``session_confirm`` ``{"session_id", "session_token"}``, ``bot_state`` and ``history``
   ``{"session_id", "paused", "messages"}``. The session continues only with a valid token of
   it (:mod:`bot.channels.widget_session`); otherwise the socket gets a fresh session and none
-  of the other's history. Each confirmation carries a new token (rotation).
+  of the other's history. Each confirmation carries a new token (rotation); connected sockets
+  also get a new ``session_confirm`` every few minutes (``CHAT_SESSION_TOKEN_RESUME_S`` / 3).
 * ``user_uttered`` ``{"session_id", "message", "client_id", "metadata"}``, sent with an
   acknowledgement callback. Messages are processed one at a time per session, in arrival
   order; a ``client_id`` already seen in the session (in memory or in the tracker) is
@@ -165,6 +166,8 @@ class WidgetInput(SocketIOInput):
         self.recent_ids = RecentIds()
         self._locks: OrderedDict[str, asyncio.Lock] = OrderedDict()
         self._addresses: dict[str, str] = {}
+        self._session_of: dict[str, str] = {}  # socket id -> its session
+        self._refresher: asyncio.Task[None] | None = None
 
     # -- helpers used by the routes ----------------------------------------------------
     def get_output_channel(self) -> OutputChannel | None:
@@ -244,12 +247,15 @@ class WidgetInput(SocketIOInput):
             if self.guard.check_address(address) is not None:
                 return False
             self._addresses[sid] = address
+            if self._refresher is None or self._refresher.done():
+                self._refresher = asyncio.ensure_future(self._refresh_tokens())
             logger.debug("Widget client %s connected from %s", sid, address)
             return True
 
         @sio.on("disconnect", namespace=namespace)
         async def disconnect(sid: str, *_: Any) -> None:
             self._addresses.pop(sid, None)
+            self._session_of.pop(sid, None)
             logger.debug("Widget client %s disconnected", sid)
 
         @sio.on("session_request", namespace=namespace)
@@ -278,14 +284,34 @@ class WidgetInput(SocketIOInput):
             if room != sid and is_session_id(room):
                 await sio.leave_room(sid, room, namespace=namespace)
         await sio.enter_room(sid, session_id, namespace=namespace)
-        token = self.tokens.issue(session_id, sid)
-        confirm = {"session_id": session_id, "session_token": token}
-        await sio.emit("session_confirm", confirm, room=sid, namespace=namespace)
+        self._session_of[sid] = session_id
+        await self._confirm(sid, session_id)
         tracker = await self.tracker(session_id)
         paused = bool(tracker is not None and tracker.is_paused())
         await sio.emit("bot_state", {"paused": paused}, room=sid, namespace=namespace)
         history = {"session_id": session_id, "paused": paused, "messages": history_of(tracker)}
         await sio.emit("history", history, room=sid, namespace=namespace)
+
+    async def _confirm(self, sid: str, session_id: str) -> None:
+        """Sends socket ``sid`` a new token of its session (``session_confirm``)."""
+        assert self.sio is not None
+        token = self.tokens.issue(session_id, sid)
+        confirm = {"session_id": session_id, "session_token": token}
+        await self.sio.emit("session_confirm", confirm, room=sid, namespace=self.namespace)
+
+    async def _refresh_tokens(self) -> None:
+        """Re-issues every connected socket's token, so that it is always recent.
+
+        After a restart the server trusts only tokens issued within the resume window
+        (:mod:`bot.channels.widget_session`); widgets reconnecting then still hold one.
+        """
+        while True:
+            await asyncio.sleep(self.tokens.refresh_s)
+            for sid, session_id in list(self._session_of.items()):
+                try:
+                    await self._confirm(sid, session_id)
+                except Exception:  # a socket gone meanwhile must not stop the others
+                    logger.exception("Could not refresh the token of widget socket %s", sid)
 
     def _prepare(self, data: dict[str, Any], client_id: Any) -> Prepared | dict[str, Any]:
         """The door's checks of one widget message: the prepared message or the refusal ack."""

@@ -3,8 +3,9 @@
 The trained model, a SQLite tracker store, the real action server (main environment, on a
 seeded SQLite shop) so that customers get real answers, Rasa started through ``bot/serve.py``
 (its HTTP API behind a JWT, request bodies capped) as in production, and settings that
-make the limits observable: a short token grace period, loopback as a trusted proxy and a
-low per-address rate (only requests that carry ``X-Forwarded-For`` reach it).
+make the limits observable: a short token grace period and resume window, loopback as a
+trusted proxy and a low per-address rate (only requests that carry ``X-Forwarded-For`` reach
+it).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ SEED_CUSTOMERS = 10
 START_TIMEOUT_S = 180
 SITE_ORIGIN = "http://shop.test:8000"
 TOKEN_GRACE_S = 2
+#: Unremembered tokens this young are trusted; connected sockets get a new one every 10 s.
+TOKEN_RESUME_S = 30
 IP_PER_MINUTE = 20
 
 
@@ -192,6 +195,7 @@ def door_server(workdir: Path) -> Iterator[DoorServer]:
         IDENTITY_SECRET=server.identity_secret,
         DEMO_IDENTITY_SECRET=server.demo_secret,
         CHAT_SESSION_TOKEN_GRACE_S=str(TOKEN_GRACE_S),
+        CHAT_SESSION_TOKEN_RESUME_S=str(TOKEN_RESUME_S),
         CHAT_TRUSTED_PROXIES="127.0.0.1",
         CHAT_IP_PER_MINUTE=str(IP_PER_MINUTE),
         SITE_ORIGINS=SITE_ORIGIN,

@@ -101,7 +101,87 @@ def test_the_rotation_memory_is_bounded() -> None:
     issuer = tokens(clock, max_sessions=100)
     for _ in range(1000):
         issuer.issue(new_session_id(), "sid")
-    assert len(issuer._latest) == 100
+    assert len(issuer._recent) == 100
+
+
+def test_a_restart_does_not_revive_a_superseded_token() -> None:
+    clock = Clock()
+    issuer = tokens(clock, grace_s=60, resume_s=300)
+    session = new_session_id()
+    stolen = issuer.issue(session, "sid1")
+    clock.now += 600
+    assert issuer.verify(session, stolen)  # the owner comes back after 10 minutes ...
+    current = issuer.issue(session, "sid2")  # ... and gets a new token
+    clock.now += 120
+    assert not issuer.verify(session, stolen)
+    restarted = tokens(clock, grace_s=60, resume_s=300)  # the same secret, no memory
+    assert not restarted.verify(session, stolen)  # 12 minutes old: not trusted any more
+    assert restarted.verify(session, current)  # 2 minutes old: the widget resumes
+    assert not restarted.verify(session, stolen)  # and now it is remembered again
+
+
+def test_without_memory_only_recent_tokens_are_trusted() -> None:
+    clock = Clock()
+    session = new_session_id()
+    token = tokens(clock).issue(session, "sid1")
+    clock.now += 300
+    assert tokens(clock).verify(session, token)
+    clock.now += 1
+    assert not tokens(clock).verify(session, token)
+    assert tokens(clock, resume_s=3600).verify(session, token)
+
+
+def test_evicting_a_session_does_not_revive_its_old_tokens() -> None:
+    clock = Clock()
+    issuer = tokens(clock, max_sessions=10)
+    session = new_session_id()
+    stolen = issuer.issue(session, "sid1")
+    clock.now += 400
+    issuer.issue(session, "sid2")
+    for _ in range(10):  # a flood of new sessions evicts it
+        issuer.issue(new_session_id(), "sidX")
+    assert not issuer.verify(session, stolen)
+
+
+def test_tabs_reconnecting_together_share_the_grace_of_one_token() -> None:
+    clock = Clock()
+    issuer = tokens(clock, grace_s=60)
+    session = new_session_id()
+    stored = issuer.issue(session, "sid0")
+    clock.now += 3600  # the browser restores three tabs an hour later
+    for tab in ("sidA", "sidB", "sidC"):
+        assert issuer.verify(session, stored)
+        latest = issuer.issue(session, tab)
+        clock.now += 1
+    clock.now += 60
+    assert not issuer.verify(session, stored)
+    assert issuer.verify(session, latest)
+
+
+def test_a_token_must_match_the_remembered_one_in_time_and_socket() -> None:
+    clock = Clock()
+    here, other = tokens(clock, grace_s=60), tokens(clock, grace_s=60)
+    session = new_session_id()
+    ours = here.issue(session, "sidA")
+    theirs = other.issue(session, "sidB")  # same millisecond, another server
+    assert ours.split(".")[1] == theirs.split(".")[1]
+    clock.now += 61
+    assert here.verify(session, ours)
+    assert not here.verify(session, theirs)
+
+
+def test_tokens_live_one_day_by_default() -> None:
+    clock = Clock()
+    issuer = SessionTokens.from_env({"RASA_JWT_SECRET": JWT_SECRET})
+    assert issuer.ttl_ms == 24 * 3600 * 1000
+    assert (issuer.grace_ms, issuer.resume_ms, issuer.refresh_s) == (60_000, 300_000, 100.0)
+    issuer = tokens(clock)
+    session = new_session_id()
+    token = issuer.issue(session, "sid1")
+    clock.now += 24 * 3600
+    assert issuer.verify(session, token)
+    clock.now += 1
+    assert not issuer.verify(session, token)
 
 
 def test_recent_ids_are_bounded() -> None:
@@ -130,10 +210,8 @@ def test_founder_tokens() -> None:
     )
     assert founder_denial("", JWT_SECRET)[0] == 401  # type: ignore[index]
     assert founder_denial("not.a.jwt", JWT_SECRET)[0] == 401  # type: ignore[index]
-    assert (
-        founder_denial(founder_jwt(secret="another-secret-of-at-least-32-bytes"), JWT_SECRET)[0]
-        == 401
-    )  # type: ignore[index]
+    forged = founder_jwt(secret="another-secret-of-at-least-32-bytes")
+    assert founder_denial(forged, JWT_SECRET)[0] == 401  # type: ignore[index]
     assert founder_denial(founder_jwt(exp_in=-10), JWT_SECRET)[0] == 401  # type: ignore[index]
     assert founder_denial(founder_jwt(role="user"), JWT_SECRET)[0] == 403  # type: ignore[index]
     no_exp = jwt.encode({"user": {"role": "admin"}}, JWT_SECRET, algorithm="HS256")
