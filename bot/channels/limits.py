@@ -6,7 +6,8 @@ Every limit is a setting read from the environment (defaults in brackets):
 * ``CHAT_MAX_METADATA_BYTES`` (4096): largest metadata, as UTF-8 JSON;
 * ``CHAT_MAX_BODY_BYTES`` (16384): largest REST request body;
 * ``CHAT_SENDER_IN_FLIGHT`` (3): messages of one sender being processed or waiting;
-* ``CHAT_SENDER_PER_MINUTE`` (120) and ``CHAT_IP_PER_MINUTE`` (600): sliding-window rates;
+* ``CHAT_SENDER_PER_MINUTE`` (120) and ``CHAT_IP_PER_MINUTE`` (600): sliding-window rates
+  (an IPv6 client is counted per /64, the network one customer line usually gets);
 * ``CHAT_TRUSTED_PROXIES`` (empty): comma list of IPs/CIDRs whose ``X-Forwarded-For`` is
   believed; ``CHAT_RATE_EXEMPT_LOOPBACK`` (true): loopback clients skip the per-IP limit;
 * ``SITE_ORIGINS``: the web origins whose browsers may use the widget channel.
@@ -44,6 +45,8 @@ ENV_EXEMPT_LOOPBACK = "CHAT_RATE_EXEMPT_LOOPBACK"
 ENV_SITE_ORIGINS = "SITE_ORIGINS"
 DEFAULT_SITE_ORIGINS = "http://localhost:8000,http://127.0.0.1:8000"
 WINDOW_SECONDS = 60.0
+#: IPv6 clients are rate-limited per network of this prefix length (a customer's line).
+IPV6_PREFIX = 64
 #: Most keys (senders or addresses) one rate table remembers.
 MAX_TRACKED_KEYS = 50_000
 
@@ -239,6 +242,26 @@ def client_address(peer: str, forwarded_for: str | None, trusted: tuple[Network,
     return str(current)
 
 
+def rate_key(address: str) -> str:
+    """The key an address is counted under: an IPv4 address, or an IPv6 address's /64.
+
+    One IPv6 customer line usually gets a whole /64 and can pick any of its addresses, so a
+    per-/128 limit would not limit it at all. IPv4-mapped IPv6 addresses count as IPv4.
+
+    Args:
+        address: A client address (:func:`client_address`).
+
+    Returns:
+        ``"203.0.113.9"``, ``"2001:db8:1:2::/64"``, or the text itself if it does not parse.
+    """
+    parsed = _ip(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, IPV6_PREFIX), strict=False))
+    return str(parsed) if parsed is not None else address
+
+
 def is_loopback(address: str) -> bool:
     """Whether ``address`` is a loopback address (127.0.0.0/8, ::1)."""
     parsed = _ip(address)
@@ -387,12 +410,16 @@ class DoorGuard:
         self.in_flight = InFlight(limits.sender_in_flight)
 
     def check_address(self, address: str) -> Refusal | None:
-        """Counts one request of a client address; a refusal if it is over its rate."""
+        """Counts one request of a client address; a refusal if it is over its rate.
+
+        IPv6 clients are counted per /64 (:func:`rate_key`).
+        """
         if self.limits.exempt_loopback and is_loopback(address):
             return None
-        wait = self.addresses.hit(address)
+        key = rate_key(address)
+        wait = self.addresses.hit(key)
         if wait:
-            logger.warning("Rate limit: client %s is over %d/min", address, self.addresses.limit)
+            logger.warning("Rate limit: client %s is over %d/min", key, self.addresses.limit)
             return Refusal(429, ERROR_RATE_LIMITED, MESSAGE_TOO_FAST, retry_after=wait)
         return None
 

@@ -27,6 +27,7 @@ from bot.channels.limits import (
     client_address,
     parse_networks,
     parse_origins,
+    rate_key,
     too_long_message,
 )
 
@@ -264,6 +265,21 @@ def test_the_address_limit_exempts_loopback_by_default() -> None:
     assert refusal is not None and refusal.status == 429 and refusal.retry_after
     strict = DoorGuard(DoorLimits(ip_per_minute=5, exempt_loopback=False), clock=clock)
     assert [strict.check_address("127.0.0.1") is None for _ in range(6)][-1] is False
+
+
+def test_ipv6_clients_are_counted_per_64() -> None:
+    assert rate_key("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert rate_key("[2001:db8:1:2::ffff]") == "2001:db8:1:2::/64"
+    assert rate_key("::ffff:203.0.113.9") == rate_key("203.0.113.9") == "203.0.113.9"
+    assert rate_key("unknown") == "unknown"
+    guard = DoorGuard(DoorLimits(ip_per_minute=5), clock=FakeClock())
+    # One line hopping through the addresses of its /64 shares one limit ...
+    answers = [guard.check_address(f"2001:db8:1:2::{i:x}") for i in range(1, 7)]
+    assert answers[:5] == [None] * 5 and answers[5] is not None and answers[5].status == 429
+    # ... while the next /64 and the other IPv4 addresses are not affected.
+    assert guard.check_address("2001:db8:1:3::1") is None
+    assert guard.check_address("203.0.113.10") is None
+    assert all(guard.check_address("::1") is None for _ in range(10))  # loopback still exempt
 
 
 def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
