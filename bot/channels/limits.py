@@ -32,6 +32,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.channels.log_throttle import LogThrottle
+
 logger = logging.getLogger(__name__)
 
 ENV_MAX_MESSAGE_CHARS = "CHAT_MAX_MESSAGE_CHARS"
@@ -395,7 +397,11 @@ class InFlight:
 
 
 class DoorGuard:
-    """The rate limits of one door: per sender (rate and in flight) and per client address."""
+    """The rate limits of one door: per sender (rate and in flight) and per client address.
+
+    Refusals are logged at most once a minute per client address or sender
+    (:class:`~bot.channels.log_throttle.LogThrottle`).
+    """
 
     def __init__(self, limits: DoorLimits, *, clock: Callable[[], float] = time.monotonic) -> None:
         """Creates the counters of a door.
@@ -408,6 +414,7 @@ class DoorGuard:
         self.senders = RateWindow(limits.sender_per_minute, clock=clock)
         self.addresses = RateWindow(limits.ip_per_minute, clock=clock)
         self.in_flight = InFlight(limits.sender_in_flight)
+        self.log = LogThrottle(logger, clock=clock)
 
     def check_address(self, address: str) -> Refusal | None:
         """Counts one request of a client address; a refusal if it is over its rate.
@@ -419,7 +426,9 @@ class DoorGuard:
         key = rate_key(address)
         wait = self.addresses.hit(key)
         if wait:
-            logger.warning("Rate limit: client %s is over %d/min", key, self.addresses.limit)
+            self.log.warning(
+                f"address {key}", "Rate limit: client %s is over %d/min", key, self.addresses.limit
+            )
             return Refusal(429, ERROR_RATE_LIMITED, MESSAGE_TOO_FAST, retry_after=wait)
         return None
 
@@ -447,10 +456,17 @@ class DoorGuard:
         """
         wait = self.senders.hit(sender)
         if wait:
-            logger.warning("Rate limit: sender %s is over %d/min", sender, self.senders.limit)
+            self.log.warning(
+                f"sender {sender}",
+                "Rate limit: sender %s is over %d/min",
+                sender,
+                self.senders.limit,
+            )
             return Refusal(429, ERROR_RATE_LIMITED, MESSAGE_TOO_FAST, retry_after=wait)
         if not self.in_flight.acquire(sender):
-            logger.warning("Rate limit: sender %s has too many messages in flight", sender)
+            self.log.warning(
+                f"sender {sender}", "Rate limit: sender %s has too many messages in flight", sender
+            )
             return Refusal(429, ERROR_RATE_LIMITED, MESSAGE_TOO_FAST, retry_after=1)
         return None
 
