@@ -17,12 +17,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analytics.db import make_engine
 from tests.web.conftest import PASSWORD, SESSION_SECRET, Console
 from tests.web.servers import serve_in_subprocess, serve_in_thread
 from web.console import auth, throttle
+from web.console.models import KnownClient
 
 CONCURRENT = 50
 LIMIT = throttle.DEFAULT_LOGIN_PER_MINUTE
@@ -224,5 +226,69 @@ def test_ipv6_addresses_of_one_64_share_the_login_counters(console_env: Console)
             verdicts = [throttle.reserve(db, "founder", a, now=now).allowed for a in rotated]
             assert verdicts == [True] * LIMIT + [False]
             assert throttle.reserve(db, "founder", "2001:db8:7:8::1", now=now).allowed
+    finally:
+        engine.dispose()
+
+
+OTHER_ADDRESSES = [f"127.0.1.{n}" for n in range(1, 13)]
+
+
+def _sign_in(base: str, address: str, password: str) -> httpx.Response:
+    with _browser(base, address) as browser:
+        token = _login_form(browser)
+        return browser.post(
+            "/console/login",
+            data={"username": "founder", "password": password, "csrf_token": token},
+            follow_redirects=False,
+        )
+
+
+def test_a_distributed_guess_cannot_lock_the_founder_out(console_env: Console) -> None:
+    from web.app import create_app
+
+    with serve_in_thread(create_app()) as base:
+        assert _sign_in(base, FOUNDER, PASSWORD).status_code == 303  # a known address now
+
+        def guess(address: str) -> list[int]:
+            return [_sign_in(base, address, f"guess-{i}").status_code for i in range(LIMIT)]
+
+        with ThreadPoolExecutor(len(OTHER_ADDRESSES)) as pool:
+            codes = sorted(c for batch in pool.map(guess, OTHER_ADDRESSES) for c in batch)
+        user_limit = LIMIT * throttle.USER_FACTOR - 1  # the founder's first login took one
+        assert len(codes) == 60 and codes.count(401) == user_limit, codes
+        assert codes.count(429) == 60 - user_limit, codes
+        # The account's counter is spent: a new address is refused even with the password...
+        assert _sign_in(base, "127.0.0.4", PASSWORD).status_code == 429
+        # ...but the founder's known address still signs in.
+        response = _sign_in(base, FOUNDER, PASSWORD)
+        assert response.status_code == 303, response.text[:300]
+
+
+def test_known_addresses_keep_their_pair_limit_and_expire(console_env: Console) -> None:
+    engine = make_engine(console_env.url)
+    try:
+        with Session(engine) as db:
+            now = 4_000_000.0
+            throttle.succeeded(db, "founder", "2001:db8:9:9::1", now=now)
+            assert throttle.is_known_client(db, "founder", "2001:db8:9:9::abcd", now=now)
+            assert not throttle.is_known_client(db, "founder", "2001:db8:9:a::1", now=now)
+            assert not throttle.is_known_client(db, "someone", "2001:db8:9:9::1", now=now)
+            stored = db.scalars(select(KnownClient.key_hash)).all()
+            db.rollback()
+            assert stored and all("2001" not in key for key in stored)  # only a keyed hash
+            # Spend the account's counter from elsewhere.
+            for i in range(LIMIT * throttle.USER_FACTOR):
+                throttle.reserve(db, "founder", f"10.2.{i // 200}.{i % 200}", now=now + 1)
+            assert not throttle.reserve(db, "founder", "10.3.0.1", now=now + 1).allowed
+            # The known address skips it, but still meets its own pair limit.
+            known = [throttle.reserve(db, "founder", "2001:db8:9:9::1", now=now + 1).allowed
+                     for _ in range(LIMIT + 1)]  # fmt: skip
+            assert known == [True] * LIMIT + [False]
+            # Thirty days after its last login the address is a stranger again.
+            later = now + throttle.KNOWN_CLIENT_S + 1
+            assert not throttle.is_known_client(db, "founder", "2001:db8:9:9::1", now=later)
+            throttle.succeeded(db, "founder", "10.9.9.9", now=later)  # drops forgotten rows
+            assert db.scalar(select(func.count()).select_from(KnownClient)) == 1
+            db.rollback()
     finally:
         engine.dispose()

@@ -1,4 +1,5 @@
-"""Tables of the founder's console (migrations ``0100_console`` and ``0600_console_security``).
+"""Tables of the founder's console (migrations ``0100_console``, ``0600_console_security``
+and ``0700_console_known_clients``).
 
 They live in the store beside :mod:`analytics.models` and share its ``Base`` (and so its
 constraint naming convention), but only the console reads or writes them.
@@ -207,6 +208,21 @@ class LoginAttempts(Base):
     attempts: Mapped[int] = mapped_column(Integer)
 
 
+class KnownClient(Base):
+    """A client address a user signed in from (migration ``0700_console_known_clients``).
+
+    ``key_hash`` is the HMAC-SHA256 (key ``SESSION_SECRET``) of ``known:<user>|<address>``
+    (IPv6 by /64), so the table holds no address in the clear; ``last_login_at`` is the Unix
+    time in seconds of the last successful login. Within 30 days such an address skips the
+    login throttle's per-username counter (:mod:`web.console.throttle`).
+    """
+
+    __tablename__ = "console_known_clients"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_login_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 class ConsoleState(Base):
     """Small key/value state of the console (e.g. the facts refresh watermark)."""
 
@@ -237,6 +253,7 @@ CONSOLE_MODELS: tuple[type[Base], ...] = (
     Takeover,
     StoredSession,
     LoginAttempts,
+    KnownClient,
     ConsoleState,
 )
 """Every console table."""

@@ -24,6 +24,7 @@ its pair counter.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import time
 from dataclasses import dataclass
@@ -35,8 +36,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from analytics.settings import env_int
-from web.console.models import LoginAttempts
+from web.console.models import KnownClient, LoginAttempts
 from web.security import rate_key
+from web.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,11 @@ WINDOW_S = 60
 IP_FACTOR = 4
 USER_FACTOR = 10
 MAX_USER_CHARS = 100
+KNOWN_CLIENT_DAYS = 30
+KNOWN_CLIENT_S = KNOWN_CLIENT_DAYS * 24 * 3600
+KNOWN_KEY_CONTEXT = b"leafbean console known client v1"
 ATTEMPTS: Table = cast(Table, LoginAttempts.__table__)
+KNOWN: Table = cast(Table, KnownClient.__table__)
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,53 @@ def _take(db: Session, key_hash: str, limit: int, now: int) -> Verdict:
     return Verdict(False, min(WINDOW_S, max(1, remaining)))
 
 
+def known_client_key(username: str, client: str) -> str:
+    """The stored key of a (user, address) pair: HMAC-SHA256 keyed with ``SESSION_SECRET``.
+
+    Args:
+        username: The login name.
+        client: The client address (IPv6 counts as its /64 network).
+
+    Returns:
+        64 hex digits.
+    """
+    secret = (get_settings().session_secret or "").encode("utf-8")
+    key = hmac.new(secret, KNOWN_KEY_CONTEXT, hashlib.sha256).digest()
+    message = f"known:{_user_key(username)}|{rate_key(client)}"
+    return hmac.new(key, message.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def is_known_client(db: Session, username: str, client: str, *, now: float | None = None) -> bool:
+    """Whether ``client`` signed in as ``username`` within the last 30 days.
+
+    Args:
+        db: A session on the store (its read transaction is ended here).
+        username: The login name as typed.
+        client: The client address.
+        now: The current Unix time (defaults to the clock).
+
+    Returns:
+        The verdict.
+    """
+    moment = int(time.time() if now is None else now)
+    last = db.scalar(
+        select(KNOWN.c.last_login_at).where(KNOWN.c.key_hash == known_client_key(username, client))
+    )
+    db.rollback()  # no snapshot held into the counters' statements
+    return last is not None and int(last) > moment - KNOWN_CLIENT_S
+
+
+def _remember_client(db: Session, username: str, client: str, now: int) -> None:
+    values = {"key_hash": known_client_key(username, client), "last_login_at": now}
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.execute(
+        insert(KNOWN)
+        .values(**values)
+        .on_conflict_do_update(index_elements=[KNOWN.c.key_hash], set_={"last_login_at": now})
+    )
+    db.execute(delete(KNOWN).where(KNOWN.c.last_login_at <= now - KNOWN_CLIENT_S))
+
+
 def reserve(db: Session, username: str, client: str, *, now: float | None = None) -> Verdict:
     """Reserves one login attempt for ``username`` from ``client``, before any password check.
 
@@ -149,10 +202,14 @@ def reserve(db: Session, username: str, client: str, *, now: float | None = None
         now: The current Unix time (defaults to the clock).
 
     Returns:
-        Allowed, or refused with the seconds to wait.
+        Allowed, or refused with the seconds to wait. An address that signed in as
+        ``username`` within 30 days skips the per-username counter.
     """
     moment = int(time.time() if now is None else now)
-    for key_hash, limit in counters(username, client, login_limit()):
+    checks = counters(username, client, login_limit())
+    if is_known_client(db, username, client, now=moment):
+        checks = checks[:-1]  # no per-username counter: the founder cannot be locked out
+    for key_hash, limit in checks:
         verdict = _take(db, key_hash, limit, moment)
         if not verdict.allowed:
             return verdict
@@ -160,7 +217,8 @@ def reserve(db: Session, username: str, client: str, *, now: float | None = None
 
 
 def succeeded(db: Session, username: str, client: str, *, now: float | None = None) -> None:
-    """Clears the pair counter after a correct password, and drops long-finished windows.
+    """After a correct password: clears the pair counter, remembers the address as known for
+    30 days, and drops long-finished windows and forgotten addresses.
 
     Args:
         db: A session on the store (committed here).
@@ -170,6 +228,11 @@ def succeeded(db: Session, username: str, client: str, *, now: float | None = No
     """
     moment = int(time.time() if now is None else now)
     pair_hash = counters(username, client, 1)[0][0]
-    db.execute(delete(ATTEMPTS).where(ATTEMPTS.c.key_hash == pair_hash))
-    db.execute(delete(ATTEMPTS).where(ATTEMPTS.c.window_start <= moment - WINDOW_S))
-    db.commit()
+    try:
+        db.execute(delete(ATTEMPTS).where(ATTEMPTS.c.key_hash == pair_hash))
+        db.execute(delete(ATTEMPTS).where(ATTEMPTS.c.window_start <= moment - WINDOW_S))
+        _remember_client(db, username, client, moment)
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
