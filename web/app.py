@@ -1,7 +1,8 @@
 """App factory of the web app: ``uvicorn web.app:create_app --factory``.
 
 Routers live beside this module, one per feature: :mod:`web.demo` (the demo shop page and
-the widget's assets) and :mod:`web.console` (the founder's console). Each exposes
+the widget's assets), :mod:`web.rating` (the widget's end-of-chat rating) and
+:mod:`web.console` (the founder's console). Each exposes
 ``router`` (a FastAPI ``APIRouter``). Every response gets the security headers of
 :class:`web.security.SecurityHeaders`; requests under ``/console`` are rate limited per
 client address (:class:`web.security.ConsoleRateLimit`).
@@ -19,7 +20,7 @@ from web.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-FEATURE_MODULES = ("web.demo", "web.console")
+FEATURE_MODULES = ("web.demo", "web.rating", "web.console")
 CONSOLE_PREFIX = "/console"
 
 

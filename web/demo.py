@@ -16,37 +16,28 @@ otherwise):
 Always served:
 
 * ``GET /widget/widget.js``: the built widget (``make widget`` builds ``widget/dist``).
-* ``POST /widget/rating``: the end-of-chat rating, stored in ``conversations.rating``.
+
+The end-of-chat rating (``POST /widget/rating``) is :mod:`web.rating`.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import httpx
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, Field
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
 
-from analytics import repo
-from analytics.db import make_engine
 from analytics.demo import DEMO_IDS, DEMO_LANGUAGES, DEMO_NAMES, DEMO_ZH
 from analytics.identity import KEY_CUSTOMER_ID, KEY_EXPIRES_AT, KEY_TOKEN, identity_metadata
-from analytics.models import CHANNEL_WEB, Conversation
 from analytics.settings import REPO_ROOT, demo_mode, env_setting
-from web.rasa_auth import rasa_headers
 from web.security import CSP_HEADER, FRAME_OPTIONS_HEADER, NONCE_KEY
 from web.settings import WebSettings, get_settings
 
@@ -56,14 +47,6 @@ WIDGET_DIST = REPO_ROOT / "widget" / "dist"
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "demo"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 CATALOGUE = REPO_ROOT / "analytics" / "data" / "catalogue.csv"
-SESSION_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type",
-    "Access-Control-Max-Age": "86400",
-}
-RASA_TIMEOUT_S = 10.0
 ENV_DEMO_IDENTITY_SECRET = "DEMO_IDENTITY_SECRET"
 DEMO_TOKEN_TTL_S = 3600
 
@@ -302,81 +285,6 @@ def widget_asset(name: str) -> Response:
         media_type=media_type,
         headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"},
     )
-
-
-class RatingIn(BaseModel):
-    """An end-of-chat rating sent by the widget."""
-
-    session_id: str = Field(max_length=64)
-    rating: int = Field(ge=1, le=5)
-    language: str = "zh"
-
-
-@lru_cache(maxsize=4)
-def _engine(url: str) -> Engine:
-    return make_engine(url)
-
-
-def _session_exists(settings: WebSettings, session_id: str) -> bool:
-    """Whether Rasa knows this conversation (it has at least one customer message).
-
-    Asks Rasa's HTTP API (``GET /conversations/<id>/tracker``) with the console's JWT in the
-    ``Authorization`` header.
-    """
-    url = f"{settings.rasa_url.rstrip('/')}/conversations/{session_id}/tracker"
-    try:
-        response = httpx.get(
-            url, headers=rasa_headers(settings.rasa_jwt_secret), timeout=RASA_TIMEOUT_S
-        )
-    except httpx.HTTPError as error:
-        logger.warning("Could not reach Rasa to check a rated session: %s", type(error).__name__)
-        return False
-    if response.status_code != 200:
-        logger.warning("Rasa answered %d to the rated session check", response.status_code)
-        return False
-    try:
-        events: list[Any] = response.json().get("events") or []
-    except (ValueError, AttributeError):
-        return False
-    return any(isinstance(e, dict) and e.get("event") == "user" for e in events)
-
-
-@router.options("/widget/rating", include_in_schema=False)
-def rating_preflight() -> Response:
-    """CORS preflight: the widget may run on the founder's own site."""
-    return Response(status_code=204, headers=CORS_HEADERS)
-
-
-@router.post("/widget/rating", name="widget_rating")
-def widget_rating(body: RatingIn) -> JSONResponse:
-    """Stores the rating in the conversation's row of the store (``conversations.rating``).
-
-    The session id is the capability (only the chat's own browser knows it); the session
-    must exist on the Rasa server. The rating never links a conversation to a customer
-    (only a door's verified identity does that, through the ingest worker).
-    """
-    settings = get_settings()
-    if not SESSION_ID_RE.match(body.session_id):
-        return JSONResponse({"error": "unknown session"}, status_code=404, headers=CORS_HEADERS)
-    if not _session_exists(settings, body.session_id):
-        return JSONResponse({"error": "unknown session"}, status_code=404, headers=CORS_HEADERS)
-    language = body.language if body.language in ("zh", "en") else "zh"
-    with Session(_engine(settings.database_url)) as session:
-        # An existing row keeps its state (a resolved chat is not re-opened by its rating).
-        conversation = session.scalars(
-            select(Conversation).where(Conversation.sender_id == body.session_id)
-        ).first() or repo.upsert_conversation(
-            session,
-            body.session_id,
-            customer_id=None,
-            channel=CHANNEL_WEB,
-            language=language,
-            at=datetime.now(UTC),
-        )
-        conversation.rating = body.rating
-        session.commit()
-    logger.info("Conversation %s… rated %d", body.session_id[:8], body.rating)
-    return JSONResponse({"ok": True, "rating": body.rating}, headers=CORS_HEADERS)
 
 
 def setup(app: FastAPI) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from analytics.settings import ENV_PROFILE, PRODUCTION, env_flag, env_int, env_setting
 from analytics.settings import get_settings as get_store_settings
 from web.security import IpNetwork, parse_networks
+
+logger = logging.getLogger(__name__)
 
 ENV_WEB_PORT = "WEB_PORT"
 ENV_RASA_URL = "RASA_URL"
@@ -20,9 +24,12 @@ ENV_SECURE_COOKIES = "CONSOLE_SECURE_COOKIES"
 ENV_RATE_PER_MINUTE = "CONSOLE_RATE_PER_MINUTE"
 ENV_TRUSTED_PROXIES = "CHAT_TRUSTED_PROXIES"
 ENV_RATE_EXEMPT_LOOPBACK = "CHAT_RATE_EXEMPT_LOOPBACK"
+ENV_SITE_ORIGINS = "SITE_ORIGINS"
+DEFAULT_SITE_ORIGINS = "http://localhost:8000,http://127.0.0.1:8000"
 DEFAULT_RASA_URL = "http://localhost:5005"
 DEFAULT_RATE_PER_MINUTE = 300
 SECURE_COOKIE_MODES = ("auto", "on", "off")
+ORIGIN_RE = re.compile(r"https?://[^/\s*]+")
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,8 @@ class WebSettings:
         rate_exempt_loopback: Loopback clients are not rate limited (the login throttle
             still applies to them).
         production: ``PROFILE=production``.
+        site_origins: The web origins the widget runs on (``SITE_ORIGINS``); only they may
+            post ratings from another origin (CORS).
     """
 
     database_url: str
@@ -62,6 +71,7 @@ class WebSettings:
     trusted_proxies: tuple[IpNetwork, ...] = ()
     rate_exempt_loopback: bool = True
     production: bool = False
+    site_origins: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -84,4 +94,18 @@ def get_settings() -> WebSettings:
         trusted_proxies=parse_networks(env_setting(ENV_TRUSTED_PROXIES)),
         rate_exempt_loopback=env_flag(ENV_RATE_EXEMPT_LOOPBACK, True),
         production=(env_setting(ENV_PROFILE) or "").strip().lower() == PRODUCTION,
+        site_origins=parse_origins(env_setting(ENV_SITE_ORIGINS, DEFAULT_SITE_ORIGINS)),
     )
+
+
+def parse_origins(value: str | None) -> tuple[str, ...]:
+    """Parses ``SITE_ORIGINS``: ``scheme://host[:port]`` items, lower case; ``*`` is ignored."""
+    origins = []
+    for item in (part.strip().rstrip("/") for part in (value or "").split(",")):
+        if not item:
+            continue
+        if not ORIGIN_RE.fullmatch(item):
+            logger.warning("%s: %r is not an origin; ignored", ENV_SITE_ORIGINS, item[:80])
+            continue
+        origins.append(item.lower())
+    return tuple(origins)

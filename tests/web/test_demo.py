@@ -1,5 +1,5 @@
 """The demo shop page (web/demo.py): only in demo mode, signed with the demo secret only,
-expiring tokens that the doors' verification accepts, and the rating endpoint.
+expiring tokens that the doors' verification accepts (the rating endpoint: test_rating.py).
 """
 
 from __future__ import annotations
@@ -11,16 +11,11 @@ from html import unescape
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
-from analytics.db import make_engine, make_sessionmaker
 from analytics.identity import verify_claim
-from analytics.models import Conversation
 from tests.web.conftest import Console
-from tests.web.servers import fake_rasa
 from web import settings as web_settings
 from web.demo import DEMO_TOKEN_TTL_S
-from web.rasa_auth import JWT_ALGORITHM
 
 DEMO_SECRET = "demo-secret-" + "d" * 20
 PRODUCTION_SECRET = "production-secret-" + "p" * 20
@@ -127,45 +122,3 @@ def test_the_shop_may_be_framed_by_the_demo_page_only(
     index = shop.get("/")
     assert index.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in index.headers["content-security-policy"]
-
-
-def _conversation(console: Console, sender: str) -> Conversation | None:
-    engine = make_engine(console.url)
-    try:
-        with make_sessionmaker(engine)() as db:
-            return db.scalar(select(Conversation).where(Conversation.sender_id == sender))
-    finally:
-        engine.dispose()
-
-
-def test_rating_checks_the_session_with_rasa_using_a_jwt(
-    console_env: Console, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import jwt
-
-    from web.app import create_app
-
-    with fake_rasa() as rasa:
-        monkeypatch.setenv("RASA_URL", rasa.url)
-        monkeypatch.setenv("RASA_JWT_SECRET", JWT_SECRET)
-        web_settings.get_settings.cache_clear()
-        with TestClient(create_app(), base_url="http://localhost") as client:
-            body = {"session_id": SESSION_ID, "rating": 4, "customer_id": "cus_0001",
-                    "customer_hash": "f" * 64}  # fmt: skip
-            assert client.post("/widget/rating", json=body).status_code == 404  # no messages
-            rasa.tracker_events = [{"event": "user", "text": "hi"}]
-            answer = client.post("/widget/rating", json=body)
-            assert answer.status_code == 200 and answer.json() == {"ok": True, "rating": 4}
-        calls = [r for r in rasa.received if r.path == f"/conversations/{SESSION_ID}/tracker"]
-        assert len(calls) == 2
-        for call in calls:
-            assert call.query == ""  # no token in the URL
-            scheme, token = call.headers["authorization"].split(" ", 1)
-            payload = jwt.decode(token, JWT_SECRET, algorithms=[JWT_ALGORITHM])
-            assert scheme == "Bearer" and payload["user"] == {
-                "username": "founder",
-                "role": "admin",
-            }
-    conversation = _conversation(console_env, SESSION_ID)
-    assert conversation is not None and conversation.rating == 4
-    assert conversation.customer_id is None  # a rating never links a customer
