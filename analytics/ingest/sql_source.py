@@ -14,8 +14,11 @@ to ``position`` minus the open gaps. Each poll, in one store transaction:
    ingested then (its message keeps the event's own timestamp) and the gap deleted;
 2. a gap still absent is *abandoned* (deleted) once no transaction can still commit it:
    on PostgreSQL when ``txid_snapshot_xmin(txid_current_snapshot())``, taken before the
-   re-read, is above the ``snapshot_xmax`` noted when the gap was first seen (every
-   transaction that was running then, including the one that took the id, has ended: the
+   re-read, has reached the ``snapshot_xmax`` noted when the gap was first seen (every
+   xid below ``xmin`` has ended, and the transaction that took the id had an xid below that
+   ``xmax``; on an idle server ``xmin`` stops *at* ``xmax``, so ``>`` would wait for
+   someone else's write, which is why this is ``>=``). So every transaction that was
+   running then, including the one that took the id, has ended: the
    id was rolled back or lost to a sequence jump); on SQLite after one re-read (SQLite
    serialises writers, so an id missing below a committed one was rolled back or deleted);
 3. the next ``batch_size`` rows after ``position`` are read; ids missing between them are
@@ -233,7 +236,7 @@ class SqlEventPoller:
             g.event_id
             for g in gaps
             if g.event_id not in seen
-            and (xmin is None or g.snapshot_xmax is None or xmin > g.snapshot_xmax)
+            and (xmin is None or g.snapshot_xmax is None or xmin >= g.snapshot_xmax)
         ]
         found_new = conn.execute(_READ_AFTER_SQL, {"after": after, "n": self._batch}).all()
         new_rows = [(int(r[0]), str(r[1])) for r in found_new]
