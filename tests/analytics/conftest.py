@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 
 from analytics.db import make_engine, make_sessionmaker, upgrade_to_head
 from analytics.generator import ShopData, generate_shop, write_shop
+from analytics.ingest.writer import IngestWriter
+from analytics.sentiment import default_scorer
 from tests.services import fail_without_postgres
 
 logger = logging.getLogger(__name__)
@@ -173,3 +175,30 @@ def session(seeded_store: SeededStore) -> Iterator[Session]:
             yield db_session
         finally:
             db_session.rollback()
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, small_shop: ShopData
+) -> Iterator[Engine]:
+    """The ingest tests' store: migrated and seeded, per backend, shared by one module.
+
+    Tests use their own sender ids; a module that needs another store overrides ``store``
+    (and :func:`writer` then writes to that one).
+    """
+    with empty_database(str(request.param), tmp_path_factory.mktemp("ingest")) as url:
+        upgrade_to_head(url)
+        engine = make_engine(url)
+        try:
+            write_shop(engine, small_shop)
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def writer(store: Engine) -> IngestWriter:
+    """An ingest writer on the module's ``store``."""
+    return IngestWriter(make_sessionmaker(store), scorer=default_scorer())

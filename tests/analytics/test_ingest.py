@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,8 +15,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
 
-from analytics.db import make_engine, make_sessionmaker, upgrade_to_head
-from analytics.generator import write_shop
+from analytics.db import make_sessionmaker
 from analytics.ingest.checkpoint import IngestCheckpoint
 from analytics.ingest.mapping import event_key, map_event
 from analytics.ingest.sql_source import SqlEventPoller, source_name
@@ -30,35 +28,11 @@ from analytics.ingest.synthetic import (
 from analytics.ingest.writer import IngestWriter
 from analytics.live_risk import get_live_risk
 from analytics.models import Conversation, Customer, Message
-from analytics.sentiment import default_scorer
-from tests.analytics.conftest import REFERENCE, empty_database
+from tests.analytics.conftest import REFERENCE
 from tests.services import stored_messages
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = REFERENCE.timestamp() - 3600.0
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def store(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, small_shop
-) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
-    """A migrated, seeded store per backend, shared by this module (tests use own senders)."""
-    with empty_database(str(request.param), tmp_path_factory.mktemp("ingest")) as url:
-        upgrade_to_head(url)
-        engine = make_engine(url)
-        try:
-            write_shop(engine, small_shop)
-            yield engine
-        finally:
-            engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def writer(store: Engine) -> IngestWriter:
-    """A writer on the store with the test secret."""
-    return IngestWriter(make_sessionmaker(store), scorer=default_scorer())
 
 
 def _customer(session: Session, external_id: str) -> Customer:

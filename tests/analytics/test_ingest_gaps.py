@@ -24,7 +24,6 @@ from analytics.ingest.errors import Backoff
 from analytics.ingest.sql_source import SqlEventPoller
 from analytics.ingest.synthetic import ensure_sql_broker_table, turn_events, write_sql_broker_rows
 from analytics.ingest.writer import IngestWriter
-from analytics.sentiment import default_scorer
 from tests.analytics.conftest import REFERENCE, postgres_database
 from tests.services import stored_messages
 
@@ -45,12 +44,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine = make_engine(url)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def writer(store: Engine) -> IngestWriter:
-    """A writer on the store."""
-    return IngestWriter(make_sessionmaker(store), scorer=default_scorer())
 
 
 @pytest.fixture

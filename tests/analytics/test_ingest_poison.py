@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, select
 
-from analytics.db import make_engine, make_sessionmaker, upgrade_to_head
-from analytics.generator import write_shop
+from analytics.db import make_sessionmaker
 from analytics.ingest import dead_letter
 from analytics.ingest.clean import MAX_TEXT_CHARS
 from analytics.ingest.dead_letter import DeadLetter
@@ -24,35 +22,11 @@ from analytics.ingest.synthetic import ensure_sql_broker_table, identity, turn_e
 from analytics.ingest.writer import Incoming, IngestWriter
 from analytics.live_risk import get_live_risk
 from analytics.models import Conversation, Customer
-from analytics.sentiment import default_scorer
-from tests.analytics.conftest import REFERENCE, empty_database
+from tests.analytics.conftest import REFERENCE
 from tests.services import stored_messages
 
 T0 = REFERENCE.timestamp() - 7200.0
 SECRET_PHRASE = "my secret words 13812345678"
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def store(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, small_shop
-) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
-    """A migrated, seeded store per backend, shared by this module (tests use own senders)."""
-    with empty_database(str(request.param), tmp_path_factory.mktemp("poison")) as url:
-        upgrade_to_head(url)
-        engine = make_engine(url)
-        try:
-            write_shop(engine, small_shop)
-            yield engine
-        finally:
-            engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def writer(store: Engine) -> IngestWriter:
-    """A writer on the store."""
-    return IngestWriter(make_sessionmaker(store), scorer=default_scorer())
 
 
 def _dead(store: Engine, source: str) -> list[DeadLetter]:
