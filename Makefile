@@ -134,16 +134,16 @@ run: db train widget
 	@echo "  Chat here:      make shell        (as a customer: make shell CUSTOMER=cus_0001)"
 	@echo "  A process that stops is restarted; Ctrl-C stops everything."
 	@echo
-	@$(PY) -m analytics.preflight
-	@if $(PY) -c 'import sys; from analytics.settings import demo_mode; sys.exit(not demo_mode())'; \
+	@$(PY) -m analytics.core.preflight
+	@if $(PY) -c 'import sys; from analytics.core.settings import demo_mode; sys.exit(not demo_mode())'; \
 	  then echo "  Demo mode: on (the demo shop page signs customers with DEMO_IDENTITY_SECRET)"; \
 	  else export DEMO_IDENTITY_SECRET=; echo "  Demo mode: off"; fi; \
 	  MODEL=$(MODEL) RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) WEB_PORT=$(WEB_PORT) \
-	  $(PY) -m analytics.supervise --procfile Procfile
+	  $(PY) -m analytics.core.supervise --procfile Procfile
 
 ## The preflight checks alone (make run runs them): secrets, file modes, production creds
 preflight: install env
-	@$(PY) -m analytics.preflight
+	@$(PY) -m analytics.core.preflight
 
 shell: env
 	@meta='{}'; if [ -n "$(CUSTOMER)" ]; then meta=$$($(PY) -m analytics identity "$(CUSTOMER)") || exit 2; fi; \
@@ -157,6 +157,7 @@ identity: env
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: install
 	$(VENV)/bin/mypy

@@ -7,8 +7,9 @@ from rasa_sdk.events import EventType
 from actions import brain
 from actions import formatting as fmt
 from actions.base import ShopAction, Turn
-from analytics import catalogue, repo
-from analytics.models import Subscription
+from analytics.store import catalogue
+from analytics.store import repositories as repo
+from analytics.store.models import Subscription
 
 
 def plan_name(turn: Turn, subscription: Subscription) -> str:

@@ -9,7 +9,7 @@ and answers with a polite apology instead: the conversation itself stays intact 
 Identity: the doors (Rasa's channels) check the host website's signed token and leave
 only ``metadata["verified_customer_id"]`` on the message; the action server trusts
 that key and nothing else (a ``customer_id`` or token in the metadata means nothing
-here). See :mod:`analytics.identity`.
+here). See :mod:`analytics.core.identity`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from actions.store import session_scope
-from analytics import repo
-from analytics.identity import verified_customer_id
-from analytics.models import Customer
+from analytics.core.identity import verified_customer_id
+from analytics.store import repositories as repo
+from analytics.store.models import Customer
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from analytics.live_risk import LEVEL_HIGH, LiveRisk, get_live_risk
-from analytics.models import Customer
-from analytics.scores import VIP_VALUE_CENTS, CustomerScore, get_scores
+from analytics.loop.live_risk import LEVEL_HIGH, get_live_risk
+from analytics.store.models import Customer, CustomerScore, LiveRisk
+from analytics.store.scores import VIP_VALUE_CENTS, get_scores
 
 LANG_EN = "en"
 VIP_SEGMENTS = frozenset({"champions"})

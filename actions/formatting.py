@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from analytics.models import Order, Product
+from analytics.store.models import Order, Product
 
 LANG_EN = "en"
 

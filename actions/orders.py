@@ -6,8 +6,8 @@ from rasa_sdk.events import EventType, SlotSet
 
 from actions import formatting as fmt
 from actions.base import ShopAction, Turn
-from analytics import repo
-from analytics.models import Order
+from analytics.store import repositories as repo
+from analytics.store.models import Order
 
 SLOT_ORDER_ID = "order_id"
 STATUS_RESPONSES = {

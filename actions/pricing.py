@@ -6,7 +6,7 @@ from rasa_sdk.events import EventType, SlotSet
 
 from actions import formatting as fmt
 from actions.base import ShopAction, Turn
-from analytics import catalogue
+from analytics.store import catalogue
 
 SLOT_PRODUCT = "product"
 

@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from actions.base import ShopAction, Turn
 from actions.orders import SLOT_ORDER_ID, find_order
 from actions.support import REASON_VIP_REFUND, escalate_vip
-from analytics import repo
+from analytics.store import repositories as repo
 
 
 class ActionRefundRequest(ShopAction):

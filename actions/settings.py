@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from analytics.settings import env_int, env_setting
-from analytics.settings import get_settings as get_store_settings
+from analytics.core.settings import env_int, env_setting
+from analytics.core.settings import get_settings as get_store_settings
 
 ENV_ACTION_PORT = "ACTION_PORT"
 ENV_ACTION_HOST = "ACTION_SERVER_HOST"

@@ -15,7 +15,7 @@ from functools import lru_cache
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.settings import get_settings
-from analytics.db import make_engine, make_sessionmaker
+from analytics.store.db import make_engine, make_sessionmaker
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,10 @@ from actions import brain, pending
 from actions import formatting as fmt
 from actions.account import plan_name
 from actions.base import ShopAction, Turn
-from analytics import offers, repo
-from analytics.models import Subscription
-from analytics.scores import choose_retention_offer
+from analytics.brain import offers
+from analytics.store import repositories as repo
+from analytics.store.models import Subscription
+from analytics.store.scores import choose_retention_offer
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def retention_offer_text(turn: Turn, subscription: Subscription) -> str | None:
     """Makes (and records) the brain's retention offer, if it has one.
 
     Only high-value, high-risk customers get one (see
-    :func:`analytics.scores.choose_retention_offer`), and never twice within the
+    :func:`analytics.store.scores.choose_retention_offer`), and never twice within the
     cool-down, so a customer who insists can always cancel.
 
     Returns:

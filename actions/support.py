@@ -8,7 +8,7 @@ from rasa_sdk.events import EventType
 
 from actions import brain
 from actions.base import ShopAction, Turn
-from analytics import repo
+from analytics.store import repositories as repo
 
 REASON_ASKED = "customer asked for a person"
 REASON_VIP_COMPLAINT = "VIP complaint"

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from analytics.models import Conversation, Message
+from analytics.store.models import Conversation, Message
 
 RABBITMQ_START = "rabbitmq-server -detached"
 POSTGRES_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"

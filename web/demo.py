@@ -1,6 +1,6 @@
 """The demo shop page with the chat widget, the widget's asset and its rating endpoint.
 
-Demo-only routes (served only while :func:`analytics.settings.demo_mode` is true, checked on
+Demo-only routes (served only while :func:`analytics.core.settings.demo_mode` is true, checked on
 every request, so importing a founder's own shop turns them off without a restart; 404
 otherwise):
 
@@ -35,9 +35,10 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from analytics.demo import DEMO_IDS, DEMO_LANGUAGES, DEMO_NAMES, DEMO_ZH
-from analytics.identity import KEY_CUSTOMER_ID, KEY_EXPIRES_AT, KEY_TOKEN, identity_metadata
-from analytics.settings import REPO_ROOT, demo_mode, env_setting
+from analytics.core.identity import KEY_CUSTOMER_ID, KEY_EXPIRES_AT, KEY_TOKEN, identity_metadata
+from analytics.core.settings import REPO_ROOT, demo_mode, env_setting
+from analytics.demo.customers import DEMO_IDS, DEMO_LANGUAGES, DEMO_NAMES, DEMO_ZH
+from analytics.store.catalogue import CATALOGUE_PATH
 from web.security import CSP_HEADER, FRAME_OPTIONS_HEADER, NONCE_KEY
 from web.settings import WebSettings, get_settings
 
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 WIDGET_DIST = REPO_ROOT / "widget" / "dist"
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "demo"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
-CATALOGUE = REPO_ROOT / "analytics" / "data" / "catalogue.csv"
+CATALOGUE = CATALOGUE_PATH
 ENV_DEMO_IDENTITY_SECRET = "DEMO_IDENTITY_SECRET"
 DEMO_TOKEN_TTL_S = 3600
 
@@ -126,7 +127,7 @@ class Product:
 
 @lru_cache(maxsize=1)
 def catalogue() -> list[Product]:
-    """The demo shop's products (from ``analytics/data/catalogue.csv``)."""
+    """The demo shop's products (from ``analytics/store/data/catalogue.csv``)."""
     with CATALOGUE.open(encoding="utf-8") as handle:
         return [
             Product(

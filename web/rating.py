@@ -39,9 +39,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from analytics import repo
-from analytics.db import make_engine
-from analytics.models import CHANNEL_WEB, Conversation
+from analytics.store import repositories as repo
+from analytics.store.db import make_engine
+from analytics.store.models import CHANNEL_WEB, Conversation
 from web.rasa_auth import rasa_headers
 from web.security import (
     RATE_LIMITED_TEXT,

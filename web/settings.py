@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from analytics.settings import ENV_PROFILE, PRODUCTION, env_flag, env_int, env_setting
-from analytics.settings import get_settings as get_store_settings
+from analytics.core.settings import ENV_PROFILE, PRODUCTION, env_flag, env_int, env_setting
+from analytics.core.settings import get_settings as get_store_settings
 from web.security import IpNetwork, parse_networks
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ import re
 import time
 from typing import Any
 
-from analytics.settings import env_int
+from analytics.core.settings import env_int
 
 ENV_TOKEN_TTL = "CHAT_SESSION_TOKEN_TTL_S"
 ENV_TOKEN_RESUME = "CHAT_SESSION_TOKEN_RESUME_S"

@@ -25,7 +25,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from analytics.clv import BetaGeoModel, GammaGammaModel, rfm_summary
+from analytics.brain.clv import BetaGeoModel, GammaGammaModel, rfm_summary
 from bench.brain._common import md_table, provenance, shared_data_dir, write_subsection
 
 PUBLISHED_BGNBD = {"r": 0.2426, "alpha": 4.4135, "a": 0.7929, "b": 2.4258}
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
             provenance("bench.brain.cdnow"),
             "",
             "BG/NBD fit on `cdnow/cdnow_customers_summary.csv` (2,357 customers, weeks) with our own "
-            "maximum-likelihood implementation (`analytics.clv.BetaGeoModel`, scipy L-BFGS-B then "
+            "maximum-likelihood implementation (`analytics.brain.clv.BetaGeoModel`, scipy L-BFGS-B then "
             f"Nelder-Mead on log-parameters) in {fit_s:.2f} s; Gamma-Gamma on "
             "`cdnow_customers_summary_with_transactions.csv`. Target: BG/NBD within 2% of the "
             f"published parameters: {'met' if worst <= 0.02 else 'NOT met'} "

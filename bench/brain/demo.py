@@ -1,8 +1,8 @@
 """Demo-shop metrics of the brain: churn, recommendations, segments, CLV, read latency.
 
-Seeds the deterministic demo shop (``analytics.generator``, seed 42, 2,000 customers,
+Seeds the deterministic demo shop (``analytics.demo.generator``, seed 42, 2,000 customers,
 reference 2026-11-01 00:00 UTC) into a temporary SQLite store, runs the scoring command's
-pipeline (:func:`analytics.scoring.run`) and reports:
+pipeline (:func:`analytics.brain.pipeline.run`) and reports:
 
 * churn: ROC-AUC and Brier on the time-based holdout (features at reference - 90 days,
   label = no order in the following 90 days and no active subscription), the LR vs GBM
@@ -10,7 +10,7 @@ pipeline (:func:`analytics.scoring.run`) and reports:
 * recommendations: precision@10 / recall@10 on the last 90 days vs popularity;
 * segment sizes, lifecycle stages, the demo customers' outputs;
 * BG/NBD 90-day purchase counts on the last 90 days vs a naive own-rate baseline;
-* p50/p99 latency of :func:`analytics.scores.get_scores_by_external_id` on SQLite.
+* p50/p99 latency of :func:`analytics.store.scores.get_scores_by_external_id` on SQLite.
 
 Run: ``.venv/bin/python -m bench.brain.demo [--customers 2000] [--no-write]``.
 """
@@ -29,15 +29,16 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from analytics import demo
-from analytics.clv import BetaGeoModel, rfm_summary
-from analytics.db import make_engine, make_sessionmaker
-from analytics.features import load_frames
-from analytics.generator import seed_database
-from analytics.repo import get_customer
-from analytics.scores import CustomerScore, choose_retention_offer, get_scores_by_external_id
-from analytics.scoring import BrainConfig, run
-from analytics.segments import segment_name
+from analytics.brain.clv import BetaGeoModel, rfm_summary
+from analytics.brain.features import load_frames
+from analytics.brain.pipeline import BrainConfig, run
+from analytics.brain.segments import segment_name
+from analytics.demo import customers as demo
+from analytics.demo.generator import seed_database
+from analytics.store.db import make_engine, make_sessionmaker
+from analytics.store.models import CustomerScore
+from analytics.store.repositories import get_customer
+from analytics.store.scores import choose_retention_offer, get_scores_by_external_id
 from bench.brain._common import md_table, provenance, write_subsection
 
 REFERENCE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -180,8 +181,8 @@ def main(argv: list[str] | None = None) -> None:
         [
             provenance("bench.brain.demo"),
             "",
-            f"Demo shop: `analytics.generator`, seed 42, {a.customers} customers, reference "
-            f"{REFERENCE:%Y-%m-%d}; `analytics.scoring.run` end to end (fit + score + store) in "
+            f"Demo shop: `analytics.demo.generator`, seed 42, {a.customers} customers, reference "
+            f"{REFERENCE:%Y-%m-%d}; `analytics.brain.pipeline.run` end to end (fit + score + store) in "
             f"{wall:.0f} s on 2 shared cores (model version `{out['version']}`).",
             "",
             "**Churn** (label: no order in the next 90 days and no active subscription; "

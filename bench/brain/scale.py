@@ -3,7 +3,7 @@
 The shop is drawn by :func:`bench.brain.synth.synth_frames` (vectorised; about 5 orders and
 8 order lines per customer, subscriptions, refunds, conversations and messages). The models
 are fit once on a separate synthetic shop of ``--fit-customers`` customers (fitting is a
-nightly job; scoring is what has to scale), then :func:`analytics.scoring.score_customers`
+nightly job; scoring is what has to scale), then :func:`analytics.brain.pipeline.score_customers`
 computes for every customer: features, segment, churn risk with top-3 reasons, BG/NBD
 expected purchases and P(alive), Gamma-Gamma value, discounted CLV, health with components
 and lifecycle stage, and top-10 recommendations; finally the ``customer_scores`` rows
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analytics.scoring import BrainConfig, fit_brain, score_customers, write_scores
+from analytics.brain.pipeline import BrainConfig, fit_brain, score_customers, write_scores
 from bench.brain._common import md_table, provenance, write_subsection
 from bench.brain.synth import synth_frames
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     scored_at = datetime.now(UTC)
     n_rows = 0
     if a.write_sqlite:
-        from analytics.db import make_engine, upgrade_to_head
+        from analytics.store.db import make_engine, upgrade_to_head
 
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{Path(tmp) / 'scale.db'}"

@@ -3,7 +3,7 @@
 Not the demo generator (that one simulates each customer in Python and stops at 9,999
 customers); this one draws whole tables with numpy, with the same catalogue, taste clusters
 and a latent churn time per customer, so the features, labels and recommendations have real
-structure. Returns :class:`analytics.features.StoreFrames` directly.
+structure. Returns :class:`analytics.brain.features.StoreFrames` directly.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.features import StoreFrames
-from analytics.generator import CLUSTERS, load_catalogue
+from analytics.brain.features import StoreFrames
+from analytics.demo.generator import CLUSTERS
+from analytics.store.catalogue import load_catalogue
 
 DAY = np.timedelta64(86_400, "s")
 

@@ -3,7 +3,7 @@
 Data: ``$SHARED_DATA_DIR/telco_churn/WA_Fn-UseC_-Telco-Customer-Churn.csv`` (IBM sample,
 7,043 customers). Split: ``StratifiedKFold(5, shuffle=True, random_state=seed)``; the same
 folds for logistic regression, gradient boosting and the calibrated family model
-(:class:`analytics.churn.ChurnModel`, which picks between the two on an inner holdout of its
+(:class:`analytics.brain.churn.ChurnModel`, which picks between the two on an inner holdout of its
 training fold, calibrates (sigmoid or isotonic, lower holdout Brier) and refits). Repeated for several seeds.
 
 Run: ``.venv/bin/python -m bench.brain.telco [--seeds 42 0 1 2 3] [--no-write]``.
@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from analytics.churn import ChurnModel, ReasonTemplate, make_candidate, reliability_table
+from analytics.brain.churn import ChurnModel, ReasonTemplate, make_candidate, reliability_table
 from bench.brain._common import md_table, provenance, shared_data_dir, write_subsection
 
 SERVICES = [

@@ -25,9 +25,9 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from analytics.db import make_engine, make_sessionmaker
-from analytics.models import Conversation, Customer, Message
-from analytics.settings import get_settings
+from analytics.core.settings import get_settings
+from analytics.store.db import make_engine, make_sessionmaker
+from analytics.store.models import Conversation, Customer, Message
 
 BATCH_CONVERSATIONS = 5000
 EXTRA_WORDS = ("please", "thanks", "asap", "again", "today", "谢谢", "麻烦", "尽快", "急", "好吗")

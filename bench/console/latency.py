@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from analytics.settings import get_settings
+from analytics.core.settings import get_settings
 
 REPO = Path(__file__).resolve().parents[2]
 PAGES = (
@@ -62,9 +62,9 @@ def _bench_account(url: str) -> str:
     The founder's account is created only once per store, so a second run on the same store
     could not log in with a fresh ``CONSOLE_PASSWORD``.
     """
-    from analytics.db import make_engine, make_sessionmaker
+    from analytics.store.db import make_engine, make_sessionmaker
+    from analytics.store.models.console import ConsoleUser
     from web.console.auth import hash_password
-    from web.console.models import ConsoleUser
 
     password = secrets.token_urlsafe(12)
     engine = make_engine(url)

@@ -1,6 +1,6 @@
 """Ingest throughput (SQLite and PostgreSQL stores, SQL poller and RabbitMQ) and lag.
 
-Throughput: a Rasa-shaped stream (:func:`analytics.ingest.synthetic.synthetic_stream`: 6
+Throughput: a Rasa-shaped stream (:func:`analytics.loop.ingest.synthetic.synthetic_stream`: 6
 events per user turn, 70% of the 50 concurrent conversations signed in as one of 300 seeded
 customers, so live risk is updated too) is written to a SQLite file with the table of Rasa's
 SQL event broker, then the poller ingests it into a fresh, seeded store (batch 500). Events
@@ -36,19 +36,19 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from analytics.db import make_engine, make_sessionmaker, upgrade_to_head
-from analytics.generator import generate_shop, write_shop
-from analytics.ingest.rabbitmq import RabbitConfig, RabbitMQConsumer, declare
-from analytics.ingest.sql_source import SqlEventPoller
-from analytics.ingest.synthetic import (
+from analytics.brain.sentiment import default_scorer
+from analytics.demo.generator import generate_shop, write_shop
+from analytics.loop.ingest.rabbitmq import RabbitConfig, RabbitMQConsumer, declare
+from analytics.loop.ingest.sql_source import SqlEventPoller
+from analytics.loop.ingest.synthetic import (
     ensure_sql_broker_table,
     identity,
     synthetic_stream,
     turn_events,
     write_sql_broker_rows,
 )
-from analytics.ingest.writer import BatchResult, Incoming, IngestWriter, decode_event
-from analytics.sentiment import default_scorer
+from analytics.loop.ingest.writer import BatchResult, Incoming, IngestWriter, decode_event
+from analytics.store.db import make_engine, make_sessionmaker, upgrade_to_head
 from bench.loop._report import RESULTS, provenance, write_subsection
 
 logger = logging.getLogger(__name__)

@@ -1,18 +1,18 @@
 """Churn model with and without conversation features on a time-based split.
 
 For each generator seed, a demo shop (``--customers``, default 2,000, reference 2025-06-01) is
-generated in memory. The brain's own pipeline is used: :func:`analytics.features.build_features`
+generated in memory. The brain's own pipeline is used: :func:`analytics.brain.features.build_features`
 at monthly training cutoffs (``--train-cutoffs`` of them, ending 180 days before the
-reference), churn labels over the next 90 days (:func:`analytics.features.build_labels`),
-the population of :func:`analytics.features.training_population`, and
-:class:`analytics.churn.ChurnModel` (logistic regression vs gradient boosting, calibrated).
+reference), churn labels over the next 90 days (:func:`analytics.brain.features.build_labels`),
+the population of :func:`analytics.brain.features.training_population`, and
+:class:`analytics.brain.churn.ChurnModel` (logistic regression vs gradient boosting, calibrated).
 The test cutoff is 90 days before the reference, after every training label window ends.
 
 Three feature sets are compared on the same rows:
 
 * ``no conversation``: the brain's features without its 7 conversation columns;
 * ``brain conversation``: the brain's features as they are (7 conversation columns, 90 days);
-* ``full conversation``: plus every column of :mod:`analytics.conversation_features`
+* ``full conversation``: plus every column of :mod:`analytics.brain.conversation_features`
   (30/90-day windows, unresolved contacts, ratings, resolution time, praise...).
 
 Reported: test ROC-AUC and precision at the top 10% of scores, mean and standard deviation
@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from analytics.churn import ChurnModel
-from analytics.conversation_features import conversation_feature_frame, feature_names
-from analytics.features import (
+from analytics.brain.churn import ChurnModel
+from analytics.brain.conversation_features import conversation_feature_frame, feature_names
+from analytics.brain.features import (
     CONVERSATION_COLUMNS,
     FEATURE_COLUMNS,
     build_features,
@@ -46,7 +46,7 @@ from analytics.features import (
     frames_from_tables,
     training_population,
 )
-from analytics.generator import generate_shop
+from analytics.demo.generator import generate_shop
 from bench.loop._report import RESULTS, provenance, write_subsection
 
 logger = logging.getLogger(__name__)

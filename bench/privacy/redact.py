@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from analytics.privacy import redact
+from analytics.loop.privacy import redact
 from bench import docs
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Customer identity at the doors: verify the host website's claim once, keep only the verdict.
 
 The Rasa environment cannot import ``analytics``; this module is the standard-library twin of
-``analytics/identity.py`` (same constants, same token format, same answers on the shared test
+``analytics/core/identity.py`` (same constants, same token format, same answers on the shared test
 vectors in ``tests/fixtures/identity_vectors.json``).
 
 A host website sends with a signed-in customer's messages::

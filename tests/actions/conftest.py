@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from actions import settings as action_settings
 from actions import store as action_store
 from actions.pending import SLOT_PENDING_AT, SLOT_PENDING_CUSTOMER
-from analytics import settings as analytics_settings
-from analytics.identity import VERIFIED_KEY, identity_metadata, legacy_hash
+from analytics.core import settings as analytics_settings
+from analytics.core.identity import VERIFIED_KEY, identity_metadata, legacy_hash
 from tests.e2e.stack import seed_store
 
 REPO = Path(__file__).resolve().parents[2]

@@ -22,11 +22,15 @@ from actions.subscription import (
     ActionDecline,
 )
 from actions.support import ActionComplain
-from analytics.demo import DEMO_EN, DEMO_NEW, DEMO_VIP_AT_RISK, DEMO_ZH
-from analytics.live_risk import LiveRisk
-from analytics.models import Conversation, Customer, Subscription
-from analytics.offers import RetentionOfferRecord
-from analytics.scores import CustomerScore
+from analytics.demo.customers import DEMO_EN, DEMO_NEW, DEMO_VIP_AT_RISK, DEMO_ZH
+from analytics.store.models import (
+    Conversation,
+    Customer,
+    CustomerScore,
+    LiveRisk,
+    RetentionOfferRecord,
+    Subscription,
+)
 from tests.actions.conftest import MakeTracker, pending_slots, responses, slot_values
 
 

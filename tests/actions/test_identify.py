@@ -5,7 +5,7 @@ from __future__ import annotations
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.identify import ActionIdentify, choose_language
-from analytics.demo import DEMO_EN, DEMO_NAMES, DEMO_ZH
+from analytics.demo.customers import DEMO_EN, DEMO_NAMES, DEMO_ZH
 from tests.actions.conftest import MakeTracker
 
 

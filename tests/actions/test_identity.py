@@ -20,8 +20,8 @@ from actions.identify import ActionIdentify
 from actions.orders import ActionOrderStatus
 from actions.refunds import ActionRefundRequest
 from actions.subscription import ActionCancelSubscription, ActionPauseSubscription
-from analytics.demo import DEMO_NAMES, DEMO_ZH
-from analytics.identity import VERIFIED_KEY
+from analytics.core.identity import VERIFIED_KEY
+from analytics.demo.customers import DEMO_NAMES, DEMO_ZH
 from tests.actions.conftest import CLAIM_SECRET, MakeTracker, claims_only, responses, slot_values
 
 PERSONAL_ACTIONS: list[type[Action]] = [

@@ -7,8 +7,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.orders import ActionOrderStatus
-from analytics.demo import DEMO_EN, DEMO_EN_LATEST_ORDER, DEMO_NEW, DEMO_ZH, DEMO_ZH_LATEST_ORDER
-from analytics.models import Customer, Order
+from analytics.demo.customers import (
+    DEMO_EN,
+    DEMO_EN_LATEST_ORDER,
+    DEMO_NEW,
+    DEMO_ZH,
+    DEMO_ZH_LATEST_ORDER,
+)
+from analytics.store.models import Customer, Order
 from tests.actions.conftest import MakeTracker, responses
 
 

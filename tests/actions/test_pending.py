@@ -24,8 +24,8 @@ from actions.subscription import (
     ActionDecline,
     ActionPauseSubscription,
 )
-from analytics.demo import DEMO_EN, DEMO_VIP_AT_RISK, DEMO_ZH
-from analytics.offers import RetentionOfferRecord
+from analytics.demo.customers import DEMO_EN, DEMO_VIP_AT_RISK, DEMO_ZH
+from analytics.store.models import RetentionOfferRecord
 from tests.actions.conftest import MakeTracker, pending_slots, responses, slot_values
 from tests.actions.test_brain import VIP, store_score, subscription_status
 

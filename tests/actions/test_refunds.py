@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from actions.refunds import ActionRefundRequest
-from analytics.demo import DEMO_EN, DEMO_EN_LATEST_ORDER, DEMO_ZH
-from analytics.models import RefundRequest
+from analytics.demo.customers import DEMO_EN, DEMO_EN_LATEST_ORDER, DEMO_ZH
+from analytics.store.models import RefundRequest
 from tests.actions.conftest import MakeTracker, responses
 
 

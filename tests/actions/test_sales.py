@@ -11,8 +11,8 @@ from actions.greet import ActionGreet
 from actions.pricing import ActionPricing
 from actions.recommend import ActionRecommend
 from actions.support import ActionHandoff
-from analytics.demo import DEMO_EN, DEMO_NAMES, DEMO_ZH
-from analytics.models import Conversation
+from analytics.demo.customers import DEMO_EN, DEMO_NAMES, DEMO_ZH
+from analytics.store.models import Conversation
 from tests.actions.conftest import MakeTracker, responses
 
 

@@ -25,8 +25,8 @@ import httpx
 import pytest
 
 from actions.server import TokenFilter, token_matches
-from analytics.demo import DEMO_NAMES, DEMO_ZH
-from analytics.identity import VERIFIED_KEY
+from analytics.core.identity import VERIFIED_KEY
+from analytics.demo.customers import DEMO_NAMES, DEMO_ZH
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_BODY = 64 * 1024

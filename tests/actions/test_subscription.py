@@ -14,8 +14,8 @@ from actions.subscription import (
     ActionDecline,
     ActionPauseSubscription,
 )
-from analytics.demo import DEMO_EN, DEMO_NEW, DEMO_ZH
-from analytics.models import Customer, Subscription
+from analytics.demo.customers import DEMO_EN, DEMO_NEW, DEMO_ZH
+from analytics.store.models import Customer, Subscription
 from tests.actions.conftest import MakeTracker, pending_slots, responses, slot_values
 
 

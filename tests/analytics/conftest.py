@@ -22,10 +22,10 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from analytics.db import make_engine, make_sessionmaker, upgrade_to_head
-from analytics.generator import ShopData, generate_shop, write_shop
-from analytics.ingest.writer import IngestWriter
-from analytics.sentiment import default_scorer
+from analytics.brain.sentiment import default_scorer
+from analytics.demo.generator import ShopData, generate_shop, write_shop
+from analytics.loop.ingest.writer import IngestWriter
+from analytics.store.db import make_engine, make_sessionmaker, upgrade_to_head
 from tests.services import fail_without_postgres
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The doors' identity check (``bot/channels/identity.py``) in the Rasa environment.
 
-Held to the same test vectors as ``analytics/identity.py``; the doors strip every identity
+Held to the same test vectors as ``analytics/core/identity.py``; the doors strip every identity
 key and keep only their own verdict.
 """
 

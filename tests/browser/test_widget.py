@@ -14,8 +14,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from analytics.demo import DEMO_EN, DEMO_EN_LATEST_ORDER, DEMO_ZH, DEMO_ZH_LATEST_ORDER
-from analytics.models import Conversation
+from analytics.demo.customers import DEMO_EN, DEMO_EN_LATEST_ORDER, DEMO_ZH, DEMO_ZH_LATEST_ORDER
+from analytics.store.models import Conversation
 from tests.browser.chat import Widget, founder, founder_jwt, history
 from tests.browser.conftest import REPO, SCREENSHOTS, SENDER_PER_MINUTE, Stack, new_context
 

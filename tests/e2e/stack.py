@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import jwt
 
-from analytics.identity import identity_metadata
+from analytics.core.identity import identity_metadata
 
 REPO = Path(__file__).resolve().parents[2]
 RASA_PYTHON = REPO / ".venv-rasa" / "bin" / "python"
@@ -253,10 +253,10 @@ def rasa_server_with(env: dict[str, str], workdir: Path, endpoints: Path) -> Ite
 def ingest_worker(
     env: dict[str, str], workdir: Path, *args: str, name: str = "ingest"
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``python -m analytics.ingest`` with ``args``; SIGTERM at the end."""
+    """Run ``python -m analytics.loop.ingest`` with ``args``; SIGTERM at the end."""
     log = (workdir / f"{name}.log").open("ab")
     popen = subprocess.Popen(
-        [sys.executable, "-m", "analytics.ingest", "--poll-interval", "0.05", *args],
+        [sys.executable, "-m", "analytics.loop.ingest", "--poll-interval", "0.05", *args],
         cwd=REPO,
         env=env,
         stdout=log,

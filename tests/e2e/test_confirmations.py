@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from analytics.demo import DEMO_NEW, DEMO_ZH
-from analytics.models import Customer, Subscription
+from analytics.demo.customers import DEMO_NEW, DEMO_ZH
+from analytics.store.models import Customer, Subscription
 from tests.e2e.stack import Process, identity, say, texts
 
 pytestmark = pytest.mark.e2e

@@ -23,11 +23,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from analytics.db import make_engine
-from analytics.demo import DEMO_EN, DEMO_ZH
-from analytics.identity import legacy_hash, sign_token
-from analytics.ingest.dead_letter import DeadLetter
-from analytics.models import Message
+from analytics.core.identity import legacy_hash, sign_token
+from analytics.demo.customers import DEMO_EN, DEMO_ZH
+from analytics.store.db import make_engine
+from analytics.store.models import DeadLetter, Message
 from tests.e2e.stack import (
     Process,
     free_port,

@@ -17,13 +17,12 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session
 
-from analytics.conversation_features import customer_conversation_features
-from analytics.db import make_engine
-from analytics.demo import DEMO_EN, DEMO_VIP_AT_RISK
-from analytics.ingest.mapping import event_key
-from analytics.live_risk import LiveRisk
-from analytics.models import Conversation, Customer
-from analytics.sentiment import default_scorer
+from analytics.brain.conversation_features import customer_conversation_features
+from analytics.brain.sentiment import default_scorer
+from analytics.demo.customers import DEMO_EN, DEMO_VIP_AT_RISK
+from analytics.loop.ingest.mapping import event_key
+from analytics.store.db import make_engine
+from analytics.store.models import Conversation, Customer, LiveRisk
 from tests.e2e.stack import Process, identity, rasa_server_with, say
 from tests.e2e.stack import ingest_worker as worker
 from tests.e2e.stack import wait_for as _wait

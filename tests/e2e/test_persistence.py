@@ -12,7 +12,7 @@ import pika
 import psycopg
 import pytest
 
-from analytics.demo import DEMO_ZH, DEMO_ZH_LATEST_ORDER
+from analytics.demo.customers import DEMO_ZH, DEMO_ZH_LATEST_ORDER
 from tests.e2e.stack import (
     Process,
     founder_jwt,

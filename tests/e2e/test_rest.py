@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from analytics.demo import DEMO_EN, DEMO_EN_LATEST_ORDER, DEMO_ZH, DEMO_ZH_LATEST_ORDER
-from analytics.models import Customer, Subscription
+from analytics.demo.customers import DEMO_EN, DEMO_EN_LATEST_ORDER, DEMO_ZH, DEMO_ZH_LATEST_ORDER
+from analytics.store.models import Customer, Subscription
 from tests.e2e.stack import Process, founder_jwt, identity, say, texts
 
 pytestmark = pytest.mark.e2e

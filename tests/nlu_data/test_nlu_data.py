@@ -15,7 +15,7 @@ from ruamel.yaml import YAML
 
 ROOT = Path(__file__).resolve().parents[2]
 NLU_DIR = ROOT / "nlu_data"
-CATALOGUE = ROOT / "analytics" / "data" / "catalogue.csv"
+CATALOGUE = ROOT / "analytics" / "store" / "data" / "catalogue.csv"
 LANGS = ("zh", "en", "mixed")
 MIN_PER_INTENT = {"zh": 30, "en": 30, "mixed": 10}
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from analytics.db import make_engine, make_sessionmaker
-from analytics.ingest import dead_letter
+from analytics.loop.ingest import dead_letter
+from analytics.store.db import make_engine, make_sessionmaker
 from tests.web.conftest import Console, csrf_of
 
 SCRIPT = '<script>alert("dead")</script><img src=x onerror=alert(2)>'

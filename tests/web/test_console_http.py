@@ -10,16 +10,16 @@ from fastapi.testclient import TestClient
 from ruamel.yaml import YAML
 from sqlalchemy import func, select
 
-from analytics.db import make_engine, make_sessionmaker
-from analytics.models import Conversation, Customer, Message
-from tests.web.conftest import Console, csrf_of, login
-from web.console.models import (
+from analytics.store.db import make_engine, make_sessionmaker
+from analytics.store.models import Conversation, Customer, Message
+from analytics.store.models.console import (
     ConsoleUser,
     ConversationFacts,
     ConversationTag,
     IntentCorrection,
     Note,
 )
+from tests.web.conftest import Console, csrf_of, login
 
 HTML = '<script>alert("pwned")</script><b>bold</b><img src=x onerror=alert(1)>'
 
@@ -581,7 +581,7 @@ def test_take_over_reports_an_unreachable_rasa(client: TestClient, console_env: 
     assert "127.0.0.1:9" in page
     engine, db = _session(console_env)
     try:
-        from web.console.models import Takeover
+        from analytics.store.models.console import Takeover
 
         assert db.scalar(select(func.count()).select_from(Takeover)) == 0
     finally:

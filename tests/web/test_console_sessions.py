@@ -17,12 +17,12 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from analytics.db import make_engine, make_sessionmaker
+from analytics.store.db import make_engine, make_sessionmaker
+from analytics.store.models.console import ConsoleUser, StoredSession
 from tests.web.conftest import CSRF_RE, PASSWORD, SESSION_SECRET, Console, csrf_of, login
 from tests.web.servers import serve_in_thread
 from web.console import auth
 from web.console.deps import PREFIX
-from web.console.models import ConsoleUser, StoredSession
 
 NEW_PASSWORD = "a brand new passphrase"
 

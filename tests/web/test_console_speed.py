@@ -15,13 +15,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from analytics.db import make_engine, make_sessionmaker
-from analytics.models import Conversation, Customer, Message
-from analytics.scores import CustomerScore
+from analytics.store.db import make_engine, make_sessionmaker
+from analytics.store.models import Conversation, Customer, CustomerScore, Message
+from analytics.store.models.console import ConversationFacts, ConversationIntent
 from tests.web.conftest import Console
 from tests.web.test_console_http import _row_ids, add_conversation
 from web.console import facts, queries
-from web.console.models import ConversationFacts, ConversationIntent
 
 WEIGHTS = {"open": 100, "unreviewed": 25, "done": 5}
 

@@ -3,7 +3,7 @@ retrains the bot from the console.
 
 Everything is real: a seeded SQLite store, the action server and the Rasa server (with the
 widget channel and its SQL event broker) started by the helpers of ``tests/e2e/stack.py``,
-the ingest worker (``python -m analytics.ingest``) that puts the conversation into the
+the ingest worker (``python -m analytics.loop.ingest``) that puts the conversation into the
 store, and the web app (demo shop with the built widget, and the console) under uvicorn.
 A customer chats in the widget in one Chromium profile; the founder works in the console
 in another.
@@ -25,8 +25,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from analytics.db import make_engine, make_sessionmaker
-from analytics.models import ROLE_FOUNDER, Conversation, Message
+from analytics.store.db import make_engine, make_sessionmaker
+from analytics.store.models import ROLE_FOUNDER, Conversation, Message
 from tests.e2e.stack import (
     JWT_SECRET,
     REPO,
@@ -98,7 +98,7 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         ingest_log = (workdir / "ingest.log").open("wb")
         ingest = subprocess.Popen(
             [
-                sys.executable, "-m", "analytics.ingest", "--source", "sql",
+                sys.executable, "-m", "analytics.loop.ingest", "--source", "sql",
                 "--events-db", str(workdir / "events.db"), "--poll-interval", "0.2",
             ],
             cwd=REPO, env=env, stdout=ingest_log, stderr=subprocess.STDOUT,

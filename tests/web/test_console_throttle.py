@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analytics.db import make_engine
+from analytics.store.db import make_engine
+from analytics.store.models.console import KnownClient
 from tests.web.conftest import PASSWORD, SESSION_SECRET, Console
 from tests.web.servers import serve_in_subprocess, serve_in_thread
 from web.console import auth, throttle
-from web.console.models import KnownClient
 
 CONCURRENT = 50
 LIMIT = throttle.DEFAULT_LOGIN_PER_MINUTE

@@ -12,7 +12,7 @@ from html import unescape
 import pytest
 from fastapi.testclient import TestClient
 
-from analytics.identity import verify_claim
+from analytics.core.identity import verify_claim
 from tests.web.conftest import Console
 from web import settings as web_settings
 from web.demo import DEMO_TOKEN_TTL_S

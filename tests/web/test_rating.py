@@ -21,8 +21,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from analytics.db import make_engine, make_sessionmaker
-from analytics.models import Conversation
+from analytics.store.db import make_engine, make_sessionmaker
+from analytics.store.models import Conversation
 from tests.web.conftest import Console
 from tests.web.servers import FakeRasa, fake_rasa
 from web import settings as web_settings

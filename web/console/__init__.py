@@ -1,7 +1,7 @@
 """The founder's console: inbox, conversations, customers, teaching the bot, take-over.
 
 :func:`web.app.create_app` includes ``router`` and calls ``setup(app)``. Both are loaded
-lazily (PEP 562) so that importing :mod:`web.console.models` (e.g. from the Alembic
+lazily (PEP 562) so that importing :mod:`analytics.store.models.console` (e.g. from the Alembic
 migration) stays light.
 """
 

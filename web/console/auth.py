@@ -2,7 +2,7 @@
 
 * Passwords are hashed with Argon2id (``argon2-cffi``). Before a password is checked, the
   login reserves an attempt in the store's throttle (:mod:`web.console.throttle`).
-* A session is a row of ``console_sessions`` (:class:`~web.console.models.StoredSession`):
+* A session is a row of ``console_sessions`` (:class:`~analytics.store.models.console.StoredSession`):
   the cookie carries a random session id signed with ``SESSION_SECRET`` (``itsdangerous``);
   the row (stored under the id's SHA-256) holds the user, the session's CSRF token and the
   interface language, and expires after :data:`SESSION_MAX_AGE_S`. Logout deletes the row,
@@ -33,7 +33,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from web.console.models import ConsoleState, ConsoleUser, StoredSession
+from analytics.store.models.console import ConsoleState, ConsoleUser, StoredSession
 
 logger = logging.getLogger(__name__)
 

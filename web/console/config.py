@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from analytics.settings import REPO_ROOT
+from analytics.core.settings import REPO_ROOT
 
 ENV_NLU_DIR = "CONSOLE_NLU_DIR"
 ENV_TEST_CONVERSATIONS_DIR = "CONSOLE_TEST_CONVERSATIONS_DIR"

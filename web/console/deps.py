@@ -23,8 +23,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from analytics.db import make_engine, make_sessionmaker
-from analytics.models import Conversation
+from analytics.store.db import make_engine, make_sessionmaker
+from analytics.store.models import Conversation
 from web.console import auth
 from web.console.config import get_config
 from web.console.facts import FACTS, risk_band

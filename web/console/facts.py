@@ -43,7 +43,7 @@ from sqlalchemy import Engine, Table, delete, func, insert, inspect, select, tex
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from analytics.models import (
+from analytics.store.models import (
     ORDER_CANCELLED,
     ORDER_REFUNDED,
     ROLE_USER,
@@ -52,7 +52,7 @@ from analytics.models import (
     Message,
     Order,
 )
-from web.console.models import (
+from analytics.store.models.console import (
     ConsoleState,
     ConversationFacts,
     ConversationIntent,

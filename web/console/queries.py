@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, and_, column, false, func, literal_column, or_, select, table, text
 from sqlalchemy.orm import Session, selectinload
 
-from analytics.models import (
+from analytics.store.models import (
     CONV_OPEN,
     ROLE_USER,
     Conversation,
@@ -24,6 +24,15 @@ from analytics.models import (
     Order,
     Product,
     Subscription,
+)
+from analytics.store.models.console import (
+    ConversationFacts,
+    ConversationIntent,
+    ConversationTag,
+    CustomerFacts,
+    IntentCorrection,
+    Note,
+    Takeover,
 )
 from web.console.facts import (
     FTS_TABLE,
@@ -34,15 +43,6 @@ from web.console.facts import (
     load_json,
     risk_band,
     scores_for,
-)
-from web.console.models import (
-    ConversationFacts,
-    ConversationIntent,
-    ConversationTag,
-    CustomerFacts,
-    IntentCorrection,
-    Note,
-    Takeover,
 )
 
 PAGE_SIZE = 50

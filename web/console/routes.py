@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 
+from analytics.store.models.console import ConsoleUser
 from web.console import auth, routes_inbox, routes_shop, throttle
 from web.console.deps import (
     DB,
@@ -40,7 +41,6 @@ from web.console.deps import (
     set_session_cookie,
 )
 from web.console.i18n import LANGS, normalize_lang, t
-from web.console.models import ConsoleUser
 
 logger = logging.getLogger(__name__)
 

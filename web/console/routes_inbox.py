@@ -11,8 +11,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from analytics.ingest import dead_letter
-from analytics.models import CONV_OPEN, CONV_RESOLVED, Message
+from analytics.loop.ingest import dead_letter
+from analytics.store.models import CONV_OPEN, CONV_RESOLVED, Message
+from analytics.store.models.console import ConversationTag, IntentCorrection, Note, utcnow
 from web.console import queries
 from web.console.config import get_config
 from web.console.deps import (
@@ -28,7 +29,6 @@ from web.console.deps import (
 )
 from web.console.facts import FACTS
 from web.console.i18n import t
-from web.console.models import ConversationTag, IntentCorrection, Note, utcnow
 from web.console.routes_shop import rasa_bridge
 from web.console.teach import (
     TeachError,

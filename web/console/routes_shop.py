@@ -9,8 +9,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analytics.ingest import dead_letter
-from analytics.models import CONV_OPEN, LANGUAGES, ROLE_FOUNDER, Message
+from analytics.loop.ingest import dead_letter
+from analytics.store.models import CONV_OPEN, LANGUAGES, ROLE_FOUNDER, Message
+from analytics.store.models.console import IntentCorrection, Takeover, utcnow
 from web.console import charts, queries
 from web.console.config import get_config
 from web.console.deps import (
@@ -26,7 +27,6 @@ from web.console.deps import (
 )
 from web.console.facts import FACTS
 from web.console.i18n import t
-from web.console.models import IntentCorrection, Takeover, utcnow
 from web.console.retrain import RETRAINER
 from web.console.takeover import RasaBridge, TakeoverError
 from web.console.teach import corrections_overview, git_diff, language_dir

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import httpx
 
-from analytics.settings import REPO_ROOT
+from analytics.core.settings import REPO_ROOT
 from web.rasa_auth import rasa_headers
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from analytics.settings import REPO_ROOT
+from analytics.store.catalogue import CATALOGUE_PATH
 
 CORRECTIONS_FILE = "corrections.yml"
 LANG_DIRS = ("zh", "en", "mixed")
@@ -33,7 +33,7 @@ ANNOTATION_RE = re.compile(r"\[(?P<text>[^\]]+?)\]\((?P<entity>[^:)]+?)(?::(?P<v
 ORDER_RE = re.compile(r"(?<![A-Za-z0-9])LB\d{6}(?!\d)", re.IGNORECASE)
 CJK_RE = re.compile(r"[\u3400-\u9fff]")
 LATIN_RE = re.compile(r"[A-Za-z]")
-CATALOGUE = REPO_ROOT / "analytics" / "data" / "catalogue.csv"
+CATALOGUE = CATALOGUE_PATH
 EXCLUDED_INTENTS = frozenset({"nlu_fallback"})
 
 

@@ -35,8 +35,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from analytics.settings import env_int
-from web.console.models import KnownClient, LoginAttempts
+from analytics.core.settings import env_int
+from analytics.store.models.console import KnownClient, LoginAttempts
 from web.security import rate_key
 from web.settings import get_settings
 

@@ -1,0 +1,457 @@
+"""Storing mapped events: conversations, messages (redacted, scored) and live risk.
+
+:class:`MessageStore` writes a list of mapped events in the caller's transaction; the
+writer (:mod:`analytics.loop.ingest.writer`) decides the transaction and what happens when a
+list fails. Attribution:
+
+* a user message's customer (``messages.customer_id``) is the customer the door verified
+  on that very message (``metadata.verified_customer_id``), if it is in the store;
+* a bot message inherits the customer of the user message it answers (the sender's latest
+  user message), if any;
+* a conversation's ``customer_id`` is set once, from ``None`` to the first verified
+  customer who speaks in it, and never moved to a later speaker;
+* live risk is updated for each message's own customer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from analytics.brain.sentiment import SentimentScorer
+from analytics.loop.ingest.mapping import (
+    HANDOFF_ACTION,
+    KIND_ACTION,
+    KIND_BOT,
+    KIND_USER,
+    LISTEN_ACTION,
+    MappedEvent,
+)
+from analytics.loop.live_risk import Utterance, update_live_risks
+from analytics.loop.privacy import redact, redact_entities
+from analytics.store.models import (
+    CHANNEL_WEB,
+    CONV_OPEN,
+    LANG_ZH,
+    LANGUAGES,
+    ROLE_BOT,
+    ROLE_USER,
+    Base,
+    Conversation,
+    Customer,
+    Message,
+)
+
+logger = logging.getLogger(__name__)
+
+HANDOFF_REASON = "customer asked for a person"
+MAX_CACHED_CUSTOMERS = 50_000
+MAX_TRACKED_SENDERS = 100_000
+CHUNK = 500
+_MISSING = object()
+
+
+class StoreCounts:
+    """What one :meth:`MessageStore.store` call did (merged into the batch result).
+
+    Attributes:
+        messages: New messages stored.
+        duplicates: User/bot events whose key was already stored.
+        live_risk_updates: Live-risk rows written.
+        customers: Internal ids of verified customers who spoke.
+    """
+
+    def __init__(self) -> None:
+        """Start at zero."""
+        self.messages = 0
+        self.duplicates = 0
+        self.live_risk_updates = 0
+        self.customers: set[int] = set()
+
+
+class MessageStore:
+    """Writes mapped events, remembering per sender what later events need."""
+
+    def __init__(self, scorer: SentimentScorer, *, live_risk: bool = True) -> None:
+        """Create a store writer.
+
+        Args:
+            scorer: The sentiment scorer.
+            live_risk: Update live risk after user messages of verified customers.
+        """
+        self._scorer = scorer
+        self._live_risk = live_risk
+        self._customers: dict[str, int | None] = {}
+        self._last_action: dict[str, str] = {}
+        self._last_customer: dict[str, int | None] = {}
+
+    # Per-sender memory, saved and restored around an attempt that is rolled back.
+
+    def save(self, senders: set[str]) -> dict[str, tuple[object, object]]:
+        """The per-sender memory of ``senders`` (for :meth:`restore`)."""
+        return {
+            s: (self._last_action.get(s, _MISSING), self._last_customer.get(s, _MISSING))
+            for s in senders
+        }
+
+    def restore(self, saved: dict[str, tuple[object, object]]) -> None:
+        """Put back what :meth:`save` returned (after a rolled-back attempt)."""
+        for sender, (action, customer) in saved.items():
+            if action is _MISSING:
+                self._last_action.pop(sender, None)
+            else:
+                self._last_action[sender] = cast(str, action)
+            if customer is _MISSING:
+                self._last_customer.pop(sender, None)
+            else:
+                self._last_customer[sender] = cast(int | None, customer)
+
+    def _trim(self) -> None:
+        if len(self._last_action) > MAX_TRACKED_SENDERS:
+            self._last_action.clear()
+        if len(self._last_customer) > MAX_TRACKED_SENDERS:
+            self._last_customer.clear()
+
+    # Customers.
+
+    def _prefetch_customers(self, session: Session, externals: set[str]) -> None:
+        """Look up the verified customers that are not cached, in one query per chunk."""
+        wanted = sorted(e for e in externals if self._customers.get(e) is None)
+        if not wanted:
+            return
+        if len(self._customers) + len(wanted) > MAX_CACHED_CUSTOMERS:
+            self._customers.clear()
+        for external in wanted:
+            self._customers[external] = None
+        for start in range(0, len(wanted), CHUNK):
+            rows = session.execute(
+                select(Customer.external_id, Customer.id).where(
+                    Customer.external_id.in_(wanted[start : start + CHUNK])
+                )
+            )
+            for external, customer_id in rows:
+                self._customers[external] = customer_id
+        missing = [e for e in wanted if self._customers.get(e) is None]
+        if missing:
+            logger.warning("%d verified customer id(s) are not in the store", len(missing))
+
+    def _answered_customers(self, session: Session, senders: list[str]) -> None:
+        """Remember, for senders not in memory, the customer of their latest user message."""
+        if not senders:
+            return
+        for start in range(0, len(senders), CHUNK):
+            chunk = senders[start : start + CHUNK]
+            latest = (
+                select(Message.conversation_id, func.max(Message.created_at).label("at"))
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Conversation.sender_id.in_(chunk), Message.role == ROLE_USER)
+                .group_by(Message.conversation_id)
+                .subquery()
+            )
+            rows = session.execute(
+                select(Conversation.sender_id, Message.customer_id)
+                .join(Message, Message.conversation_id == Conversation.id)
+                .join(
+                    latest,
+                    and_(
+                        latest.c.conversation_id == Message.conversation_id,
+                        latest.c.at == Message.created_at,
+                    ),
+                )
+                .where(Message.role == ROLE_USER)
+            )
+            for sender_id, customer_id in rows:
+                self._last_customer[sender_id] = customer_id
+
+    # The batch.
+
+    def store(self, session: Session, mapped: Sequence[MappedEvent], counts: StoreCounts) -> None:
+        """Store mapped events (in the caller's transaction).
+
+        Args:
+            session: A session on the store.
+            mapped: The events, in publication order.
+            counts: Where to add what was done.
+        """
+        self._trim()
+        handoffs: set[str] = set()
+        messages: list[MappedEvent] = []
+        seen: set[str] = set()
+        for m in mapped:
+            if m.kind == KIND_ACTION:
+                if m.action == HANDOFF_ACTION:
+                    handoffs.add(m.sender_id)
+                if m.action and m.action != LISTEN_ACTION:
+                    self._last_action[m.sender_id] = m.action
+                continue
+            if m.kind == KIND_BOT:
+                m.action = self._last_action.get(m.sender_id) or m.action
+            if m.event_key not in seen:
+                seen.add(m.event_key)
+                messages.append(m)
+        if not messages and not handoffs:
+            return
+        existing: set[str] = set()
+        keys = [m.event_key for m in messages]
+        for start in range(0, len(keys), CHUNK):
+            existing.update(
+                session.scalars(
+                    select(Message.event_key).where(
+                        Message.event_key.in_(keys[start : start + CHUNK])
+                    )
+                )
+            )
+        fresh = [m for m in messages if m.event_key not in existing]
+        counts.duplicates += len(messages) - len(fresh)
+        customer_of = self._attribute(session, messages)
+        user_fresh = [m for m in fresh if m.kind == KIND_USER]
+        sentiments = self._scorer.score_many([redact(m.text or "") for m in user_fresh])
+        sentiment_of = {m.event_key: s for m, s in zip(user_fresh, sentiments, strict=True)}
+
+        by_sender: dict[str, list[MappedEvent]] = {}
+        for m in fresh:
+            by_sender.setdefault(m.sender_id, []).append(m)
+        known = self._conversations(session, sorted(set(by_sender) | handoffs))
+        with session.no_autoflush:
+            self._create_conversations(session, by_sender, customer_of, known)
+            updates = [
+                row
+                for sender_id, items in by_sender.items()
+                if (row := self._update(known[sender_id], items, customer_of)) is not None
+            ]
+            _flush_conversation_updates(session, updates)
+        for sender_id in handoffs:
+            flagged = known.get(sender_id)
+            if flagged is not None and not flagged.needs_handoff:
+                flagged.needs_handoff = True
+                flagged.handoff_reason = flagged.handoff_reason or HANDOFF_REASON
+                flagged.reviewed = False
+
+        rows = [
+            {
+                "conversation_id": known[m.sender_id].id,
+                "customer_id": customer_of.get(m.event_key),
+                "event_key": m.event_key,
+                "role": ROLE_USER if m.kind == KIND_USER else ROLE_BOT,
+                "text": redact(m.text or ""),
+                "language": m.language,
+                "intent": m.intent,
+                "confidence": m.confidence,
+                "entities": redact_entities(m.entities),
+                "action": m.action if m.kind == KIND_BOT else None,
+                "sentiment": sentiment_of.get(m.event_key),
+                "created_at": m.at,
+            }
+            for m in fresh
+        ]
+        if rows:
+            counts.messages += insert_ignoring_conflicts(session, Message, "event_key", rows)
+        session.flush()
+        self._update_live_risk(session, user_fresh, customer_of, sentiment_of, counts)
+
+    def _attribute(self, session: Session, messages: list[MappedEvent]) -> dict[str, int | None]:
+        """Each message's customer (event key -> internal customer id or ``None``)."""
+        self._prefetch_customers(
+            session, {m.customer for m in messages if m.kind == KIND_USER and m.customer}
+        )
+        first_kind: dict[str, str] = {}
+        for m in messages:
+            first_kind.setdefault(m.sender_id, m.kind)
+        self._answered_customers(
+            session,
+            sorted(
+                s for s, k in first_kind.items() if k == KIND_BOT and s not in self._last_customer
+            ),
+        )
+        customer_of: dict[str, int | None] = {}
+        for m in messages:
+            if m.kind == KIND_USER:
+                cid = self._customers.get(m.customer) if m.customer else None
+                self._last_customer[m.sender_id] = cid
+            else:
+                cid = self._last_customer.get(m.sender_id)
+            customer_of[m.event_key] = cid
+        return customer_of
+
+    @staticmethod
+    def _conversations(session: Session, senders: list[str]) -> dict[str, Conversation]:
+        known: dict[str, Conversation] = {}
+        for start in range(0, len(senders), CHUNK):
+            for conv in session.scalars(
+                select(Conversation).where(
+                    Conversation.sender_id.in_(senders[start : start + CHUNK])
+                )
+            ):
+                known[conv.sender_id] = conv
+        return known
+
+    def _create_conversations(
+        self,
+        session: Session,
+        by_sender: dict[str, list[MappedEvent]],
+        customer_of: dict[str, int | None],
+        known: dict[str, Conversation],
+    ) -> None:
+        """Insert the new conversations in one statement and add them to ``known``.
+
+        ``ON CONFLICT DO NOTHING`` on ``sender_id`` makes a concurrent creation by another
+        worker harmless: the rows are read back either way.
+        """
+        rows: list[dict[str, Any]] = []
+        for sender_id, items in by_sender.items():
+            if sender_id in known:
+                continue
+            customer_id = _first_customer(items, customer_of)
+            channel = next((m.channel for m in items if m.channel), None) or CHANNEL_WEB
+            rows.append(
+                {
+                    "sender_id": sender_id,
+                    "customer_id": customer_id,
+                    "channel": channel,
+                    "language": _conversation_language(session, items, None, customer_id),
+                    "started_at": min(m.at for m in items),
+                    "last_message_at": max(m.at for m in items),
+                    "needs_handoff": False,
+                    "status": CONV_OPEN,
+                    "reviewed": False,
+                }
+            )
+        if not rows:
+            return
+        insert_ignoring_conflicts(session, Conversation, "sender_id", rows)
+        known.update(self._conversations(session, [row["sender_id"] for row in rows]))
+
+    @staticmethod
+    def _update(
+        conv: Conversation, items: list[MappedEvent], customer_of: dict[str, int | None]
+    ) -> dict[str, Any] | None:
+        """The update of an existing conversation, or ``None`` if nothing changes.
+
+        The values are also set on ``conv`` as committed (the executemany UPDATE of
+        :func:`_flush_conversation_updates` writes them).
+        """
+        channel = next((m.channel for m in items if m.channel), None) or conv.channel
+        customer_id = conv.customer_id
+        if customer_id is None:
+            customer_id = _first_customer(items, customer_of)
+        values = {
+            "customer_id": customer_id,
+            "language": _conversation_language(None, items, conv, customer_id),
+            "channel": channel,
+            "status": CONV_OPEN,
+            "started_at": min(conv.started_at, *(m.at for m in items)),
+            "last_message_at": max(conv.last_message_at, *(m.at for m in items)),
+        }
+        if all(getattr(conv, key) == value for key, value in values.items()):
+            return None
+        for key, value in values.items():
+            set_committed_value(conv, key, value)
+        return {"conv_id": conv.id, **{f"v_{key}": value for key, value in values.items()}}
+
+    def _update_live_risk(
+        self,
+        session: Session,
+        user_fresh: list[MappedEvent],
+        customer_of: dict[str, int | None],
+        sentiment_of: dict[str, float | None],
+        counts: StoreCounts,
+    ) -> None:
+        """One update per customer and batch, from their last message (with the intents of
+        their earlier messages in the batch): a live chat has one message per batch."""
+        said: dict[int, list[MappedEvent]] = {}
+        for m in user_fresh:
+            customer_id = customer_of.get(m.event_key)
+            if customer_id is not None:
+                said.setdefault(customer_id, []).append(m)
+        counts.customers.update(said)
+        if not self._live_risk or not said:
+            return
+        updates: dict[int, Utterance] = {}
+        for customer_id, items in said.items():
+            last = items[-1]
+            scores = [s for s in (sentiment_of.get(m.event_key) for m in items) if s is not None]
+            updates[customer_id] = Utterance(
+                intent=last.intent,
+                sentiment=min(scores) if scores else None,
+                at=last.at,
+                sender_id=last.sender_id,
+                event_key=last.event_key,
+                earlier_intents=tuple(m.intent for m in items[:-1] if m.intent),
+            )
+        update_live_risks(session, updates)
+        counts.live_risk_updates += len(updates)
+
+
+def _first_customer(items: list[MappedEvent], customer_of: dict[str, int | None]) -> int | None:
+    """The first verified customer among a sender's user messages (``None`` if anonymous)."""
+    for m in items:
+        if m.kind == KIND_USER and customer_of.get(m.event_key) is not None:
+            return customer_of[m.event_key]
+    return None
+
+
+def _conversation_language(
+    session: Session | None,
+    items: list[MappedEvent],
+    existing: Conversation | None,
+    customer_id: int | None,
+) -> str:
+    for m in reversed(items):
+        if m.kind == KIND_USER and m.language in LANGUAGES:
+            return str(m.language)
+    if existing is not None:
+        return existing.language
+    if customer_id is not None and session is not None:
+        customer = session.get(Customer, customer_id)
+        if customer is not None and customer.language in LANGUAGES:
+            return customer.language
+    for m in items:
+        if m.kind == KIND_BOT and m.language in LANGUAGES:
+            return str(m.language)
+    return LANG_ZH
+
+
+def _flush_conversation_updates(session: Session, updates: list[dict[str, Any]]) -> None:
+    """Write the queued conversation updates with one executemany statement."""
+    if not updates:
+        return
+    table = cast(Table, Conversation.__table__)
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("conv_id"))
+        .values({key[2:]: bindparam(key) for key in updates[0] if key != "conv_id"})
+    )
+    session.execute(stmt, updates)
+
+
+def insert_ignoring_conflicts(
+    session: Session, model: type[Base], key: str, rows: list[dict[str, Any]]
+) -> int:
+    """Multi-row ``INSERT .. ON CONFLICT (key) DO NOTHING``; returns the rows inserted.
+
+    Args:
+        session: A session on the store.
+        model: The model of the table.
+        key: The unique column.
+        rows: The rows.
+
+    Returns:
+        How many rows were inserted.
+    """
+    table = cast(Table, model.__table__)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        stmt = insert(table)
+    outcome: Any = session.execute(stmt, rows)
+    count = getattr(outcome, "rowcount", None)
+    return int(count) if isinstance(count, int) and count >= 0 else len(rows)

@@ -1,0 +1,101 @@
+"""Identity tokens: the shared test vectors, expiry, and malformed claims never raise."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analytics.core.identity import (
+    MAX_TTL_SECONDS,
+    identity_metadata,
+    legacy_hash,
+    sign_token,
+    verified_customer_id,
+    verify_claim,
+)
+
+VECTORS = json.loads(
+    (Path(__file__).resolve().parents[2] / "fixtures" / "identity_vectors.json").read_text()
+)
+
+
+def test_signing_matches_the_vectors() -> None:
+    secret = VECTORS["secret"]
+    for case in VECTORS["sign"]:
+        assert sign_token(case["customer_id"], case["expires_at"], secret) == case["token"]
+        assert legacy_hash(case["customer_id"], secret) == case["legacy_hash"]
+
+
+@pytest.mark.parametrize("case", VECTORS["verify"], ids=lambda c: c["name"])
+def test_verification_matches_the_vectors(case: dict) -> None:
+    got = verify_claim(
+        case["metadata"], VECTORS["secret"], now=VECTORS["now"], accept_legacy=case["accept_legacy"]
+    )
+    assert got == case["expect"]
+
+
+def test_legacy_hash_is_rfc_4231_hmac_sha256() -> None:
+    # RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?"
+    assert (
+        legacy_hash("what do ya want for nothing?", "Jefe")
+        == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    )
+
+
+def test_metadata_round_trip_and_expiry() -> None:
+    metadata = identity_metadata("cus_0001", "s", ttl_seconds=60, now=1000.0)
+    assert metadata["expires_at"] == 1060
+    assert verify_claim(metadata, "s", now=1059) == "cus_0001"
+    assert verify_claim(metadata, "s", now=1060) is None
+    assert verify_claim(metadata, "other secret", now=1000) is None
+    assert verify_claim(metadata, None, now=1000) is None
+
+
+def test_bad_lifetimes_and_ids_are_refused_when_signing() -> None:
+    with pytest.raises(ValueError):
+        identity_metadata("", "s")
+    with pytest.raises(ValueError):
+        identity_metadata("cus_0001", "s", ttl_seconds=MAX_TTL_SECONDS + 1)
+    with pytest.raises(ValueError):
+        identity_metadata("cus_0001", "s", ttl_seconds=0)
+
+
+def test_only_the_doors_verdict_counts_downstream() -> None:
+    assert verified_customer_id({"verified_customer_id": "cus_0001"}) == "cus_0001"
+    assert verified_customer_id({"customer_id": "cus_0001", "customer_hash": "x"}) is None
+    assert verified_customer_id({"verified_customer_id": 7}) is None
+    assert verified_customer_id(None) is None
+
+
+def test_identity_cli_prints_one_line_of_verifiable_json() -> None:
+    repo = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": str(repo), "IDENTITY_SECRET": "cli-secret"}
+    result = subprocess.run(
+        [sys.executable, "-m", "analytics", "identity", "cus_0001"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    metadata = json.loads(lines[0])
+    assert set(metadata) == {"customer_id", "expires_at", "customer_token"}
+    assert verify_claim(metadata, "cli-secret") == "cus_0001"
+    assert verify_claim(metadata, "other-secret") is None
+    bad = subprocess.run(
+        [sys.executable, "-m", "analytics", "identity", "x" * 200],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "error:" in bad.stderr
