@@ -182,7 +182,9 @@ def split_bot_examples(
     return train, test
 
 
-def product_glossary(catalogue: Path = REPO / "analytics" / "store" / "data" / "catalogue.csv") -> dict:
+def product_glossary(
+    catalogue: Path = REPO / "analytics" / "store" / "data" / "catalogue.csv",
+) -> dict:
     """Product names zh -> en from the catalogue (empty when missing)."""
     if not catalogue.is_file():
         return {}
