@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from analytics.loop.live_risk import LEVEL_HIGH, get_live_risk
+from analytics.core.vocabulary import RISK_LEVEL_HIGH
+from analytics.loop.live_risk import get_live_risk
 from analytics.store.models import Customer, CustomerScore, LiveRisk
 from analytics.store.scores import VIP_VALUE_CENTS, get_scores
 
@@ -53,7 +54,7 @@ def live_risk_of(session: Session, customer: Customer | None) -> LiveRisk | None
 
 def live_alert_reason(live: LiveRisk | None) -> str | None:
     """Why the live risk is high (its top reason, in English for the founder), else None."""
-    if live is None or live.level != LEVEL_HIGH:
+    if live is None or live.level != RISK_LEVEL_HIGH:
         return None
     reasons = live.reasons or []
     top = reasons[0].get("en") if reasons and isinstance(reasons[0], dict) else None

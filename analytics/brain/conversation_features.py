@@ -38,6 +38,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analytics.core.vocabulary import NEGATIVE_SENTIMENT
 from analytics.store.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,6 @@ MESSAGE_COLUMNS = (
 )
 
 WINDOWS: tuple[int, ...] = (30, 90)
-NEGATIVE_SENTIMENT = -0.3
 REPEAT_CONTACT_HOURS = 72.0
 LOW_RATING = 2
 NEGATIVE_INTENTS = frozenset(

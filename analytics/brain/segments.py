@@ -31,26 +31,9 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["RFM_COLUMNS", "SEGMENT_NAMES", "RFMSegmenter", "segment_name"]
+__all__ = ["RFM_COLUMNS", "RFMSegmenter"]
 
 RFM_COLUMNS = ("recency_days", "frequency", "monetary")
-
-#: segment key -> (English name, Chinese name)
-SEGMENT_NAMES: dict[str, tuple[str, str]] = {
-    "champions": ("Champions", "忠实客户"),
-    "loyal": ("Loyal", "老客户"),
-    "potential": ("Potential loyalists", "潜力客户"),
-    "new": ("New", "新客户"),
-    "at_risk": ("At risk", "流失风险"),
-    "hibernating": ("Hibernating", "沉睡客户"),
-    "lost": ("Lost", "已流失"),
-}
-
-
-def segment_name(key: str, language: str = "en") -> str:
-    """Human-readable name of a segment key in ``"en"`` or ``"zh"``."""
-    en, zh = SEGMENT_NAMES[key]
-    return zh if language == "zh" else en
 
 
 class RFMSegmenter(BaseEstimator):

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from analytics.core.language import cjk_count, latin_letter_count
 from analytics.core.settings import REPO_ROOT
 
 logger = logging.getLogger(__name__)
@@ -44,8 +45,6 @@ POSITIVE_INTENTS = ("praise", "thank")
 NEUTRAL_INTENTS = ("order_status", "pricing", "shipping_info", "account_status")
 HOLDOUT_SEED = 0
 HOLDOUT_SHARE = 0.2
-_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
-_LATIN_RE = re.compile(r"[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -279,8 +278,8 @@ class SentimentScorer:
         shares: list[tuple[float, float]] = []
         zh_idx: list[int] = []
         for i, text in enumerate(texts):
-            cjk = len(_CJK_RE.findall(text or ""))
-            latin = len(_LATIN_RE.findall(text or ""))
+            cjk = cjk_count(text)
+            latin = latin_letter_count(text)
             total = cjk + latin / 4.0  # roughly, one Chinese character per English word
             shares.append((cjk / total if total else 0.0, total))
             if cjk:

@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, text
 from tqdm import tqdm
 
+from analytics.core.vocabulary import LANG_EN, LANG_ZH
 from analytics.demo import customers as demo
 from analytics.store.catalogue import CATALOGUE_PATH, CatalogueRow, load_catalogue
 from analytics.store.models import (
@@ -56,8 +57,6 @@ from analytics.store.models import (
     EVENT_RESUME,
     EVENT_SKIP,
     EVENT_START,
-    LANG_EN,
-    LANG_ZH,
     ORDER_CANCELLED,
     ORDER_DELIVERED,
     ORDER_PAID,

@@ -31,19 +31,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from analytics.brain.conversation_features import customers_conversation_features
+from analytics.core.vocabulary import ANGRY_SENTIMENT, RISK_LEVEL_HIGH, risk_band
 from analytics.store.models import SHIP_DELIVERED, Customer, LiveRisk, Order
 
 logger = logging.getLogger(__name__)
 
 PRIOR_RISK = 0.2
 """Risk of a customer the nightly brain has not scored yet."""
-HIGH = 0.5
-MEDIUM = 0.25
-LEVEL_LOW = "low"
-LEVEL_MEDIUM = "medium"
-LEVEL_HIGH = "high"
 LATE_ORDER_LOOKBACK = timedelta(days=60)
-ANGRY_SENTIMENT = -0.5
 _EPSILON = timedelta(microseconds=1)
 
 _EN_TIMES = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times"}
@@ -118,22 +113,6 @@ def _logit(p: float) -> float:
 
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
-
-
-def level_of(score: float) -> str:
-    """The level of a risk score.
-
-    Args:
-        score: Probability in [0, 1].
-
-    Returns:
-        ``high`` (>= 0.5), ``medium`` (>= 0.25) or ``low``.
-    """
-    if score >= HIGH:
-        return LEVEL_HIGH
-    if score >= MEDIUM:
-        return LEVEL_MEDIUM
-    return LEVEL_LOW
 
 
 def late_order_customers(session: Session, at_by_customer: dict[int, datetime]) -> set[int]:
@@ -359,8 +338,8 @@ def update_live_risks(session: Session, updates: dict[int, Utterance]) -> dict[i
         reasons = explain(utterance, features[cid], late_order=cid in late)
         base = bases[cid]
         score = _sigmoid(_logit(base) + sum(r.contribution for r in reasons))
-        level = level_of(score)
-        previous_level = level_of(base) if row is None else row.level
+        level = risk_band(score)
+        previous_level = risk_band(base) if row is None else row.level
         values: dict[str, Any] = {
             "score": round(score, 4),
             "base_score": round(base, 4),
@@ -369,8 +348,8 @@ def update_live_risks(session: Session, updates: dict[int, Utterance]) -> dict[i
             "features": {k: round(v, 4) for k, v in features[cid].items()},
             "sender_id": utterance.sender_id,
             "event_key": utterance.event_key,
-            "alert": level == LEVEL_HIGH
-            and (previous_level != LEVEL_HIGH or bool(row is not None and row.alert)),
+            "alert": level == RISK_LEVEL_HIGH
+            and (previous_level != RISK_LEVEL_HIGH or bool(row is not None and row.alert)),
             "updated_at": at,
         }
         if row is None:
@@ -382,7 +361,7 @@ def update_live_risks(session: Session, updates: dict[int, Utterance]) -> dict[i
             for key, value in values.items():
                 set_committed_value(row, key, value)
             changed.append({"pk": cid, **{f"v_{key}": value for key, value in values.items()}})
-        if level == LEVEL_HIGH and previous_level != LEVEL_HIGH:
+        if level == RISK_LEVEL_HIGH and previous_level != RISK_LEVEL_HIGH:
             logger.debug("Live risk of customer %s rose to high (%.2f)", cid, score)
         out[cid] = row
     if changed:

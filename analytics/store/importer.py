@@ -55,6 +55,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from analytics.core.vocabulary import LANG_ZH, LANGUAGES
 from analytics.store.importer_values import (
     MAX_TOTAL_CENTS,
     SHOP_TZ,
@@ -71,8 +72,6 @@ from analytics.store.importer_values import (
 )
 from analytics.store.models import (
     CATEGORIES,
-    LANG_ZH,
-    LANGUAGES,
     ORDER_STATUSES,
     SHIPPING_STATUSES,
     Customer,

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from analytics.core.vocabulary import LANG_ZH, LANGUAGES
 from analytics.store.models import (
     CATEGORY_SUBSCRIPTION,
     CHANNEL_WEB,
@@ -23,8 +24,6 @@ from analytics.store.models import (
     EVENT_CANCEL,
     EVENT_PAUSE,
     EVENT_RESUME,
-    LANG_ZH,
-    LANGUAGES,
     MESSAGE_ROLES,
     ORDER_CANCELLED,
     ORDER_REFUNDED,

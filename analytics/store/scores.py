@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analytics.core.vocabulary import RISK_HIGH
 from analytics.store.models import SUB_ACTIVE, SUB_PAUSED, Customer, CustomerScore
 
 __all__ = [
-    "HIGH_RISK",
     "HIGH_VALUE_CENTS",
     "CustomerScore",
     "RetentionOffer",
@@ -31,8 +31,6 @@ __all__ = [
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "var" / "models" / "brain"
 """Where ``python -m analytics score`` saves and loads the brain's models."""
 
-HIGH_RISK = 0.5
-"""Churn probability (90 days) from which a customer counts as high risk."""
 HIGH_VALUE_CENTS = 50_000
 """Lifetime value (CNY cents) from which a customer counts as high value."""
 VIP_VALUE_CENTS = 150_000
@@ -102,7 +100,7 @@ def choose_retention_offer(
     score: CustomerScore | None,
     customer: Customer | Any,
     *,
-    high_risk: float = HIGH_RISK,
+    high_risk: float = RISK_HIGH,
     high_value_cents: int = HIGH_VALUE_CENTS,
     vip_value_cents: int = VIP_VALUE_CENTS,
     friction_support_max: float = FRICTION_SUPPORT_MAX,

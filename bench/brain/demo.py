@@ -32,7 +32,7 @@ from sqlalchemy import select
 from analytics.brain.clv import BetaGeoModel, rfm_summary
 from analytics.brain.features import load_frames
 from analytics.brain.pipeline import BrainConfig, run
-from analytics.brain.segments import segment_name
+from analytics.core.vocabulary import segment_name
 from analytics.demo import customers as demo
 from analytics.demo.generator import seed_database
 from analytics.store.db import make_engine, make_sessionmaker

@@ -9,8 +9,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analytics.core.vocabulary import LANGUAGES
 from analytics.loop.ingest import dead_letter
-from analytics.store.models import CONV_OPEN, LANGUAGES, ROLE_FOUNDER, Message
+from analytics.store.models import CONV_OPEN, ROLE_FOUNDER, Message
 from analytics.store.models.console import IntentCorrection, Takeover, utcnow
 from web.console import charts, queries
 from web.console.config import get_config

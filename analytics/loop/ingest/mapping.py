@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from analytics.core.identity import verified_customer_id
+from analytics.core.language import detect_language
+from analytics.core.vocabulary import LANG_EN, LANG_ZH
 from analytics.loop.ingest.clean import (
     MAX_TEXT_CHARS,
     clean_float,
@@ -39,7 +40,7 @@ from analytics.loop.ingest.clean import (
     clean_text,
     clean_value,
 )
-from analytics.store.models import CHANNEL_WEB, LANG_EN, LANG_ZH
+from analytics.store.models import CHANNEL_WEB
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,6 @@ LISTEN_ACTION = "action_listen"
 WEB_CHANNELS = frozenset({"rest", "socketio", "web", ""})
 MAX_NAME_CHARS = 100
 MAX_SENDER_CHARS = 10_000
-_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass
@@ -119,11 +119,6 @@ def channel_name(input_channel: str | None) -> str:
     return CHANNEL_WEB if name in WEB_CHANNELS else name[:40]
 
 
-def script_language(text: str) -> str:
-    """``zh`` if the text contains Chinese characters, else ``en``."""
-    return LANG_ZH if _CJK_RE.search(text or "") else LANG_EN
-
-
 def _timestamp(kind: str, value: Any) -> datetime:  # noqa: ANN401
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{kind} event without a numeric timestamp")
@@ -175,7 +170,7 @@ def map_event(event: dict[str, Any]) -> MappedEvent | None:
             sender_id,
             at,
             text=text,
-            language=script_language(text),
+            language=detect_language(text),
             action=clean_optional(metadata.get("utter_action"), MAX_NAME_CHARS),
         )
     raw_parse = event.get("parse_data")
@@ -184,7 +179,7 @@ def map_event(event: dict[str, Any]) -> MappedEvent | None:
     intent: dict[str, Any] = raw_intent if isinstance(raw_intent, dict) else {}
     language = parse.get("language")
     if language not in (LANG_ZH, LANG_EN, "mixed"):
-        language = script_language(text)
+        language = detect_language(text)
     raw_entities = parse.get("entities")
     entities = clean_value(raw_entities) if isinstance(raw_entities, list) else None
     raw_channel = event.get("input_channel")

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from analytics.brain.sentiment import SentimentScorer
+from analytics.core.vocabulary import LANG_ZH, LANGUAGES
 from analytics.loop.ingest.mapping import (
     HANDOFF_ACTION,
     KIND_ACTION,
@@ -38,8 +39,6 @@ from analytics.loop.privacy import redact, redact_entities
 from analytics.store.models import (
     CHANNEL_WEB,
     CONV_OPEN,
-    LANG_ZH,
-    LANGUAGES,
     ROLE_BOT,
     ROLE_USER,
     Base,

@@ -31,13 +31,12 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from analytics.core.vocabulary import LANG_ZH, LANGUAGES
+
 logger = logging.getLogger(__name__)
 
 # --- fixed vocabularies -------------------------------------------------------------
 
-LANG_ZH = "zh"
-LANG_EN = "en"
-LANGUAGES = (LANG_ZH, LANG_EN)
 
 CATEGORY_TEA = "tea"
 CATEGORY_COFFEE = "coffee"

@@ -10,7 +10,8 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
-from analytics.brain.segments import SEGMENT_NAMES, RFMSegmenter, segment_name
+from analytics.brain.segments import RFMSegmenter
+from analytics.core.vocabulary import SEGMENT_NAMES, segment_name
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analytics.core.vocabulary import RISK_LEVEL_HIGH
 from analytics.demo import customers as demo
 from analytics.loop.live_risk import (
-    LEVEL_HIGH,
     PRIOR_RISK,
     Utterance,
     explain,
@@ -79,7 +79,7 @@ def test_cancel_and_anger_raise_risk_and_alert(session: Session) -> None:
     assert [r["code"] for r in first.reasons] == ["upset"]
     u2 = _say(session, cus, "lr-cancel", 1, "cancel_subscription", -0.4, NOW + timedelta(minutes=1))
     second = update_live_risk(session, cus.id, u2)
-    assert second.score > 0.5 and second.level == LEVEL_HIGH
+    assert second.score > 0.5 and second.level == RISK_LEVEL_HIGH
     assert second.reasons[0]["code"] == "cancel_intent"
     assert second.reasons[0]["en"] == "wants to cancel the subscription"
     assert second.alert

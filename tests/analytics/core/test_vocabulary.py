@@ -1,0 +1,39 @@
+"""The shared vocabulary: risk bands, segment names, languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from analytics.core import vocabulary as v
+
+
+@pytest.mark.parametrize(
+    ("score", "band"),
+    [
+        (None, "low"),
+        (0.0, "low"),
+        (0.2499, "low"),
+        (0.25, "medium"),
+        (0.4999, "medium"),
+        (0.5, "high"),
+        (1.0, "high"),
+    ],
+)
+def test_risk_band_edges(score: float | None, band: str) -> None:
+    assert v.risk_band(score) == band
+
+
+def test_bands_are_ordered_and_named_once() -> None:
+    assert v.RISK_BANDS == ("low", "medium", "high")
+    assert 0 < v.RISK_MEDIUM < v.RISK_HIGH < 1
+    assert v.ANGRY_SENTIMENT < v.NEGATIVE_SENTIMENT < 0
+
+
+def test_segment_names_in_both_languages() -> None:
+    assert v.segment_name(v.SEGMENT_AT_RISK, v.LANG_ZH) == "流失风险"
+    assert v.segment_name(v.SEGMENT_CHAMPIONS) == "Champions"
+    assert set(v.SEGMENTS) == set(v.SEGMENT_NAMES)
+    for en, zh in v.SEGMENT_NAMES.values():
+        assert en.isascii() and not zh.isascii()
+    with pytest.raises(KeyError):
+        v.segment_name("vip")
