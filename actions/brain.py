@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from analytics.brain.offers import VIP_VALUE_CENTS
 from analytics.core.vocabulary import RISK_LEVEL_HIGH
 from analytics.loop.live_risk import get_live_risk
 from analytics.store.models import Customer, CustomerScore, LiveRisk
-from analytics.store.scores import VIP_VALUE_CENTS, get_scores
+from analytics.store.scores import get_scores
 
 LANG_EN = "en"
 VIP_SEGMENTS = frozenset({"champions"})

@@ -19,9 +19,9 @@ from actions import formatting as fmt
 from actions.account import plan_name
 from actions.base import ShopAction, Turn
 from analytics.brain import offers
+from analytics.brain.offers import choose_retention_offer
 from analytics.store import repositories as repo
 from analytics.store.models import Subscription
-from analytics.store.scores import choose_retention_offer
 
 logger = logging.getLogger(__name__)
 

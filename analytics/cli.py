@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     identity.add_argument(
         "--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="lifetime in seconds (default 1 day)"
     )
-    from analytics.store.scores import add_score_arguments  # the brain (issue 3)
+    from analytics.brain.options import add_score_arguments
 
     add_score_arguments(sub.add_parser("score", help="fit/load the brain, score every customer"))
     return parser

@@ -9,16 +9,23 @@ founder (and the churn model) how well offers work.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analytics.core.vocabulary import RISK_HIGH, SEGMENT_AT_RISK, SEGMENT_CHAMPIONS, SEGMENT_LOYAL
 from analytics.store.models import (
     OFFER_COOLDOWN,
     OUTCOME_ACCEPTED,
     OUTCOME_DECLINED,
     OUTCOME_OFFERED,
+    SUB_ACTIVE,
+    SUB_PAUSED,
+    Customer,
+    CustomerScore,
     RetentionOfferRecord,
     Subscription,
 )
@@ -78,3 +85,114 @@ def resolve_offer(
     record.resolved_at = at
     session.flush()
     return record
+
+
+# --- which offer, if any, before a cancellation goes through ---------------------------
+
+
+HIGH_VALUE_CENTS = 50_000
+"""Lifetime value (CNY cents) from which a customer counts as high value."""
+
+
+VIP_VALUE_CENTS = 150_000
+"""Lifetime value above which the bigger offer (a free month) is made."""
+
+
+FRICTION_SUPPORT_MAX = 50.0
+"""Support component (0-100) at or below which service friction counts as risk."""
+
+
+HIGH_VALUE_SEGMENTS = frozenset({SEGMENT_CHAMPIONS, SEGMENT_LOYAL, SEGMENT_AT_RISK})
+
+
+@dataclass(frozen=True)
+class RetentionOffer:
+    """An offer the bot may make before a cancellation goes through.
+
+    The texts never mention scores, risk or value; they are what the customer reads.
+    """
+
+    kind: str  # "free_month" | "discount_3_boxes" | "discount_next_order"
+    text_en: str
+    text_zh: str
+
+    def text(self, language: str) -> str:
+        """The offer in ``zh`` or ``en``."""
+        return self.text_zh if language == "zh" else self.text_en
+
+
+OFFERS: dict[str, RetentionOffer] = {
+    "free_month": RetentionOffer(
+        "free_month",
+        "Before you go: as a thank-you for being with us, your next box is on us. "
+        "Would you like to keep your subscription with a free month?",
+        "在您离开之前：感谢您一直以来的支持，下一期礼盒我们免费送您。要不要保留订阅，免费体验一个月？",
+    ),
+    "discount_3_boxes": RetentionOffer(
+        "discount_3_boxes",
+        "Before you go: we can take 20% off your next 3 boxes. Would you like to stay?",
+        "在您离开之前：我们可以为您接下来的 3 期礼盒打八折。要不要继续订阅？",
+    ),
+    "discount_next_order": RetentionOffer(
+        "discount_next_order",
+        "We'd love to see you again: here is 20% off your next order.",
+        "期待再次为您服务：下一笔订单我们为您打八折。",
+    ),
+}
+
+
+def _has_live_subscription(customer: Any) -> bool:
+    subs = getattr(customer, "subscriptions", None) or []
+    return any(getattr(s, "status", None) in (SUB_ACTIVE, SUB_PAUSED) for s in subs)
+
+
+def choose_retention_offer(
+    score: CustomerScore | None,
+    customer: Customer | Any,
+    *,
+    high_risk: float = RISK_HIGH,
+    high_value_cents: int = HIGH_VALUE_CENTS,
+    vip_value_cents: int = VIP_VALUE_CENTS,
+    friction_support_max: float = FRICTION_SUPPORT_MAX,
+    live_risk: float | None = None,
+) -> RetentionOffer | None:
+    """Pick a retention offer for a high-value, high-risk customer, else ``None``.
+
+    Value: CLV at least ``high_value_cents`` or a Champions / Loyal / At-risk segment.
+    Risk: churn probability at least ``high_risk``, or the churn lifecycle stage, or service
+    friction (support component of the health score at most ``friction_support_max``, i.e.
+    complaints, refunds, late deliveries or handoffs lately). Friction counts as risk because
+    the churn model predicts "no purchase in 90 days" and cannot see a cancellation in
+    progress: an unhappy VIP asking to cancel is exactly who the offer is for.
+
+    Offer: subscribers (active or paused) get a free month when their CLV is at least
+    ``vip_value_cents``, else 20% off the next 3 boxes; other customers 20% off their next
+    order. No scores, no offer.
+
+    Args:
+        score: The stored scores (:func:`get_scores`).
+        customer: The customer (its ``subscriptions`` are looked at, if loaded).
+        high_risk: Churn-probability threshold.
+        high_value_cents: Value threshold.
+        vip_value_cents: Value threshold of the free month.
+        friction_support_max: Support component at or below which friction counts as risk.
+        live_risk: The customer's live risk from this week's conversations
+            (:mod:`analytics.loop.live_risk`), if any; it counts like the churn risk.
+
+    Returns:
+        The offer (texts in both languages) or ``None``.
+    """
+    if score is None:
+        return None
+    support = (score.health_components or {}).get("support")
+    friction = support is not None and float(support) <= friction_support_max
+    risk = max(score.churn_risk, live_risk if live_risk is not None else 0.0)
+    at_risk = risk >= high_risk or score.lifecycle_stage == "churn" or friction
+    valuable = score.clv_cents >= high_value_cents or score.segment in HIGH_VALUE_SEGMENTS
+    if not (at_risk and valuable):
+        return None
+    if _has_live_subscription(customer):
+        if score.clv_cents >= vip_value_cents:
+            return OFFERS["free_month"]
+        return OFFERS["discount_3_boxes"]
+    return OFFERS["discount_next_order"]

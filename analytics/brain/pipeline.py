@@ -51,10 +51,10 @@ from analytics.brain.features import (
     training_population,
 )
 from analytics.brain.health import HealthScorer
+from analytics.brain.options import DEFAULT_MODEL_DIR, add_score_arguments
 from analytics.brain.recommend import ItemItemRecommender, precision_recall_at_k
 from analytics.brain.segments import RFMSegmenter
 from analytics.store.models import CustomerScore
-from analytics.store.scores import DEFAULT_MODEL_DIR, add_score_arguments
 
 logger = logging.getLogger(__name__)
 

@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from analytics.brain.clv import BetaGeoModel, rfm_summary
 from analytics.brain.features import load_frames
+from analytics.brain.offers import choose_retention_offer
 from analytics.brain.pipeline import BrainConfig, run
 from analytics.core.vocabulary import segment_name
 from analytics.demo import customers as demo
@@ -38,7 +39,7 @@ from analytics.demo.generator import seed_database
 from analytics.store.db import make_engine, make_sessionmaker
 from analytics.store.models import CustomerScore
 from analytics.store.repositories import get_customer
-from analytics.store.scores import choose_retention_offer, get_scores_by_external_id
+from analytics.store.scores import get_scores_by_external_id
 from bench.brain._common import md_table, provenance, write_subsection
 
 REFERENCE = datetime(2026, 11, 1, tzinfo=UTC)

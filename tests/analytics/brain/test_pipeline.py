@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from threadpoolctl import threadpool_limits
 
 from analytics.brain.features import load_frames
+from analytics.brain.offers import choose_retention_offer
 from analytics.brain.pipeline import (
     BrainConfig,
     fit_brain,
@@ -27,7 +28,7 @@ from analytics.demo.generator import generate_shop, write_shop
 from analytics.store.db import make_engine, make_sessionmaker, upgrade_to_head
 from analytics.store.models import CustomerScore
 from analytics.store.repositories import get_customer
-from analytics.store.scores import choose_retention_offer, get_scores_by_external_id
+from analytics.store.scores import get_scores_by_external_id
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 FAST = BrainConfig(n_train_cutoffs=4, churn_kwargs={"cv": 3, "hgb_params": {"max_iter": 80}})

@@ -9,14 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from analytics.brain.offers import choose_retention_offer
 from analytics.demo.generator import generate_shop, write_shop
 from analytics.store.db import make_engine, make_sessionmaker, upgrade_to_head
-from analytics.store.scores import (
-    CustomerScore,
-    choose_retention_offer,
-    get_scores,
-    get_scores_by_external_id,
-)
+from analytics.store.models import CustomerScore
+from analytics.store.scores import get_scores, get_scores_by_external_id
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
