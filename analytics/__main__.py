@@ -1,3 +1,5 @@
+"""``python -m analytics``: runs :func:`analytics.cli.main`."""
+
 from analytics.cli import main
 
 if __name__ == "__main__":

@@ -52,8 +52,9 @@ def rasa_arguments(argv: list[str], environ: dict[str, str]) -> list[str]:
 
 
 def request_max_size(environ: dict[str, str]) -> int:
-    """The largest HTTP request body Sanic reads: ``SANIC_REQUEST_MAX_SIZE`` if set, else
-    ``max(CHAT_MAX_BODY_BYTES, 1 MiB)``.
+    """The largest HTTP request body Sanic reads.
+
+    ``SANIC_REQUEST_MAX_SIZE`` if set, else ``max(CHAT_MAX_BODY_BYTES, 1 MiB)``.
 
     Args:
         environ: The environment.

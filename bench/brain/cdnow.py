@@ -116,6 +116,11 @@ def holdout_eval(tx: pd.DataFrame) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Fits BG/NBD and Gamma-Gamma on CDNOW, compares with the published fits and the holdout.
+
+    Args:
+        argv: Command-line arguments (default ``sys.argv[1:]``).
+    """
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args(argv)

@@ -40,6 +40,11 @@ def peak_rss_gb() -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Scores a synthetic shop of many customers and reports time and memory.
+
+    Args:
+        argv: Command-line arguments (default ``sys.argv[1:]``).
+    """
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--fit-customers", type=int, default=100_000)

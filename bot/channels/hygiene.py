@@ -24,7 +24,7 @@ _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def clean_text(text: str) -> str:
-    """Removes lone surrogates and control characters (keeps ``\\n`` and ``\\t``), NFC.
+    r"""Removes lone surrogates and control characters (keeps ``\n`` and ``\t``), NFC.
 
     Carriage returns become newlines. The result is safe to store anywhere (PostgreSQL
     refuses NUL; UTF-8 encoders refuse lone surrogates).

@@ -1,6 +1,6 @@
-"""Lookup-table and regex entity extraction that works for Chinese and English.
+r"""Lookup-table and regex entity extraction that works for Chinese and English.
 
-Rasa's ``RegexEntityExtractor`` either wraps lookups in ``\\b`` (which never matches
+Rasa's ``RegexEntityExtractor`` either wraps lookups in ``\b`` (which never matches
 between two Han characters, so "买西湖龙井吗" finds nothing) or drops word boundaries
 altogether (so "tea" matches inside "steam"). This extractor applies a boundary only
 on the Latin/digit side of a term, matches case- and Traditional/Simplified-insensitively
