@@ -81,7 +81,7 @@ def _rows(frames, cutoff: datetime) -> tuple[pd.DataFrame, pd.Series]:  # type: 
     return X, y
 
 
-def run_seed(seed: int, n_customers: int, n_train: int) -> dict[str, dict[str, float]]:
+def run_seed(seed: int, n_customers: int, n_train: int) -> dict[str, dict[str, Any]]:
     """Train and test the three feature sets on one generated shop."""
     data = generate_shop(n_customers, seed=seed, reference=REFERENCE)
     frames = frames_from_tables(data.tables)
@@ -106,7 +106,7 @@ def run_seed(seed: int, n_customers: int, n_train: int) -> dict[str, dict[str, f
         "chatted": (X_test["contacts_90d"] > 0).to_numpy(),
     }
     y = y_test.to_numpy()
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for name, cols in columns.items():
         model = ChurnModel(random_state=0)
         model.fit(X_train[cols], y_train.to_numpy())

@@ -72,10 +72,16 @@ def _loaders(quick: bool) -> dict[str, Callable[[], Dataset]]:
     }
     if not quick:
         return loaders
-    return {
-        name: (lambda f=loader: subsample(f(), labels=6, per_label=15))
-        for name, loader in loaders.items()
-    }
+    return {name: _quick(loader) for name, loader in loaders.items()}
+
+
+def _quick(loader: Callable[[], Dataset]) -> Callable[[], Dataset]:
+    """A loader of a small subsample (6 labels, 15 examples each) of ``loader``'s data."""
+
+    def load() -> Dataset:
+        return subsample(loader(), labels=6, per_label=15)
+
+    return load
 
 
 def _product_lookups() -> dict[str, list[str]]:
