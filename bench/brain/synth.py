@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.brain.features import StoreFrames
-from analytics.demo.generator import CLUSTERS
+from analytics.demo.profiles import CLUSTERS
 from analytics.store.catalogue import load_catalogue
 
 DAY = np.timedelta64(86_400, "s")

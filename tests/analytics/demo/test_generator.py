@@ -15,17 +15,15 @@ from sqlalchemy.orm import Session
 
 from analytics.cli import main
 from analytics.demo import customers as demo
-from analytics.demo.generator import (
+from analytics.demo.generator import ShopData, generate_shop, seed_database
+from analytics.demo.profiles import (
     CUSTOMER_TYPES,
     TYPE_BARGAIN,
     TYPE_COMPLAINER,
     TYPE_LAPSING,
     TYPE_LOYAL,
-    ShopData,
-    count_rows,
-    generate_shop,
-    seed_database,
 )
+from analytics.demo.writer import count_rows
 from analytics.store import repositories as repo
 from analytics.store.db import make_engine, make_sessionmaker
 from analytics.store.models import (
