@@ -3,8 +3,8 @@
 A draft is a row before ids are assigned: the simulation builds one :class:`CustomerDraft`
 per customer with its orders, subscriptions, refunds and conversations, and
 :mod:`analytics.demo.tables` turns them into table rows. :class:`Sim` carries one
-independent random stream, the reference date and the catalogue; every generating function
-of the package takes it as its first argument.
+independent random stream, the reference date and the catalogue; the functions that draw
+from a stream take it as their first argument.
 """
 
 from __future__ import annotations
