@@ -1,8 +1,14 @@
-/** Chat messages: their shape, what the server's history gives, and how one is drawn. */
+/**
+ * Chat messages: their shape, how the channel's payloads (history, bot messages, echoes) and
+ * the offline queue become messages, and how one is drawn.
+ */
 import { appendLinkified, el, safeHttpUrl } from "./dom";
 import type { Lang, Strings } from "./i18n";
+import type { Outgoing } from "./store";
 
 export type Role = "user" | "bot" | "founder";
+/** Who answers the customer (and may be typing). */
+export type Author = Exclude<Role, "user">;
 export type Status = "pending" | "sent" | "failed";
 
 export interface Button {
@@ -79,6 +85,19 @@ export function renderStatus(m: ChatMessage, node: HTMLElement, t: Strings): voi
         ? (m.note ?? t.failed)
         : null;
   if (meta && label) meta.append(el("span", "lb-state", ` · ${label}`));
+}
+
+/** Sets a message's delivery state and redraws it, if it is drawn. */
+export function updateStatus(
+  m: ChatMessage | undefined,
+  t: Strings,
+  status: Status,
+  note?: string,
+): void {
+  if (!m) return;
+  m.status = status;
+  m.note = note;
+  if (m.node) renderStatus(m, m.node, t);
 }
 
 export interface RenderOptions {
@@ -161,5 +180,16 @@ export function userEchoOf(data: unknown): ChatMessage | null {
     timestamp: typeof d.timestamp === "number" ? d.timestamp : Date.now() / 1000,
     clientId: typeof d.client_id === "string" ? d.client_id : undefined,
     status: "sent",
+  };
+}
+
+/** A queued (not yet acknowledged) message as the customer sees it. */
+export function queuedMessage(q: Outgoing): ChatMessage {
+  return {
+    role: "user",
+    text: q.display ?? q.text,
+    timestamp: q.at,
+    clientId: q.clientId,
+    status: "pending",
   };
 }

@@ -1,13 +1,16 @@
-/** The widget's DOM: a launcher and a chat panel in a shadow root (no text set here). */
+/**
+ * The widget's DOM: a launcher and a chat panel in a shadow root, and the helpers that show
+ * state in it (texts, connection, badge, counter, open, paused); the log's contents are
+ * log.ts's.
+ */
 import { MAX_CHARS } from "./config";
 import { el, randomId } from "./dom";
 import type { Lang, Strings } from "./i18n";
 import { CSS } from "./styles";
+import type { ConnectionState } from "./transport";
 
 const CHAT_ICON =
   "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2zm3 6h10V8H7v2zm0 4h7v-2H7v2z";
-
-export type ConnectionState = "online" | "offline" | "connecting";
 
 export interface Panel {
   root: HTMLDivElement;
@@ -129,6 +132,45 @@ export function buildPanel(host: HTMLElement, signedIn: boolean, rating: boolean
   };
 }
 
+/** What the customer does in the panel, for the controller. */
+export interface PanelActions {
+  /** The launcher: open or close. */
+  toggle(): void;
+  /** The close button or Escape. */
+  close(): void;
+  switchLang(): void;
+  endChat(): void;
+  /** The send button or Enter (Shift+Enter is a new line). */
+  submit(): void;
+  /** The input's text changed. */
+  typed(): void;
+}
+
+/** Connects the panel's controls to ``on``. */
+export function bindPanel(ui: Panel, on: PanelActions): void {
+  ui.launcher.addEventListener("click", () => on.toggle());
+  ui.closeBtn.addEventListener("click", () => on.close());
+  ui.langBtn.addEventListener("click", () => on.switchLang());
+  ui.endBtn.addEventListener("click", () => on.endChat());
+  ui.panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      on.close();
+    }
+  });
+  ui.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    on.submit();
+  });
+  ui.input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      on.submit();
+    }
+  });
+  ui.input.addEventListener("input", () => on.typed());
+}
+
 export interface TextOptions {
   lang: Lang;
   title: string | null;
@@ -192,4 +234,22 @@ export function showCounter(ui: Panel, t: Strings, notice: string | null): void 
   ui.note.textContent = note ?? "";
   ui.sendBtn.disabled = over;
   ui.input.setAttribute("aria-invalid", String(over));
+}
+
+/** Opens or closes the panel (focus is the caller's). */
+export function showOpen(ui: Panel, open: boolean): void {
+  ui.panel.hidden = !open;
+  ui.root.classList.toggle("lb-open", open);
+  ui.launcher.setAttribute("aria-expanded", String(open));
+}
+
+/** The "founder has taken over" banner. */
+export function showPaused(ui: Panel, paused: boolean): void {
+  ui.banner.hidden = !paused;
+  ui.root.dataset.paused = String(paused);
+}
+
+/** Keeps the newest line of the log in view. */
+export function scrollDown(ui: Panel): void {
+  ui.log.scrollTop = ui.log.scrollHeight;
 }

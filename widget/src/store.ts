@@ -62,6 +62,12 @@ export class Store {
     return stored;
   }
 
+  /** The stored session token if the stored session is ``sessionId``, else null. */
+  tokenFor(sessionId: string | null): string | null {
+    const stored = this.load();
+    return stored.sessionId === sessionId ? stored.sessionToken : null;
+  }
+
   /**
    * Records a confirmed session and its token. Another tab may have stored a newer token of
    * the same session meanwhile: the newest one is kept (the channel accepts older ones only

@@ -10,148 +10,94 @@
  *
  * See docs/widget.md for every attribute and the channel's events.
  */
-import { io, type Socket } from "socket.io-client";
-
 import { MAX_CHARS, readConfig, type Config } from "./config";
-import { el, randomId } from "./dom";
 import { STRINGS, type Lang, type Strings } from "./i18n";
-import {
-  botMessageOf,
-  historyMessages,
-  renderMessage,
-  renderStatus,
-  userEchoOf,
-  type ChatMessage,
-  type Status,
-} from "./messages";
+import { ChatLog } from "./log";
+import { queuedMessage, type ChatMessage } from "./messages";
+import { Outbox } from "./outbox";
 import {
   applyStrings,
+  bindPanel,
   buildPanel,
+  scrollDown,
   showBadge,
   showCounter,
+  showOpen,
+  showPaused,
   showStatus,
-  type ConnectionState,
   type Panel,
 } from "./panel";
 import { buildRating, postRating, pressFace, showRated, type RatingBox } from "./rating";
-import { deliver } from "./outbox";
 import { Store } from "./store";
+import { Transport, type Delivery } from "./transport";
 
-const RETRY_MS = 3_000;
-const TYPING_TIMEOUT_MS = 30_000;
-
-/** One widget on the page. */
+/** One widget on the page: the controller between the transport, the queue and the view. */
 class ChatWidget {
   private readonly cfg: Config;
   private readonly store: Store;
+  private readonly outbox: Outbox;
   private readonly ui: Panel;
+  private readonly log: ChatLog;
+  private readonly transport: Transport;
   private lang: Lang;
   private t: Strings;
-  private socket: Socket;
-  private ready = false;
-  private flushing = false;
-  private retryTimer: number | undefined;
-  private typingTimer: number | undefined;
   private noticeTimer: number | undefined;
   private notice: string | null = null;
   private unread = 0;
   private paused = false;
   private isOpen = false;
-  private messages: ChatMessage[] = [];
-  private sessionId: string | null;
-  private rating: HTMLDivElement | null = null;
 
   constructor(cfg: Config, host: HTMLElement) {
     this.cfg = cfg;
     this.store = new Store(cfg.serverUrl, cfg.identity?.customerId ?? null);
-    const stored = this.store.load();
-    this.lang = stored.lang ?? cfg.lang;
+    this.outbox = new Outbox(this.store);
+    this.lang = this.store.load().lang ?? cfg.lang;
     this.t = STRINGS[this.lang];
-    this.sessionId = stored.sessionId;
-    this.ui = buildPanel(host, !!cfg.identity, !!cfg.ratingUrl);
-    const ui = this.ui;
-
-    ui.launcher.addEventListener("click", () => this.setOpen(!this.isOpen));
-    ui.closeBtn.addEventListener("click", () => this.setOpen(false));
-    ui.langBtn.addEventListener("click", () => this.setLang(this.lang === "zh" ? "en" : "zh"));
-    ui.endBtn.addEventListener("click", () => this.showRating());
-    ui.panel.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") {
-        event.preventDefault();
-        this.setOpen(false);
-      }
-    });
-    ui.form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.submit();
-    });
-    ui.input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        this.submit();
-      }
-    });
-    ui.input.addEventListener("input", () => this.updateCounter());
-
-    this.applyStrings();
-    this.renderAll();
-
-    this.socket = io(cfg.serverUrl, {
-      path: cfg.socketPath,
-      transports: ["websocket"],
-      autoConnect: false,
-      reconnectionDelay: 1000,
-      reconnectionDelayMax: 5000,
-    });
-    this.socket.on("connect", () => {
-      this.setStatus("connecting");
-      this.requestSession();
-    });
-    this.socket.on("session_confirm", (data: unknown) => this.onSession(data));
-    this.socket.on("history", (data: unknown) => this.onHistory(data));
-    this.socket.on("disconnect", () => {
-      this.ready = false;
-      this.showTyping(null);
-      this.setStatus(navigator.onLine ? "connecting" : "offline");
-    });
-    this.socket.on("connect_error", () =>
-      this.setStatus(navigator.onLine ? "connecting" : "offline"),
+    const ui = (this.ui = buildPanel(host, !!cfg.identity, !!cfg.ratingUrl));
+    this.log = new ChatLog(ui, this.lang, this.t, cfg.customerName, (button) =>
+      this.send(button.payload, button.title),
     );
-    this.socket.on("bot_uttered", (data: unknown) => this.onBotMessage(data));
-    this.socket.on("user_echo", (data: unknown) => this.onUserEcho(data));
-    this.socket.on("typing", (data: unknown) => this.onTyping(data));
-    this.socket.on("bot_state", (data: unknown) => {
-      const paused = !!(data && (data as { paused?: unknown }).paused);
-      this.setPaused(paused, this.ready);
-    });
-    window.addEventListener("offline", () => {
-      this.setStatus("offline");
-      this.socket.disconnect();
-    });
-    window.addEventListener("online", () => {
-      this.setStatus("connecting");
-      if (!this.socket.connected) this.socket.connect();
-    });
 
-    if (navigator.onLine) this.socket.connect();
-    else this.setStatus("offline");
+    bindPanel(ui, {
+      toggle: () => this.setOpen(!this.isOpen),
+      close: () => this.setOpen(false),
+      switchLang: () => this.setLang(this.lang === "zh" ? "en" : "zh"),
+      endChat: () => this.showRating(),
+      submit: () => this.submit(),
+      typed: () => this.updateCounter(),
+    });
+    this.applyStrings();
+    this.log.redraw();
+
+    this.transport = new Transport(cfg, this.store, this.outbox, {
+      status: (state) => showStatus(this.ui, this.t, state),
+      disconnected: () => this.log.showTyping(null),
+      // What was shown belongs to the old conversation; unsent messages go to the new one.
+      sessionReplaced: () => this.log.keepPending(),
+      history: (history, paused) => this.showHistory(history, paused),
+      botMessage: (message) => this.onBotMessage(message),
+      userEcho: (message) => {
+        if (!message.clientId || !this.log.has(message.clientId)) this.log.append(message);
+      },
+      typing: (author) => this.log.showTyping(author),
+      botState: (paused) => this.setPaused(paused, this.transport.ready),
+      delivery: (clientId, result) => this.onDelivery(clientId, result),
+    });
+    this.transport.start();
     if (cfg.openAtStart) this.setOpen(true, false);
   }
 
   // -- panel ---------------------------------------------------------------------------
   private setOpen(open: boolean, focus = true): void {
-    const ui = this.ui;
     this.isOpen = open;
-    ui.panel.hidden = !open;
-    ui.root.classList.toggle("lb-open", open);
-    ui.launcher.setAttribute("aria-expanded", String(open));
+    showOpen(this.ui, open);
     if (open) {
       this.unread = 0;
       this.updateBadge();
-      this.scrollDown();
-      if (focus) ui.input.focus();
+      scrollDown(this.ui);
+      if (focus) this.ui.input.focus();
     } else if (focus) {
-      ui.launcher.focus();
+      this.ui.launcher.focus();
     }
   }
 
@@ -162,9 +108,7 @@ class ChatWidget {
       s.lang = lang;
     });
     this.applyStrings();
-    this.ui.log.setAttribute("aria-busy", "true");
-    this.renderAll();
-    this.ui.log.removeAttribute("aria-busy");
+    this.log.setLanguage(lang, this.t);
   }
 
   private applyStrings(): void {
@@ -178,77 +122,29 @@ class ChatWidget {
     this.updateBadge();
   }
 
-  private setStatus(state: ConnectionState): void {
-    showStatus(this.ui, this.t, state);
-  }
-
   private updateBadge(): void {
     showBadge(this.ui, this.t, this.unread);
+  }
+
+  private updateCounter(): void {
+    showCounter(this.ui, this.t, this.notice);
   }
 
   private setPaused(paused: boolean, announce: boolean): void {
     const changed = paused !== this.paused;
     this.paused = paused;
-    this.ui.banner.hidden = !paused;
-    this.ui.root.dataset.paused = String(paused);
-    if (changed && announce) this.addSystem(paused ? this.t.founderJoined : this.t.botBack);
+    showPaused(this.ui, paused);
+    if (changed && announce) this.log.addSystem(paused ? this.t.founderJoined : this.t.botBack);
   }
 
-  // -- session and history -------------------------------------------------------------
-  /** Asks for this tab's session with the newest token any tab stored. */
-  private requestSession(): void {
-    this.ready = false;
-    const stored = this.store.load();
-    const sameSession = stored.sessionId === this.sessionId;
-    this.socket.emit("session_request", {
-      session_id: this.sessionId,
-      session_token: sameSession ? stored.sessionToken : null,
-    });
-  }
-
-  private onSession(data: unknown): void {
-    const d = (data ?? {}) as { session_id?: unknown; session_token?: unknown };
-    if (typeof d.session_id !== "string" || typeof d.session_token !== "string") return;
-    const id = d.session_id;
-    if (id !== this.sessionId) {
-      // A new conversation (first visit, "new chat", or the old one could not be resumed):
-      // what was shown belongs to the old one; unsent messages go to the new one.
-      if (this.sessionId !== null) {
-        this.messages = this.messages.filter((m) => m.status === "pending");
-      }
-      this.sessionId = id;
-    }
-    this.store.confirm(id, d.session_token);
-  }
-
-  private onHistory(data: unknown): void {
-    const body = (data ?? {}) as { session_id?: unknown; messages?: unknown; paused?: unknown };
-    if (body.session_id !== this.sessionId || !this.socket.connected) return;
-    this.applyHistory(historyMessages(body.messages), body.paused === true);
-    this.ready = true;
-    this.setStatus("online");
-    void this.flush();
-  }
-
-  private applyHistory(history: ChatMessage[], paused: boolean): void {
-    const delivered = new Set(history.map((m) => m.clientId).filter(Boolean));
-    const stored = this.store.update((s) => {
-      s.queue = s.queue.filter((q) => !delivered.has(q.clientId));
-    });
-    const pending: ChatMessage[] = stored.queue.map((q) => ({
-      role: "user",
-      text: q.display ?? q.text,
-      timestamp: q.at,
-      clientId: q.clientId,
-      status: "pending",
-    }));
-    const failed = this.messages.filter((m) => m.status === "failed");
-    this.messages = [...history, ...failed, ...pending].sort((a, b) => a.timestamp - b.timestamp);
+  // -- conversation ----------------------------------------------------------------------
+  /** The session's history, with the messages still queued (those it holds leave the queue). */
+  private showHistory(history: ChatMessage[], paused: boolean): void {
+    const queued = this.outbox.dropDelivered(history).map(queuedMessage);
     this.setPaused(paused, false);
-    this.renderAll();
+    this.log.showHistory(history, queued);
   }
 
-  // -- sending ---------------------------------------------------------------------------
   private submit(): void {
     const input = this.ui.input;
     const text = input.value.trim();
@@ -265,51 +161,23 @@ class ChatWidget {
   }
 
   private send(text: string, display?: string): void {
-    const clientId = randomId("m");
-    const item = { clientId, text, at: Date.now() / 1000, ...(display ? { display } : {}) };
-    this.store.update((s) => {
-      s.queue.push(item);
-    });
-    this.removeRating();
-    const shown = display ?? text;
-    this.append({ role: "user", text: shown, timestamp: item.at, clientId, status: "pending" });
-    void this.flush();
+    const item = this.outbox.add(text, display);
+    this.log.removeRating();
+    this.log.append(queuedMessage(item));
+    void this.transport.flush();
   }
 
-  /** Sends the queued messages one by one, in order, each until it is acknowledged. */
-  private async flush(): Promise<void> {
-    if (this.flushing || !this.ready) return;
-    this.flushing = true;
-    window.clearTimeout(this.retryTimer);
-    try {
-      while (this.ready && this.sessionId) {
-        const item = this.store.load().queue[0];
-        if (!item) break;
-        const outcome = await deliver(this.socket, this.sessionId, item, this.cfg.identity, this.t);
-        const message = this.messages.find((m) => m.clientId === item.clientId);
-        if (outcome.kind === "no_ack") {
-          this.retryTimer = window.setTimeout(() => void this.flush(), RETRY_MS);
-          break;
-        }
-        if (outcome.kind === "no_session") {
-          this.requestSession();
-          break;
-        }
-        if (outcome.kind === "wait") {
-          // Too fast: the message stays queued and is sent again after the wait.
-          this.showNotice(outcome.note, outcome.seconds);
-          this.setMessageStatus(message, "pending", outcome.note);
-          this.retryTimer = window.setTimeout(() => void this.flush(), outcome.seconds * 1000);
-          break;
-        }
-        this.store.update((s) => {
-          s.queue = s.queue.filter((q) => q.clientId !== item.clientId);
-        });
-        if (outcome.kind === "sent") this.setMessageStatus(message, "sent");
-        else this.setMessageStatus(message, "failed", outcome.note);
-      }
-    } finally {
-      this.flushing = false;
+  private onDelivery(clientId: string, result: Delivery): void {
+    if (result.kind === "wait") {
+      // Too fast: the message stays queued and is sent again after the wait.
+      const note = result.notice ?? this.t.tooFast;
+      this.showNotice(note, result.seconds);
+      this.log.setStatus(clientId, "pending", note);
+    } else if (result.kind === "sent") {
+      this.log.setStatus(clientId, "sent");
+    } else {
+      const tooLong = result.error === "too_long" ? this.t.tooLongServer(result.limit) : undefined;
+      this.log.setStatus(clientId, "failed", result.notice ?? tooLong);
     }
   }
 
@@ -324,126 +192,31 @@ class ChatWidget {
     }, seconds * 1000);
   }
 
-  private updateCounter(): void {
-    showCounter(this.ui, this.t, this.notice);
-  }
-
-  // -- incoming ------------------------------------------------------------------------
-  private onBotMessage(data: unknown): void {
-    const message = botMessageOf(data);
-    if (!message) return;
-    if (message.role === "founder") this.showTyping(null);
-    this.append(message);
+  private onBotMessage(message: ChatMessage): void {
+    if (message.role === "founder") this.log.showTyping(null);
+    this.log.append(message);
     if (!this.isOpen) {
       this.unread += 1;
       this.updateBadge();
     }
   }
 
-  private onUserEcho(data: unknown): void {
-    const message = userEchoOf(data);
-    if (!message) return;
-    if (message.clientId && this.messages.some((m) => m.clientId === message.clientId)) return;
-    this.append(message);
-  }
-
-  private onTyping(data: unknown): void {
-    const d = (data ?? {}) as { on?: unknown; author?: unknown };
-    this.showTyping(d.on ? (d.author === "founder" ? "founder" : "bot") : null);
-  }
-
-  private showTyping(author: "bot" | "founder" | null): void {
-    const ui = this.ui;
-    window.clearTimeout(this.typingTimer);
-    ui.typing.hidden = author === null;
-    ui.typing.dataset.author = author ?? "";
-    ui.typingLabel.textContent =
-      author === "founder" ? this.t.typingFounder : author === "bot" ? this.t.typingBot : "";
-    if (author) {
-      this.typingTimer = window.setTimeout(() => this.showTyping(null), TYPING_TIMEOUT_MS);
-      this.scrollDown();
-    }
-  }
-
-  // -- rendering -----------------------------------------------------------------------
-  private render(m: ChatMessage, last: boolean): HTMLElement {
-    return renderMessage(m, {
-      t: this.t,
-      lang: this.lang,
-      last,
-      onImageLoad: () => this.scrollDown(),
-      onButton: (button, group) => {
-        group.remove();
-        this.send(button.payload, button.title);
-      },
-    });
-  }
-
-  private renderAll(): void {
-    const ui = this.ui;
-    ui.greeting.replaceChildren();
-    const bubble = el("div", "lb-bubble", this.t.greeting(this.cfg.customerName));
-    ui.greeting.append(el("span", "lb-sr", `${this.t.bot}:`), bubble);
-    const old = ui.log.querySelectorAll(".lb-msg:not(.lb-greeting), .lb-system");
-    for (const node of Array.from(old)) node.remove();
-    this.messages.forEach((m, i) => {
-      m.node = this.render(m, i === this.messages.length - 1);
-      ui.log.insertBefore(m.node, ui.typing);
-    });
-    if (this.rating) ui.log.insertBefore(this.rating, ui.typing);
-    this.scrollDown();
-  }
-
-  private append(message: ChatMessage): void {
-    const ui = this.ui;
-    for (const old of Array.from(ui.log.querySelectorAll(".lb-quick"))) old.remove();
-    this.messages.push(message);
-    message.node = this.render(message, true);
-    ui.log.insertBefore(message.node, this.rating ?? ui.typing);
-    this.scrollDown();
-  }
-
-  private addSystem(text: string): void {
-    this.ui.log.insertBefore(el("div", "lb-system", text), this.ui.typing);
-    this.scrollDown();
-  }
-
-  private setMessageStatus(m: ChatMessage | undefined, status: Status, note?: string): void {
-    if (!m) return;
-    m.status = status;
-    m.note = note;
-    if (m.node) renderStatus(m, m.node, this.t);
-  }
-
-  private scrollDown(): void {
-    this.ui.log.scrollTop = this.ui.log.scrollHeight;
-  }
-
   // -- rating --------------------------------------------------------------------------
-  private removeRating(): void {
-    this.rating?.remove();
-    this.rating = null;
-  }
-
   private showRating(): void {
-    if (!this.cfg.ratingUrl || !this.sessionId) return;
-    this.removeRating();
+    if (!this.cfg.ratingUrl || !this.transport.sessionId) return;
     const parts = buildRating(this.t, (value) => void this.rate(value, parts));
-    this.rating = parts.box;
-    this.ui.log.insertBefore(parts.box, this.ui.typing);
-    this.scrollDown();
+    this.log.showRating(parts.box);
     (parts.stars.firstElementChild as HTMLButtonElement | null)?.focus();
   }
 
   private async rate(value: number, parts: RatingBox): Promise<void> {
-    const sessionId = this.sessionId;
+    const sessionId = this.transport.sessionId;
     if (!this.cfg.ratingUrl || !sessionId) return;
     pressFace(parts.stars, value);
-    const stored = this.store.load();
     const request = {
       url: this.cfg.ratingUrl,
       sessionId,
-      sessionToken: stored.sessionId === sessionId ? stored.sessionToken : null,
+      sessionToken: this.store.tokenFor(sessionId),
       lang: this.lang,
     };
     if (!(await postRating(request, value))) {
@@ -456,18 +229,13 @@ class ChatWidget {
     showRated(parts, this.t, value, () => this.newChat());
   }
 
+  /** After a rating: a new conversation (messages still queued go to it). */
   private newChat(): void {
-    this.removeRating();
-    this.messages = this.messages.filter((m) => m.status === "pending");
-    this.sessionId = null;
-    this.ready = false;
-    this.store.update((s) => {
-      s.sessionId = null;
-      s.sessionToken = null;
-    });
+    this.log.removeRating();
+    this.log.keepPending();
     this.setPaused(false, false);
-    this.renderAll();
-    if (this.socket.connected) this.requestSession();
+    this.log.redraw();
+    this.transport.newSession();
     this.ui.input.focus();
   }
 }
