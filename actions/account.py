@@ -9,7 +9,10 @@ from actions import formatting as fmt
 from actions.base import ShopAction, Turn
 from analytics.store import catalogue
 from analytics.store import repositories as repo
-from analytics.store.models import Subscription
+from analytics.store.models import SUB_PAUSED, Subscription
+
+PHRASE_PAUSED_UNTIL = "utter_phrase_paused_until"
+PHRASE_NEXT_BOX = "utter_phrase_next_box"
 
 
 def plan_name(turn: Turn, subscription: Subscription) -> str:
@@ -18,17 +21,15 @@ def plan_name(turn: Turn, subscription: Subscription) -> str:
     return fmt.product_name(product, turn.language) if product else subscription.plan
 
 
-def renewal_text(subscription: Subscription, language: str) -> str:
-    """Describes the next renewal or the end of a pause."""
-    if subscription.status == "paused" and subscription.paused_until is not None:
-        until = fmt.day(subscription.paused_until, language)
-        return f" Paused until {until}." if language == fmt.LANG_EN else f"暂停至 {until}。"
+def renewal_text(turn: Turn, subscription: Subscription) -> str:
+    """Describes the next renewal or the end of a pause (empty when neither is known)."""
+    if subscription.status == SUB_PAUSED and subscription.paused_until is not None:
+        return turn.phrase(
+            PHRASE_PAUSED_UNTIL, until=fmt.day(subscription.paused_until, turn.phrases)
+        )
     if subscription.next_renewal_at is not None:
-        when = fmt.day(subscription.next_renewal_at, language)
-        return (
-            f" Next box ships on {when}."
-            if language == fmt.LANG_EN
-            else f"下一盒将于 {when} 发出。"
+        return turn.phrase(
+            PHRASE_NEXT_BOX, when=fmt.day(subscription.next_renewal_at, turn.phrases)
         )
     return ""
 
@@ -45,7 +46,7 @@ class ActionAccountStatus(ShopAction):
     def act(self, turn: Turn) -> list[EventType]:
         """Reads the subscription and points and answers."""
         assert turn.customer is not None
-        note = brain.segment_note(brain.scores_of(turn.session, turn.customer), turn.language)
+        note = brain.segment_note(brain.scores_of(turn.session, turn.customer), turn.phrases)
         subscription = repo.current_subscription(turn.session, turn.customer.id)
         if subscription is None:
             turn.say(
@@ -55,8 +56,8 @@ class ActionAccountStatus(ShopAction):
         turn.say(
             "utter_account_status",
             plan=plan_name(turn, subscription),
-            status=fmt.pick(fmt.SUBSCRIPTION_STATUS[subscription.status], turn.language),
-            renewal=renewal_text(subscription, turn.language),
+            status=fmt.subscription_status(subscription.status, turn.phrases),
+            renewal=renewal_text(turn, subscription),
             points=turn.customer.points,
             segment_note=note,
         )

@@ -25,8 +25,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from actions.phrases import Phrasebook
 from actions.store import session_scope
 from analytics.core.identity import verified_customer_id
+from analytics.core.vocabulary import LANG_ZH, LANGUAGES
 from analytics.store import repositories as repo
 from analytics.store.models import Customer
 
@@ -35,9 +37,6 @@ logger = logging.getLogger(__name__)
 SLOT_LANGUAGE = "language"
 SLOT_CUSTOMER_ID = "customer_id"
 SLOT_PENDING = "pending_action"
-LANG_ZH = "zh"
-LANG_EN = "en"
-SUPPORTED_LANGUAGES = (LANG_ZH, LANG_EN)
 UTTER_TECHNICAL_DIFFICULTY = "utter_technical_difficulty"
 UTTER_ASK_SIGN_IN = "utter_ask_sign_in"
 
@@ -52,6 +51,8 @@ class Turn:
         session: An open database session (committed by the base class).
         language: The reply language, ``zh`` or ``en``.
         customer: The verified customer, or None when anonymous.
+        phrases: The domain's responses in the reply language, for the pieces of a
+            reply an action renders itself (:mod:`actions.phrases`).
     """
 
     dispatcher: CollectingDispatcher
@@ -59,11 +60,16 @@ class Turn:
     session: Session
     language: str
     customer: Customer | None
+    phrases: Phrasebook = field(default_factory=Phrasebook)
     events: list[EventType] = field(default_factory=list)
 
     def say(self, response: str, **kwargs: Any) -> None:
         """Sends a domain response (its language variation is chosen by Rasa)."""
         self.dispatcher.utter_message(response=response, **kwargs)
+
+    def phrase(self, response: str, /, **values: Any) -> str:
+        """Renders a piece of a reply (an ``utter_phrase_*`` response) in the reply language."""
+        return self.phrases.text(response, **values)
 
     @property
     def sender_id(self) -> str:
@@ -79,7 +85,7 @@ class Turn:
 def reply_language(tracker: Tracker) -> str:
     """Returns the reply language from the ``language`` slot (default Chinese)."""
     value = tracker.get_slot(SLOT_LANGUAGE)
-    return value if value in SUPPORTED_LANGUAGES else LANG_ZH
+    return value if value in LANGUAGES else LANG_ZH
 
 
 def message_metadata(tracker: Tracker) -> dict[str, Any]:
@@ -137,7 +143,9 @@ class ShopAction(Action, abc.ABC):
         try:
             with session_scope() as session:
                 customer = verified_customer(session, tracker)
-                turn = Turn(dispatcher, tracker, session, reply_language(tracker), customer)
+                language = reply_language(tracker)
+                phrases = Phrasebook.from_domain(domain, language)
+                turn = Turn(dispatcher, tracker, session, language, customer, phrases)
                 if self.requires_customer and customer is None:
                     turn.say(UTTER_ASK_SIGN_IN)
                     return []

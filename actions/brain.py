@@ -10,36 +10,36 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from actions.phrases import Phrasebook
 from analytics.brain.offers import VIP_VALUE_CENTS
-from analytics.core.vocabulary import RISK_LEVEL_HIGH
+from analytics.core.vocabulary import (
+    LANG_EN,
+    RISK_LEVEL_HIGH,
+    SEGMENT_AT_RISK,
+    SEGMENT_CHAMPIONS,
+    SEGMENT_HIBERNATING,
+    SEGMENT_LOST,
+    SEGMENT_LOYAL,
+    SEGMENT_NEW,
+    SEGMENT_POTENTIAL,
+)
 from analytics.loop.live_risk import get_live_risk
 from analytics.store.models import Customer, CustomerScore, LiveRisk
 from analytics.store.scores import get_scores
 
-LANG_EN = "en"
-VIP_SEGMENTS = frozenset({"champions"})
+VIP_SEGMENTS = frozenset({SEGMENT_CHAMPIONS})
+#: the handoff reason (for the founder, in English) when the live risk names none.
+LIVE_RISK_REASON_DEFAULT = "live churn risk is high"
 
-#: segment key -> (Chinese, English) note for the account status reply.
-SEGMENT_NOTES: dict[str, tuple[str, str]] = {
-    "champions": (
-        "感谢你一直以来的支持，你是我们最珍视的老朋友之一！",
-        " Thank you for being one of our most loyal customers!",
-    ),
-    "loyal": ("谢谢你常来光顾！", " Thanks for coming back so often!"),
-    "potential": (
-        "很高兴你喜欢我们的茶和咖啡！",
-        " We're glad you're enjoying our teas and coffees!",
-    ),
-    "new": (
-        "欢迎加入叶与豆，首单可用优惠码 WELCOME10 享 9 折。",
-        " Welcome to Leaf & Bean: code WELCOME10 takes 10% off your first order.",
-    ),
-    "at_risk": (
-        "好久不见，想你了！有新茶上架，欢迎回来看看。",
-        " We've missed you! New teas just arrived.",
-    ),
-    "hibernating": ("好久不见，欢迎回来！", " Welcome back, it's been a while!"),
-    "lost": ("好久不见，欢迎回来！", " Welcome back, it's been a while!"),
+#: segment key -> the friendly note (a domain phrase) closing the account status reply.
+SEGMENT_NOTE_PHRASES: dict[str, str] = {
+    SEGMENT_CHAMPIONS: "utter_phrase_segment_champions",
+    SEGMENT_LOYAL: "utter_phrase_segment_loyal",
+    SEGMENT_POTENTIAL: "utter_phrase_segment_potential",
+    SEGMENT_NEW: "utter_phrase_segment_new",
+    SEGMENT_AT_RISK: "utter_phrase_segment_at_risk",
+    SEGMENT_HIBERNATING: "utter_phrase_segment_welcome_back",
+    SEGMENT_LOST: "utter_phrase_segment_welcome_back",
 }
 
 
@@ -58,8 +58,8 @@ def live_alert_reason(live: LiveRisk | None) -> str | None:
     if live is None or live.level != RISK_LEVEL_HIGH:
         return None
     reasons = live.reasons or []
-    top = reasons[0].get("en") if reasons and isinstance(reasons[0], dict) else None
-    return str(top) if top else "live churn risk is high"
+    top = reasons[0].get(LANG_EN) if reasons and isinstance(reasons[0], dict) else None
+    return str(top) if top else LIVE_RISK_REASON_DEFAULT
 
 
 def is_vip(score: CustomerScore | None) -> bool:
@@ -69,12 +69,10 @@ def is_vip(score: CustomerScore | None) -> bool:
     return score.clv_cents >= VIP_VALUE_CENTS or score.segment in VIP_SEGMENTS
 
 
-def segment_note(score: CustomerScore | None, language: str) -> str:
-    """A friendly sentence from the segment (empty if unknown)."""
-    if score is None or score.segment not in SEGMENT_NOTES:
-        return ""
-    zh, en = SEGMENT_NOTES[score.segment]
-    return en if language == LANG_EN else zh
+def segment_note(score: CustomerScore | None, phrases: Phrasebook) -> str:
+    """A friendly sentence from the segment in the reply language (empty if unknown)."""
+    phrase = SEGMENT_NOTE_PHRASES.get(score.segment) if score is not None else None
+    return phrases.text(phrase) if phrase else ""
 
 
 def recommended_skus(score: CustomerScore | None) -> list[str]:

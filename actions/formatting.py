@@ -1,38 +1,49 @@
-"""Formatting of store data for replies in Chinese or English."""
+"""Formatting of store data for replies in Chinese or English.
+
+Only the form of values is decided here (money, dates, lists, which name of a product).
+Words the customer reads (a carrier's name, "to be confirmed", a subscription's status)
+are ``utter_phrase_*`` responses of the domain, rendered through the turn's
+:class:`~actions.phrases.Phrasebook`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
 
-from analytics.store.models import Order, Product
+from actions.phrases import Phrasebook
+from analytics.core.vocabulary import LANG_EN, LANG_ZH
+from analytics.store.models import SUB_ACTIVE, SUB_CANCELED, SUB_PAUSED, Order, Product
 
-LANG_EN = "en"
+DATE_FORMAT = "%Y-%m-%d"
+LIST_SEPARATORS: dict[str, str] = {LANG_ZH: "、", LANG_EN: ", "}
+QUANTITY_FORMAT = "{name} ×{quantity}"
 
-CARRIERS: dict[str, tuple[str, str]] = {
-    # code or stored English name (upper case): (Chinese, English)
-    "SF": ("顺丰速运", "SF Express"),
-    "JD": ("京东物流", "JD Logistics"),
-    "YTO": ("圆通速递", "YTO Express"),
-    "ZTO": ("中通快递", "ZTO Express"),
-    "EMS": ("中国邮政EMS", "China Post EMS"),
+PHRASE_TO_BE_CONFIRMED = "utter_phrase_to_be_confirmed"
+
+#: carrier code -> its name (a domain phrase).
+CARRIER_PHRASES: dict[str, str] = {
+    "SF": "utter_phrase_carrier_sf",
+    "JD": "utter_phrase_carrier_jd",
+    "YTO": "utter_phrase_carrier_yto",
+    "ZTO": "utter_phrase_carrier_zto",
+    "EMS": "utter_phrase_carrier_ems",
 }
-CARRIERS.update({en.upper(): (zh, en) for zh, en in list(CARRIERS.values())})
-CLOSED_STATUS: dict[str, tuple[str, str]] = {
-    "cancelled": ("已取消", "cancelled"),
-    "refunded": ("已退款", "refunded"),
+#: how the store may hold a carrier (its code or English name, upper case) -> its code.
+CARRIER_CODES: dict[str, str] = {
+    **{code: code for code in CARRIER_PHRASES},
+    "SF EXPRESS": "SF",
+    "JD LOGISTICS": "JD",
+    "YTO EXPRESS": "YTO",
+    "ZTO EXPRESS": "ZTO",
+    "CHINA POST EMS": "EMS",
 }
-SUBSCRIPTION_STATUS: dict[str, tuple[str, str]] = {
-    "active": ("进行中", "active"),
-    "paused": ("已暂停", "paused"),
-    "canceled": ("已取消", "cancelled"),
+#: subscription status -> its name (a domain phrase).
+SUBSCRIPTION_STATUS_PHRASES: dict[str, str] = {
+    SUB_ACTIVE: "utter_phrase_subscription_active",
+    SUB_PAUSED: "utter_phrase_subscription_paused",
+    SUB_CANCELED: "utter_phrase_subscription_canceled",
 }
-UNKNOWN = ("待定", "to be confirmed")
-
-
-def pick(pair: tuple[str, str], language: str) -> str:
-    """Returns the English or Chinese member of a (zh, en) pair."""
-    return pair[1] if language == LANG_EN else pair[0]
 
 
 def product_name(product: Product, language: str) -> str:
@@ -46,22 +57,47 @@ def money(cents: int) -> str:
     return f"{yuan}" if rest == 0 else f"{yuan}.{rest:02d}"
 
 
-def day(value: datetime | None, language: str) -> str:
-    """Formats a date as ``YYYY-MM-DD`` (read the same in both languages)."""
-    return value.strftime("%Y-%m-%d") if value is not None else pick(UNKNOWN, language)
+def day(value: datetime | None, phrases: Phrasebook) -> str:
+    """Formats a date as ``YYYY-MM-DD`` (read the same in both languages).
+
+    Args:
+        value: The date, or None when it is not known yet.
+        phrases: The reply language's phrases (for "to be confirmed").
+
+    Returns:
+        The date, or "to be confirmed" in the reply language.
+    """
+    return (
+        value.strftime(DATE_FORMAT) if value is not None else phrases.text(PHRASE_TO_BE_CONFIRMED)
+    )
 
 
-def carrier(code: str | None, language: str) -> str:
-    """Returns a carrier's display name from its code or English name."""
+def carrier_phrase(code: str | None) -> str | None:
+    """The phrase naming a carrier stored as its code or English name, else None."""
+    found = CARRIER_CODES.get((code or "").strip().upper())
+    return CARRIER_PHRASES[found] if found else None
+
+
+def carrier(code: str | None, phrases: Phrasebook) -> str:
+    """Returns a carrier's display name from its code or English name.
+
+    An unknown carrier keeps the name the store holds; a missing one is "to be confirmed".
+    """
     if not code:
-        return pick(UNKNOWN, language)
-    pair = CARRIERS.get(code.upper())
-    return pick(pair, language) if pair else code
+        return phrases.text(PHRASE_TO_BE_CONFIRMED)
+    phrase = carrier_phrase(code)
+    return phrases.text(phrase) if phrase else code
+
+
+def subscription_status(status: str, phrases: Phrasebook) -> str:
+    """A subscription status (``active``, ``paused``, ``canceled``) in the reply language."""
+    phrase = SUBSCRIPTION_STATUS_PHRASES.get(status)
+    return phrases.text(phrase) if phrase else status
 
 
 def join_names(names: Iterable[str], language: str) -> str:
     """Joins names with the language's list separator."""
-    return ("、" if language != LANG_EN else ", ").join(names)
+    return LIST_SEPARATORS.get(language, LIST_SEPARATORS[LANG_ZH]).join(names)
 
 
 def order_items(order: Order, language: str) -> str:
@@ -69,5 +105,7 @@ def order_items(order: Order, language: str) -> str:
     parts = []
     for item in order.items:
         name = product_name(item.product, language)
-        parts.append(f"{name} ×{item.quantity}" if item.quantity > 1 else name)
+        parts.append(
+            QUANTITY_FORMAT.format(name=name, quantity=item.quantity) if item.quantity > 1 else name
+        )
     return join_names(parts, language)

@@ -20,24 +20,16 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.base import (
-    LANG_ZH,
-    SLOT_CUSTOMER_ID,
-    SLOT_LANGUAGE,
-    SUPPORTED_LANGUAGES,
-    reply_language,
-    verified_customer,
-)
+from actions.base import SLOT_CUSTOMER_ID, SLOT_LANGUAGE, reply_language, verified_customer
 from actions.store import session_scope
+from analytics.core.language import CJK_RE, LATIN_RE
+from analytics.core.vocabulary import LANG_ZH, LANGUAGES
 
 logger = logging.getLogger(__name__)
 
 PARSE_LANGUAGE_KEY = "language"
 LANG_MIXED = "mixed"
 SLOT_CUSTOMER_NAME = "customer_name"
-
-
-LETTERS = re.compile(r"[A-Za-z\u3400-\u9fff\uf900-\ufaff]")
 ORDER_NUMBERS = re.compile(r"[A-Za-z]{1,3}\d{4,}")
 
 
@@ -57,12 +49,13 @@ def choose_language(
     Returns:
         ``zh`` or ``en``.
     """
-    if not LETTERS.search(ORDER_NUMBERS.sub("", text or "")):
+    rest = ORDER_NUMBERS.sub("", text or "")
+    if not (LATIN_RE.search(rest) or CJK_RE.search(rest)):
         return current
-    if detected in SUPPORTED_LANGUAGES:
+    if detected in LANGUAGES:
         return str(detected)
     if detected == LANG_MIXED:
-        return profile if profile in SUPPORTED_LANGUAGES else LANG_ZH
+        return profile if profile in LANGUAGES else LANG_ZH
     return current
 
 

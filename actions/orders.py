@@ -6,41 +6,57 @@ from rasa_sdk.events import EventType, SlotSet
 
 from actions import formatting as fmt
 from actions.base import ShopAction, Turn
+from actions.phrases import Phrasebook
 from analytics.store import repositories as repo
-from analytics.store.models import Order
+from analytics.store.models import (
+    ORDER_CANCELLED,
+    ORDER_REFUNDED,
+    SHIP_DELAYED,
+    SHIP_DELIVERED,
+    SHIP_IN_TRANSIT,
+    SHIP_PENDING,
+    Order,
+)
 
 SLOT_ORDER_ID = "order_id"
+NO_TRACKING_NUMBER = "-"
+UTTER_ORDER_PENDING = "utter_order_pending"
+#: shipping status -> the response describing an open order.
 STATUS_RESPONSES = {
-    "pending": "utter_order_pending",
-    "in_transit": "utter_order_in_transit",
-    "delayed": "utter_order_delayed",
-    "delivered": "utter_order_delivered",
+    SHIP_PENDING: UTTER_ORDER_PENDING,
+    SHIP_IN_TRANSIT: "utter_order_in_transit",
+    SHIP_DELAYED: "utter_order_delayed",
+    SHIP_DELIVERED: "utter_order_delivered",
+}
+#: order status -> the response describing a closed order.
+CLOSED_RESPONSES = {
+    ORDER_CANCELLED: "utter_order_cancelled",
+    ORDER_REFUNDED: "utter_order_refunded",
 }
 
 
-def order_reply(order: Order, language: str) -> tuple[str, dict[str, str]]:
+def order_reply(order: Order, phrases: Phrasebook) -> tuple[str, dict[str, str]]:
     """Chooses the response and its values for an order's state.
 
     Args:
         order: The order, with items loaded.
-        language: The reply language.
+        phrases: The reply language's phrases.
 
     Returns:
         The response name and its template values.
     """
     values = {
         "order_number": order.order_number,
-        "items": fmt.order_items(order, language),
-        "created": fmt.day(order.created_at, language),
-        "carrier": fmt.carrier(order.carrier, language),
-        "tracking_number": order.tracking_number or "-",
-        "eta": fmt.day(order.estimated_delivery, language),
-        "delivered": fmt.day(order.delivered_at, language),
+        "items": fmt.order_items(order, phrases.language),
+        "created": fmt.day(order.created_at, phrases),
+        "carrier": fmt.carrier(order.carrier, phrases),
+        "tracking_number": order.tracking_number or NO_TRACKING_NUMBER,
+        "eta": fmt.day(order.estimated_delivery, phrases),
+        "delivered": fmt.day(order.delivered_at, phrases),
     }
-    if order.status in fmt.CLOSED_STATUS:
-        values["status"] = fmt.pick(fmt.CLOSED_STATUS[order.status], language)
-        return "utter_order_closed", values
-    return STATUS_RESPONSES.get(order.shipping_status, "utter_order_pending"), values
+    if order.status in CLOSED_RESPONSES:
+        return CLOSED_RESPONSES[order.status], values
+    return STATUS_RESPONSES.get(order.shipping_status, UTTER_ORDER_PENDING), values
 
 
 def find_order(turn: Turn) -> Order | None:
@@ -81,6 +97,6 @@ class ActionOrderStatus(ShopAction):
         order = find_order(turn)
         if order is None:
             return [SlotSet(SLOT_ORDER_ID, None)]
-        response, values = order_reply(order, turn.language)
+        response, values = order_reply(order, turn.phrases)
         turn.say(response, **values)
         return [SlotSet(SLOT_ORDER_ID, None)]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from rasa_sdk.events import EventType
 
 from actions import brain
@@ -12,6 +15,34 @@ from analytics.store import repositories as repo
 from analytics.store.models import Product
 
 RECOMMENDATION_COUNT = 3
+PHRASE_ALSO_BOUGHT = "utter_phrase_reason_also_bought"
+PHRASE_POPULAR = "utter_phrase_reason_popular"
+KEY_SKU = "sku"
+KEY_BECAUSE = "because"
+
+
+def reason_text(turn: Turn, recommendation: Mapping[str, Any]) -> str:
+    """Why a product is recommended, in the reply language.
+
+    Args:
+        turn: The current turn.
+        recommendation: One of the brain's stored recommendations (``sku`` and, for a
+            collaborative pick, ``because``: the bought product behind it).
+
+    Returns:
+        "Customers who bought X also bought Y" when both products are known, else
+        "Popular with our customers".
+    """
+    because, sku = recommendation.get(KEY_BECAUSE), recommendation.get(KEY_SKU)
+    bought = catalogue.product_by_sku(turn.session, str(because)) if because else None
+    picked = catalogue.product_by_sku(turn.session, str(sku)) if sku else None
+    if bought is None or picked is None:
+        return turn.phrase(PHRASE_POPULAR)
+    return turn.phrase(
+        PHRASE_ALSO_BOUGHT,
+        because=fmt.product_name(bought, turn.language),
+        product=fmt.product_name(picked, turn.language),
+    )
 
 
 class ActionRecommend(ShopAction):
@@ -32,13 +63,11 @@ class ActionRecommend(ShopAction):
             if len(picks) == RECOMMENDATION_COUNT:
                 break
         if picks and score is not None:
-            top = score.recommendations[0]
             names = [fmt.product_name(p, turn.language) for p in picks]
-            reason = str(top.get("en" if turn.language == fmt.LANG_EN else "zh") or "")
             turn.say(
                 "utter_recommend_personal",
                 items=fmt.join_names(names, turn.language),
-                reason=reason,
+                reason=reason_text(turn, score.recommendations[0]),
             )
             return []
         customer_id = turn.customer.id if turn.customer is not None else None

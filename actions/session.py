@@ -16,7 +16,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.base import SLOT_LANGUAGE, SUPPORTED_LANGUAGES
+from actions.base import SLOT_LANGUAGE
+from analytics.core.vocabulary import LANGUAGES
 
 ACTION_LISTEN = "action_listen"
 
@@ -37,7 +38,7 @@ class ActionSessionStart(Action):
         """Returns the session start, the carried slots and ``action_listen``."""
         events: list[EventType] = [SessionStarted()]
         language = tracker.get_slot(SLOT_LANGUAGE)
-        if language in SUPPORTED_LANGUAGES:
+        if language in LANGUAGES:
             events.append(SlotSet(SLOT_LANGUAGE, language))
         events.append(ActionExecuted(ACTION_LISTEN))
         return events

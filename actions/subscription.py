@@ -21,7 +21,7 @@ from actions.base import ShopAction, Turn
 from analytics.brain import offers
 from analytics.brain.offers import choose_retention_offer
 from analytics.store import repositories as repo
-from analytics.store.models import Subscription
+from analytics.store.models import SUB_PAUSED, Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,12 @@ PENDING_PAUSE = "pause_subscription"
 PENDING_OFFER = "retention_offer"
 PAUSE_DAYS = 30
 CANCEL_REASON_CHAT = "cancelled in chat"
+#: retention offer kind (:data:`analytics.brain.offers.OFFERS`) -> the response making it.
+OFFER_RESPONSES: dict[str, str] = {
+    "free_month": "utter_retention_offer_free_month",
+    "discount_3_boxes": "utter_retention_offer_discount_3_boxes",
+    "discount_next_order": "utter_retention_offer_discount_next_order",
+}
 
 
 def now() -> datetime:
@@ -85,23 +91,23 @@ class ActionCancelSubscription(ShopAction):
             # asked to cancel again after the offer: they insist
             return do_cancel(turn, subscription, open_offer=True)
         plan = plan_name(turn, subscription)
-        offer = retention_offer_text(turn, subscription)
+        offer = retention_offer_response(turn, subscription)
         if offer is not None:
-            turn.say("utter_retention_offer", offer=offer, plan=plan)
+            turn.say(offer, plan=plan)
             return pending.ask(turn, PENDING_OFFER)
         turn.say("utter_confirm_cancel", plan=plan)
         return pending.ask(turn, PENDING_CANCEL)
 
 
-def retention_offer_text(turn: Turn, subscription: Subscription) -> str | None:
+def retention_offer_response(turn: Turn, subscription: Subscription) -> str | None:
     """Makes (and records) the brain's retention offer, if it has one.
 
     Only high-value, high-risk customers get one (see
-    :func:`analytics.store.scores.choose_retention_offer`), and never twice within the
+    :func:`analytics.brain.offers.choose_retention_offer`), and never twice within the
     cool-down, so a customer who insists can always cancel.
 
     Returns:
-        The offer in the reply language, or None.
+        The response that makes the offer (one per offer kind), or None.
     """
     assert turn.customer is not None
     live = brain.live_risk_of(turn.session, turn.customer)
@@ -112,10 +118,14 @@ def retention_offer_text(turn: Turn, subscription: Subscription) -> str | None:
     )
     if offer is None or offers.recently_offered(turn.session, subscription, now()):
         return None
+    response = OFFER_RESPONSES.get(offer.kind)
+    if response is None:
+        logger.warning("No response makes the retention offer %r; not offered", offer.kind)
+        return None
     offers.record_offer(
         turn.session, subscription, kind=offer.kind, sender_id=turn.sender_id, at=now()
     )
-    return offer.text(turn.language)
+    return response
 
 
 class ActionPauseSubscription(ShopAction):
@@ -133,15 +143,15 @@ class ActionPauseSubscription(ShopAction):
         if subscription is None:
             return clear_pending()
         plan = plan_name(turn, subscription)
-        if subscription.status == "paused":
+        if subscription.status == SUB_PAUSED:
             turn.say(
                 "utter_already_paused",
                 plan=plan,
-                until=fmt.day(subscription.paused_until, turn.language),
+                until=fmt.day(subscription.paused_until, turn.phrases),
             )
             return clear_pending()
         until = now() + timedelta(days=PAUSE_DAYS)
-        turn.say("utter_confirm_pause", plan=plan, until=fmt.day(until, turn.language))
+        turn.say("utter_confirm_pause", plan=plan, until=fmt.day(until, turn.phrases))
         return pending.ask(turn, PENDING_PAUSE)
 
 
@@ -170,7 +180,7 @@ class ActionConfirm(ShopAction):
         if kind == PENDING_PAUSE:
             until = now() + timedelta(days=PAUSE_DAYS)
             repo.pause_subscription(turn.session, subscription, until=until, at=now())
-            turn.say("utter_subscription_paused", plan=plan, until=fmt.day(until, turn.language))
+            turn.say("utter_subscription_paused", plan=plan, until=fmt.day(until, turn.phrases))
             return clear_pending()
         if kind == PENDING_OFFER:
             offers.resolve_offer(turn.session, subscription, accepted=True, at=now())

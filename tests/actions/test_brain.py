@@ -32,6 +32,7 @@ from analytics.store.models import (
     Subscription,
 )
 from tests.actions.conftest import MakeTracker, pending_slots, responses, slot_values
+from tests.actions.domain import DOMAIN, rendered
 
 
 def store_score(session: Session, external_id: str, **values: object) -> None:
@@ -73,19 +74,17 @@ def test_high_risk_vip_gets_a_retention_offer_and_can_keep_the_box(
 ) -> None:
     store_score(session, DEMO_VIP_AT_RISK, **VIP)
     events = ActionCancelSubscription().run(
-        dispatcher, make_tracker("取消订阅", customer=DEMO_VIP_AT_RISK), {}
+        dispatcher, make_tracker("取消订阅", customer=DEMO_VIP_AT_RISK), DOMAIN
     )
-    assert responses(dispatcher) == ["utter_retention_offer"]
-    assert "免费" in dispatcher.messages[0]["offer"]  # the free month, in Chinese
-    assert (
-        "0.83" not in dispatcher.messages[0]["offer"]
-        and "风险" not in dispatcher.messages[0]["offer"]
-    )
+    assert responses(dispatcher) == ["utter_retention_offer_free_month"]
+    offer = rendered(dispatcher.messages[0], "zh")
+    assert "免费" in offer  # the free month, in Chinese
+    assert "0.83" not in offer and "风险" not in offer
     asked = slot_values(events)
     assert asked["pending_action"] == PENDING_OFFER
     assert asked["pending_customer_id"] == DEMO_VIP_AT_RISK
     tracker = make_tracker("好的", intent="affirm", customer=DEMO_VIP_AT_RISK, slots=asked)
-    ActionConfirm().run(dispatcher, tracker, {})
+    ActionConfirm().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher)[-1] == "utter_offer_accepted"
     assert subscription_status(session, DEMO_VIP_AT_RISK) == "paused"  # kept, not cancelled
     [record] = session.scalars(select(RetentionOfferRecord)).all()
@@ -96,15 +95,20 @@ def test_a_vip_who_insists_is_cancelled_and_not_offered_twice(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     store_score(session, DEMO_VIP_AT_RISK, **VIP)
-    ActionCancelSubscription().run(dispatcher, make_tracker("取消", customer=DEMO_VIP_AT_RISK), {})
+    ActionCancelSubscription().run(
+        dispatcher, make_tracker("取消", customer=DEMO_VIP_AT_RISK), DOMAIN
+    )
     tracker = make_tracker(
         "不要，取消",
         intent="deny",
         customer=DEMO_VIP_AT_RISK,
         slots=pending_slots(PENDING_OFFER, DEMO_VIP_AT_RISK),
     )
-    ActionDecline().run(dispatcher, tracker, {})
-    assert responses(dispatcher) == ["utter_retention_offer", "utter_subscription_canceled"]
+    ActionDecline().run(dispatcher, tracker, DOMAIN)
+    assert responses(dispatcher) == [
+        "utter_retention_offer_free_month",
+        "utter_subscription_canceled",
+    ]
     assert subscription_status(session, DEMO_VIP_AT_RISK) == "canceled"
     assert session.scalars(select(RetentionOfferRecord.outcome)).all() == ["declined"]
 
@@ -119,8 +123,10 @@ def test_insisting_by_asking_again_cancels(
         customer=DEMO_VIP_AT_RISK,
         slots=pending_slots(PENDING_OFFER, DEMO_VIP_AT_RISK),
     )
-    ActionCancelSubscription().run(dispatcher, make_tracker("取消", customer=DEMO_VIP_AT_RISK), {})
-    ActionCancelSubscription().run(dispatcher, tracker, {})
+    ActionCancelSubscription().run(
+        dispatcher, make_tracker("取消", customer=DEMO_VIP_AT_RISK), DOMAIN
+    )
+    ActionCancelSubscription().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher)[-1] == "utter_subscription_canceled"
     assert subscription_status(session, DEMO_VIP_AT_RISK) == "canceled"
 
@@ -129,7 +135,7 @@ def test_a_low_risk_customer_gets_no_offer(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     store_score(session, DEMO_EN, segment="loyal", churn_risk=0.08, clv_cents=90_000)
-    ActionCancelSubscription().run(dispatcher, make_tracker("cancel", customer=DEMO_EN), {})
+    ActionCancelSubscription().run(dispatcher, make_tracker("cancel", customer=DEMO_EN), DOMAIN)
     assert responses(dispatcher) == ["utter_confirm_cancel"]
 
 
@@ -140,12 +146,12 @@ def test_vip_complaint_and_refund_go_to_the_founder_first(
     ActionComplain().run(
         dispatcher,
         make_tracker("太慢了", intent="complain", customer=DEMO_VIP_AT_RISK, sender="vip-1"),
-        {},
+        DOMAIN,
     )
     ActionRefundRequest().run(
         dispatcher,
         make_tracker("退款", intent="refund_request", customer=DEMO_VIP_AT_RISK, sender="vip-2"),
-        {},
+        DOMAIN,
     )
     assert responses(dispatcher) == [
         "utter_handoff_priority",
@@ -164,7 +170,7 @@ def test_an_ordinary_complaint_is_answered_by_the_bot(
 ) -> None:
     store_score(session, DEMO_ZH, segment="potential", churn_risk=0.2, clv_cents=30_000)
     ActionComplain().run(
-        dispatcher, make_tracker("太慢了", intent="complain", customer=DEMO_ZH), {}
+        dispatcher, make_tracker("太慢了", intent="complain", customer=DEMO_ZH), DOMAIN
     )
     assert responses(dispatcher) == ["utter_complain"]
 
@@ -184,7 +190,7 @@ def test_recommendations_come_from_the_brain_with_a_reason(
     ]
     store_score(session, DEMO_EN, recommendations=recs)
     ActionRecommend().run(
-        dispatcher, make_tracker("recommend", customer=DEMO_EN, slots={"language": "en"}), {}
+        dispatcher, make_tracker("recommend", customer=DEMO_EN, slots={"language": "en"}), DOMAIN
     )
     [message] = dispatcher.messages
     assert message["response"] == "utter_recommend_personal"
@@ -196,7 +202,7 @@ def test_a_new_customer_gets_popular_items(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     store_score(session, DEMO_NEW, segment="new", recommendations=[])
-    ActionRecommend().run(dispatcher, make_tracker("recommend", customer=DEMO_NEW), {})
+    ActionRecommend().run(dispatcher, make_tracker("recommend", customer=DEMO_NEW), DOMAIN)
     assert responses(dispatcher) == ["utter_recommend"]
     assert dispatcher.messages[0]["items"]
 
@@ -206,7 +212,7 @@ def test_account_status_shows_a_segment_note_and_never_a_score(
 ) -> None:
     store_score(session, DEMO_EN, segment="champions", churn_risk=0.12345, health=88.5)
     ActionAccountStatus().run(
-        dispatcher, make_tracker("my account", customer=DEMO_EN, slots={"language": "en"}), {}
+        dispatcher, make_tracker("my account", customer=DEMO_EN, slots={"language": "en"}), DOMAIN
     )
     [message] = dispatcher.messages
     assert "loyal" in message["segment_note"]
@@ -251,7 +257,7 @@ def test_high_live_risk_escalates_a_complaint_with_its_reason(
     ActionComplain().run(
         dispatcher,
         make_tracker("还没到！", intent="complain", customer=DEMO_ZH, sender="live-1"),
-        {},
+        DOMAIN,
     )
     assert responses(dispatcher) == ["utter_handoff_priority"]
     session.rollback()
@@ -269,7 +275,9 @@ def test_medium_live_risk_does_not_escalate(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     store_live_risk(session, DEMO_ZH, 0.3, "medium", "asked about an order twice")
-    ActionComplain().run(dispatcher, make_tracker("慢", intent="complain", customer=DEMO_ZH), {})
+    ActionComplain().run(
+        dispatcher, make_tracker("慢", intent="complain", customer=DEMO_ZH), DOMAIN
+    )
     assert responses(dispatcher) == ["utter_complain"]
 
 
@@ -278,11 +286,11 @@ def test_live_risk_makes_a_valuable_subscriber_eligible_for_an_offer(
 ) -> None:
     store_score(session, DEMO_EN, segment="loyal", churn_risk=0.1, clv_cents=90_000)
     ActionCancelSubscription().run(
-        dispatcher, make_tracker("cancel", customer=DEMO_EN, sender="a"), {}
+        dispatcher, make_tracker("cancel", customer=DEMO_EN, sender="a"), DOMAIN
     )
     assert responses(dispatcher) == ["utter_confirm_cancel"]  # nightly risk alone: no offer
     store_live_risk(session, DEMO_EN, 0.64, "high", "said they want to cancel")
     ActionCancelSubscription().run(
-        dispatcher, make_tracker("cancel", customer=DEMO_EN, sender="b"), {}
+        dispatcher, make_tracker("cancel", customer=DEMO_EN, sender="b"), DOMAIN
     )
-    assert responses(dispatcher)[-1] == "utter_retention_offer"
+    assert responses(dispatcher)[-1].startswith("utter_retention_offer_")

@@ -7,6 +7,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.identify import ActionIdentify, choose_language
 from analytics.demo.customers import DEMO_EN, DEMO_NAMES, DEMO_ZH
 from tests.actions.conftest import MakeTracker
+from tests.actions.domain import DOMAIN
 
 
 def slots(events: list[dict]) -> dict:
@@ -28,7 +29,7 @@ def test_verified_customer_sets_identity_slots(
     store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     events = ActionIdentify().run(
-        dispatcher, make_tracker("我的order呢", customer=DEMO_EN, language="mixed"), {}
+        dispatcher, make_tracker("我的order呢", customer=DEMO_EN, language="mixed"), DOMAIN
     )
     assert slots(events) == {
         "customer_id": DEMO_EN,
@@ -44,7 +45,7 @@ def test_forged_identity_clears_the_slots(
     tracker = make_tracker(
         "hi", customer=DEMO_ZH, forged=True, language="en", slots={"customer_id": DEMO_ZH}
     )
-    assert slots(ActionIdentify().run(dispatcher, tracker, {})) == {
+    assert slots(ActionIdentify().run(dispatcher, tracker, DOMAIN)) == {
         "customer_id": None,
         "customer_name": None,
         "language": "en",
@@ -55,6 +56,6 @@ def test_broken_store_still_sets_the_language(
     broken_store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     events = ActionIdentify().run(
-        dispatcher, make_tracker("hello", customer=DEMO_EN, language="en"), {}
+        dispatcher, make_tracker("hello", customer=DEMO_EN, language="en"), DOMAIN
     )
     assert slots(events)["language"] == "en" and slots(events)["customer_id"] is None

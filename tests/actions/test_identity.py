@@ -23,6 +23,7 @@ from actions.subscription import ActionCancelSubscription, ActionPauseSubscripti
 from analytics.core.identity import VERIFIED_KEY
 from analytics.demo.customers import DEMO_NAMES, DEMO_ZH
 from tests.actions.conftest import CLAIM_SECRET, MakeTracker, claims_only, responses, slot_values
+from tests.actions.domain import DOMAIN
 
 PERSONAL_ACTIONS: list[type[Action]] = [
     ActionAccountStatus,
@@ -36,7 +37,7 @@ PERSONAL_ACTIONS: list[type[Action]] = [
 def test_a_verified_customer_is_known(
     store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    ActionGreet().run(dispatcher, make_tracker("你好", intent="greet", customer=DEMO_ZH), {})
+    ActionGreet().run(dispatcher, make_tracker("你好", intent="greet", customer=DEMO_ZH), DOMAIN)
     assert responses(dispatcher) == ["utter_greet_known"]
     assert dispatcher.messages[0]["name"] == DEMO_NAMES[DEMO_ZH]
 
@@ -55,7 +56,7 @@ def test_claims_without_a_door_verdict_are_anonymous(
     assert {"customer_id", "customer_token", "customer_hash"} <= set(
         tracker.latest_message["metadata"]
     )
-    events = action().run(dispatcher, tracker, {})
+    events = action().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher) == ["utter_ask_sign_in"]
     assert events == []
     assert DEMO_NAMES[DEMO_ZH] not in json.dumps(dispatcher.messages, ensure_ascii=False)
@@ -65,8 +66,8 @@ def test_claims_do_not_identify_or_greet_by_name(
     store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     tracker = make_tracker("hi", intent="greet", customer=DEMO_ZH, forged=True, language="en")
-    assert slot_values(ActionIdentify().run(dispatcher, tracker, {}))["customer_id"] is None
-    ActionGreet().run(dispatcher, tracker, {})
+    assert slot_values(ActionIdentify().run(dispatcher, tracker, DOMAIN))["customer_id"] is None
+    ActionGreet().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher) == ["utter_greet"]
 
 
@@ -88,7 +89,7 @@ def test_malformed_or_unknown_verdicts_are_anonymous(
 ) -> None:
     tracker = make_tracker("我的订单")
     tracker.latest_message["metadata"] = metadata
-    ActionOrderStatus().run(dispatcher, tracker, {})
+    ActionOrderStatus().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher) == ["utter_ask_sign_in"]
 
 
@@ -103,7 +104,7 @@ def test_no_token_or_claim_ends_up_in_slots_or_events(
         tracker.latest_message["metadata"] = {**claims, **tracker.latest_message["metadata"]}
         everything: list[type[Action]] = [ActionIdentify, ActionGreet, *PERSONAL_ACTIONS]
         for action in everything:
-            produced += action().run(dispatcher, tracker, {})
+            produced += action().run(dispatcher, tracker, DOMAIN)
     text = json.dumps([produced, dispatcher.messages], ensure_ascii=False)
     assert not any(secret in text for secret in secrets_seen)
     names = {e["name"] for e in produced if e["event"] == "slot"}

@@ -27,6 +27,7 @@ from actions.subscription import (
 from analytics.demo.customers import DEMO_EN, DEMO_VIP_AT_RISK, DEMO_ZH
 from analytics.store.models import RetentionOfferRecord
 from tests.actions.conftest import MakeTracker, pending_slots, responses, slot_values
+from tests.actions.domain import DOMAIN
 from tests.actions.test_brain import VIP, store_score, subscription_status
 
 SENDER = "shared-sender"
@@ -38,7 +39,9 @@ def statuses(session: Session) -> tuple[str, str]:
 
 
 def ask_as(customer: str, action: Any, make_tracker: MakeTracker, dispatcher: Any) -> dict:
-    events = action().run(dispatcher, make_tracker("cancel", customer=customer, sender=SENDER), {})
+    events = action().run(
+        dispatcher, make_tracker("cancel", customer=customer, sender=SENDER), DOMAIN
+    )
     return slot_values(events)
 
 
@@ -55,13 +58,13 @@ def test_another_verified_customer_cannot_answer(
     asked = ask_as(DEMO_ZH, question, make_tracker, dispatcher)
     assert asked["pending_customer_id"] == DEMO_ZH
     tracker = make_tracker("yes", intent="affirm", customer=DEMO_EN, sender=SENDER, slots=asked)
-    events = answer().run(dispatcher, tracker, {})
+    events = answer().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher)[-1] == "utter_confirmation_other_customer"
     assert slot_values(events) == CLEARED
     assert statuses(session) == ("active", "active")  # nothing applied to A or B
     # and the question is gone for A too
     later = make_tracker("yes", intent="affirm", customer=DEMO_ZH, sender=SENDER, slots=CLEARED)
-    ActionConfirm().run(dispatcher, later, {})
+    ActionConfirm().run(dispatcher, later, DOMAIN)
     assert responses(dispatcher)[-1] == "utter_nothing_pending"
     assert statuses(session) == ("active", "active")
 
@@ -71,7 +74,7 @@ def test_forged_claims_cannot_answer(
 ) -> None:
     asked = ask_as(DEMO_ZH, ActionCancelSubscription, make_tracker, dispatcher)
     tracker = make_tracker("是的", intent="affirm", customer=DEMO_ZH, forged=True, slots=asked)
-    ActionConfirm().run(dispatcher, tracker, {})
+    ActionConfirm().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher)[-1] == "utter_confirmation_other_customer"
     assert subscription_status(session, DEMO_ZH) == "active"
 
@@ -84,7 +87,7 @@ def test_declining_someone_elses_offer_cancels_nothing(
     assert asked["pending_action"] == PENDING_OFFER
     for action in (ActionDecline, ActionCancelSubscription):  # "no" = cancel anyway; "cancel!"
         tracker = make_tracker("cancel", customer=DEMO_EN, sender=SENDER, slots=asked)
-        events = action().run(dispatcher, tracker, {})
+        events = action().run(dispatcher, tracker, DOMAIN)
         assert subscription_status(session, DEMO_VIP_AT_RISK) != "canceled"
         assert subscription_status(session, DEMO_EN) == "active"
     # asking to cancel starts B's own question, bound to B
@@ -103,7 +106,7 @@ def test_a_stale_question_cannot_be_answered(
 ) -> None:
     slots = pending_slots(PENDING_CANCEL, DEMO_ZH, age_seconds=age_seconds)
     tracker = make_tracker("yes", intent="affirm", customer=DEMO_ZH, slots=slots)
-    events = ActionConfirm().run(dispatcher, tracker, {})
+    events = ActionConfirm().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher) == ["utter_confirmation_expired"]
     assert slot_values(events) == CLEARED
     assert subscription_status(session, DEMO_ZH) == "active"
@@ -119,7 +122,7 @@ def test_a_question_without_a_valid_time_is_stale(
 ) -> None:
     slots = {**pending_slots(PENDING_CANCEL, DEMO_ZH), "pending_at": at}
     tracker = make_tracker("yes", intent="affirm", customer=DEMO_ZH, slots=slots)
-    ActionConfirm().run(dispatcher, tracker, {})
+    ActionConfirm().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher) == ["utter_confirmation_expired"]
     assert subscription_status(session, DEMO_ZH) == "active"
 
@@ -135,12 +138,12 @@ def test_the_time_limit_is_a_setting(
     action_settings.get_settings.cache_clear()
     stale = pending_slots(PENDING_CANCEL, DEMO_ZH, age_seconds=8)
     ActionConfirm().run(
-        dispatcher, make_tracker("y", intent="affirm", customer=DEMO_ZH, slots=stale), {}
+        dispatcher, make_tracker("y", intent="affirm", customer=DEMO_ZH, slots=stale), DOMAIN
     )
     assert responses(dispatcher) == ["utter_confirmation_expired"]
     fresh = pending_slots(PENDING_CANCEL, DEMO_ZH, age_seconds=2)
     ActionConfirm().run(
-        dispatcher, make_tracker("y", intent="affirm", customer=DEMO_ZH, slots=fresh), {}
+        dispatcher, make_tracker("y", intent="affirm", customer=DEMO_ZH, slots=fresh), DOMAIN
     )
     assert responses(dispatcher)[-1] == "utter_subscription_canceled"
     assert subscription_status(session, DEMO_ZH) == "canceled"
@@ -151,7 +154,7 @@ def test_a_new_session_forgets_the_question(
 ) -> None:
     asked = ask_as(DEMO_ZH, ActionCancelSubscription, make_tracker, dispatcher)
     before = make_tracker("", customer=DEMO_ZH, sender=SENDER, slots={**asked, "language": "en"})
-    started = ActionSessionStart().run(dispatcher, before, {})
+    started = ActionSessionStart().run(dispatcher, before, DOMAIN)
     assert [e["event"] for e in started] == ["session_started", "slot", "action"]
     carried = slot_values(started)
     assert carried == {"language": "en"}  # the reply language and nothing else
@@ -160,7 +163,7 @@ def test_a_new_session_forgets_the_question(
     tracker = make_tracker(
         "yes", intent="affirm", customer=DEMO_ZH, sender=SENDER, slots={**CLEARED, **carried}
     )
-    ActionConfirm().run(dispatcher, tracker, {})
+    ActionConfirm().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher)[-1] == "utter_nothing_pending"
     assert subscription_status(session, DEMO_ZH) == "active"
 
@@ -170,6 +173,6 @@ def test_the_customer_who_asked_can_still_confirm(
 ) -> None:
     asked = ask_as(DEMO_ZH, ActionCancelSubscription, make_tracker, dispatcher)
     tracker = make_tracker("好的", intent="affirm", customer=DEMO_ZH, sender=SENDER, slots=asked)
-    assert slot_values(ActionConfirm().run(dispatcher, tracker, {})) == CLEARED
+    assert slot_values(ActionConfirm().run(dispatcher, tracker, DOMAIN)) == CLEARED
     assert responses(dispatcher) == ["utter_confirm_cancel", "utter_subscription_canceled"]
     assert statuses(session) == ("canceled", "active")

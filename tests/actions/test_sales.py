@@ -14,6 +14,7 @@ from actions.support import ActionHandoff
 from analytics.demo.customers import DEMO_EN, DEMO_NAMES, DEMO_ZH
 from analytics.store.models import Conversation
 from tests.actions.conftest import MakeTracker, responses
+from tests.actions.domain import DOMAIN
 
 
 def test_price_of_a_named_product_in_either_language(
@@ -22,14 +23,14 @@ def test_price_of_a_named_product_in_either_language(
     ActionPricing().run(
         dispatcher,
         make_tracker("龙井多少钱", entities=[{"entity": "product", "value": "西湖龙井"}]),
-        {},
+        DOMAIN,
     )
     tracker = make_tracker(
         "price?",
         entities=[{"entity": "product", "value": "west lake longjing"}],
         slots={"language": "en"},
     )
-    ActionPricing().run(dispatcher, tracker, {})
+    ActionPricing().run(dispatcher, tracker, DOMAIN)
     assert [m["price"] for m in dispatcher.messages] == ["128", "128"]
     assert [m["product"] for m in dispatcher.messages] == ["西湖龙井", "West Lake Longjing"]
 
@@ -37,7 +38,7 @@ def test_price_of_a_named_product_in_either_language(
 def test_price_overview_without_a_product(
     store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    ActionPricing().run(dispatcher, make_tracker("价格"), {})
+    ActionPricing().run(dispatcher, make_tracker("价格"), DOMAIN)
     [message] = dispatcher.messages
     assert message["response"] == "utter_price_overview"
     assert message["tea_box"] == "129" and message["coffee_box"] == "119"
@@ -47,8 +48,8 @@ def test_price_overview_without_a_product(
 def test_recommendations_exclude_what_the_customer_bought(
     store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    ActionRecommend().run(dispatcher, make_tracker("推荐", customer=DEMO_ZH), {})
-    ActionRecommend().run(dispatcher, make_tracker("recommend"), {})
+    ActionRecommend().run(dispatcher, make_tracker("推荐", customer=DEMO_ZH), DOMAIN)
+    ActionRecommend().run(dispatcher, make_tracker("recommend"), DOMAIN)
     signed_in, anonymous = dispatcher.messages
     assert signed_in["items"] and anonymous["items"]
     assert signed_in["items"].count("、") == 2
@@ -57,9 +58,9 @@ def test_recommendations_exclude_what_the_customer_bought(
 def test_account_status_is_private_and_in_language(
     store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    ActionAccountStatus().run(dispatcher, make_tracker("my plan"), {})
+    ActionAccountStatus().run(dispatcher, make_tracker("my plan"), DOMAIN)
     ActionAccountStatus().run(
-        dispatcher, make_tracker("my plan", customer=DEMO_EN, slots={"language": "en"}), {}
+        dispatcher, make_tracker("my plan", customer=DEMO_EN, slots={"language": "en"}), DOMAIN
     )
     assert responses(dispatcher) == ["utter_ask_sign_in", "utter_account_status"]
     assert dispatcher.messages[1]["plan"] == "Monthly Coffee Box"
@@ -68,8 +69,8 @@ def test_account_status_is_private_and_in_language(
 def test_greeting_uses_the_verified_name_only(
     store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    ActionGreet().run(dispatcher, make_tracker("你好", customer=DEMO_ZH), {})
-    ActionGreet().run(dispatcher, make_tracker("你好", customer=DEMO_ZH, forged=True), {})
+    ActionGreet().run(dispatcher, make_tracker("你好", customer=DEMO_ZH), DOMAIN)
+    ActionGreet().run(dispatcher, make_tracker("你好", customer=DEMO_ZH, forged=True), DOMAIN)
     assert responses(dispatcher) == ["utter_greet_known", "utter_greet"]
     assert dispatcher.messages[0]["name"] == DEMO_NAMES[DEMO_ZH]
 
@@ -78,7 +79,7 @@ def test_handoff_flags_the_conversation(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     ActionHandoff().run(
-        dispatcher, make_tracker("转人工", intent="human_handoff", sender="conv-42"), {}
+        dispatcher, make_tracker("转人工", intent="human_handoff", sender="conv-42"), DOMAIN
     )
     assert responses(dispatcher) == ["utter_handoff"]
     session.rollback()
@@ -92,7 +93,7 @@ def test_english_account_status_reads_without_double_spaces(
     store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     ActionAccountStatus().run(
-        dispatcher, make_tracker("my plan", customer=DEMO_EN, slots={"language": "en"}), {}
+        dispatcher, make_tracker("my plan", customer=DEMO_EN, slots={"language": "en"}), DOMAIN
     )
     [message] = dispatcher.messages
     assert message["renewal"].startswith(" Next box ships on ") and message["renewal"].endswith(".")

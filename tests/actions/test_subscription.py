@@ -17,6 +17,7 @@ from actions.subscription import (
 from analytics.demo.customers import DEMO_EN, DEMO_NEW, DEMO_ZH
 from analytics.store.models import Customer, Subscription
 from tests.actions.conftest import MakeTracker, pending_slots, responses, slot_values
+from tests.actions.domain import DOMAIN
 
 
 def subscription_of(session: Session, external_id: str) -> Subscription:
@@ -38,7 +39,7 @@ def test_cancel_asks_first_and_changes_nothing(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     events = ActionCancelSubscription().run(
-        dispatcher, make_tracker("取消订阅", customer=DEMO_ZH), {}
+        dispatcher, make_tracker("取消订阅", customer=DEMO_ZH), DOMAIN
     )
     assert responses(dispatcher) == ["utter_confirm_cancel"]
     assert pending(events) == PENDING_CANCEL
@@ -49,9 +50,11 @@ def test_cancel_asks_first_and_changes_nothing(
 def test_confirming_cancels_for_real(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    asked = ActionCancelSubscription().run(dispatcher, make_tracker("取消", customer=DEMO_ZH), {})
+    asked = ActionCancelSubscription().run(
+        dispatcher, make_tracker("取消", customer=DEMO_ZH), DOMAIN
+    )
     tracker = make_tracker("/affirm", intent="affirm", customer=DEMO_ZH, slots=slot_values(asked))
-    events = ActionConfirm().run(dispatcher, tracker, {})
+    events = ActionConfirm().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher) == ["utter_confirm_cancel", "utter_subscription_canceled"]
     assert slot_values(events) == {
         "pending_action": None,
@@ -68,7 +71,7 @@ def test_declining_keeps_the_subscription(
     tracker = make_tracker(
         "no", intent="deny", customer=DEMO_EN, slots=pending_slots(PENDING_CANCEL, DEMO_EN)
     )
-    ActionDecline().run(dispatcher, tracker, {})
+    ActionDecline().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher) == ["utter_cancel_kept"]
     assert subscription_of(session, DEMO_EN).status == "active"
 
@@ -76,10 +79,12 @@ def test_declining_keeps_the_subscription(
 def test_pause_then_confirm(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    events = ActionPauseSubscription().run(dispatcher, make_tracker("pause", customer=DEMO_EN), {})
+    events = ActionPauseSubscription().run(
+        dispatcher, make_tracker("pause", customer=DEMO_EN), DOMAIN
+    )
     assert pending(events) == PENDING_PAUSE and responses(dispatcher) == ["utter_confirm_pause"]
     tracker = make_tracker("yes", intent="affirm", customer=DEMO_EN, slots=slot_values(events))
-    ActionConfirm().run(dispatcher, tracker, {})
+    ActionConfirm().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher)[-1] == "utter_subscription_paused"
     subscription = subscription_of(session, DEMO_EN)
     assert subscription.status == "paused" and subscription.paused_until is not None
@@ -88,7 +93,7 @@ def test_pause_then_confirm(
 def test_affirm_with_nothing_pending_changes_nothing(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    ActionConfirm().run(dispatcher, make_tracker("yes", intent="affirm", customer=DEMO_ZH), {})
+    ActionConfirm().run(dispatcher, make_tracker("yes", intent="affirm", customer=DEMO_ZH), DOMAIN)
     assert responses(dispatcher) == ["utter_nothing_pending"]
     assert subscription_of(session, DEMO_ZH).status == "active"
 
@@ -97,7 +102,7 @@ def test_confirm_from_an_anonymous_message_does_not_cancel(
     store: str, session: Session, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
     tracker = make_tracker("yes", intent="affirm", slots=pending_slots(PENDING_CANCEL, DEMO_ZH))
-    events = ActionConfirm().run(dispatcher, tracker, {})
+    events = ActionConfirm().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher) == ["utter_confirmation_other_customer"]
     assert slot_values(events)["pending_action"] is None
     assert subscription_of(session, DEMO_ZH).status == "active"
@@ -106,5 +111,5 @@ def test_confirm_from_an_anonymous_message_does_not_cancel(
 def test_customer_without_subscription(
     store: str, make_tracker: MakeTracker, dispatcher: CollectingDispatcher
 ) -> None:
-    ActionCancelSubscription().run(dispatcher, make_tracker("cancel", customer=DEMO_NEW), {})
+    ActionCancelSubscription().run(dispatcher, make_tracker("cancel", customer=DEMO_NEW), DOMAIN)
     assert responses(dispatcher) == ["utter_no_subscription"]
