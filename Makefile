@@ -1,9 +1,11 @@
-# Leaf & Bean customer-support bot. The targets here are the only entry points.
+# Leaf & Bean customer-support bot. `make install` also puts the `leafbean` command (one
+# sub-command per job: seed, import, score, ingest, schedule, retrain, ...) in .venv/bin.
 #   make run    create environments, install, seed demo data, train if stale, start everything
 #   make test   every test (lint, types, unit, PostgreSQL/RabbitMQ/Redis, end-to-end)
 #   make shell  chat in the terminal with the running bot (CUSTOMER=cus_0001 to be signed in)
 #   make identity CUSTOMER=id   the signed identity metadata (one line of JSON) a website sends
 #   make score  refresh the brain's scores now (make run does it at start and daily)
+#   make train  train the Rasa model if config.yml, bot/ or nlu_data/ changed
 #   make bench-nlu | eval-nlu | bench-brain | bench-brain-scale | bench-loop | bench-console | bench-privacy
 #               benchmarks; results and their commands in docs/benchmarks.md
 SHELL := /bin/bash
@@ -19,9 +21,9 @@ PY := $(VENV)/bin/python
 RASA := $(VENV_RASA)/bin/rasa
 RASA_PY := $(VENV_RASA)/bin/python
 MODELS := models
-MODEL_INPUTS := config.yml $(shell find bot nlu_data -type f \( -name '*.yml' -o -name '*.py' -o -name '*.txt' \) -not -path '*/__pycache__/*' 2>/dev/null | sort)
-MODEL_HASH = $(shell cat $(MODEL_INPUTS) | sha256sum | cut -c1-12)
-MODEL = $(MODELS)/leafbean-$(MODEL_HASH).tar.gz
+# models/leafbean-<hash of config.yml, bot/ and nlu_data/>.tar.gz (analytics.cli.model_path);
+# expanded in recipes only, after their prerequisites (install, db) have run.
+MODEL = $(shell $(PY) -m analytics model-path)
 RASA_PORT ?= 5005
 ACTION_PORT ?= 5055
 WEB_PORT ?= 8000
@@ -30,7 +32,6 @@ export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTION_PORT)/webhook
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
-export PYTHONPATH := $(CURDIR)
 
 include widget/Makefile.mk
 
@@ -44,6 +45,7 @@ $(VENV)/.installed: pyproject.toml requirements/main.lock
 	@test -x $(PY) || $(PY_MAIN) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements/main.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 $(VENV_RASA)/.installed: bot/requirements.txt requirements/rasa.lock
@@ -56,6 +58,7 @@ $(VENV_RASA)/.installed: bot/requirements.txt requirements/rasa.lock
 install: $(VENV)/.installed $(VENV_RASA)/.installed
 
 ## re-lock both environments after changing pyproject.toml or bot/requirements*.txt
+## (main.lock pins the runtime dependencies and every extra: test, dev)
 lock: install
 	$(PY) -m pip install -q -e '.[dev]' && $(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements/main.lock
 	$(RASA_PY) -m pip install -q -r bot/requirements-dev.txt && $(RASA_PY) -m pip freeze | grep -v '^-e' > requirements/rasa.lock
@@ -80,15 +83,12 @@ db: install env
 	$(PY) -m analytics export-nlu
 
 ## Model: retrained only when config.yml, bot/ or nlu_data/ change -----------
+## (leafbean retrain also exports the NLU lookups from the store first; make db does that here)
 train: install
-	@if [ -f "$(MODEL)" ]; then echo "Model $(MODEL) is up to date"; else \
-	  echo "Training $(MODEL) ..."; \
-	  $(RASA) train --config config.yml --domain bot/domain --data bot/data nlu_data \
-	    --out $(MODELS) --fixed-model-name leafbean-$(MODEL_HASH) && \
-	  ls -1t $(MODELS)/leafbean-*.tar.gz | tail -n +4 | xargs -r rm -f; fi
+	@$(PY) -m analytics retrain --no-export --models $(MODELS)
 
 model-path:
-	@echo $(MODEL)
+	@$(PY) -m analytics model-path --models $(MODELS)
 
 ## The brain's scores (also refreshed by the scheduler inside make run) --------
 score: db
@@ -118,10 +118,10 @@ bench-console: install env
 	SHOP_DATABASE_URL=$(BENCH_DB) $(PY) -m bench.console.latency --rounds 30
 
 bench-nlu: install
-	PYTHONPATH=$(CURDIR) $(RASA_PY) -m bench.nlu.run
+	$(RASA_PY) -m bench.nlu.run
 
 eval-nlu: install
-	PYTHONPATH=$(CURDIR) $(RASA_PY) -m bench.nlu.eval_bot
+	$(RASA_PY) -m bench.nlu.eval_bot
 
 ## Run everything -------------------------------------------------------------
 run: db train widget

@@ -1,32 +1,66 @@
-"""Command line of the analytics package: ``python -m analytics <command>``.
+"""The ``leafbean`` command (also ``python -m analytics``): one sub-command per job.
 
 Commands:
     migrate: upgrade the store at ``SHOP_DATABASE_URL`` to the latest schema.
-    seed: migrate and fill the store with the demo shop (refuses a non-empty store
-        unless ``--reset``; exits 0 when already seeded so ``make run`` can call it).
+    seed (alias demo): migrate and fill the store with the demo shop (refuses a non-empty
+        store unless ``--reset``; exits 0 when already seeded so ``make run`` can call it).
+    import: import a shop's products, customers and orders from CSV files.
+    score: fit or load the brain and score every customer.
+    ingest: the conversation-ingest worker (``analytics.loop.ingest``; its own options).
+    schedule: score now and then periodically (``analytics.loop.schedule``; its own options).
     export-nlu: write the NLU product lookup table and the jieba user dictionary.
+    retrain: export the NLU lookups, then train the Rasa model in ``.venv-rasa`` unless the
+        model for the current bot files is already there (what ``make train`` runs).
+    model-path: print the file name of the model for the current bot files.
+    identity: print the signed identity metadata a host website sends.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import os
+import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from analytics.core.identity import DEFAULT_TTL_SECONDS, identity_metadata
-from analytics.core.settings import get_settings, set_demo_shop
+from analytics.core.settings import REPO_ROOT, get_settings, set_demo_shop
 
 logger = logging.getLogger(__name__)
 
+PROG = "leafbean"
 CMD_MIGRATE = "migrate"
 CMD_SEED = "seed"
+CMD_DEMO = "demo"
 CMD_IMPORT = "import"
+CMD_SCORE = "score"
+CMD_INGEST = "ingest"
+CMD_SCHEDULE = "schedule"
 CMD_EXPORT_NLU = "export-nlu"
+CMD_RETRAIN = "retrain"
+CMD_MODEL_PATH = "model-path"
 CMD_IDENTITY = "identity"
+ENV_DATABASE_URL = "SHOP_DATABASE_URL"
+
+# The Rasa model: its name carries a hash of every file it is trained from.
+RASA_CONFIG = "config.yml"
+RASA_DOMAIN = "bot/domain"
+RASA_STORIES = "bot/data"
+NLU_DATA = "nlu_data"
+MODEL_INPUT_DIRS = ("bot", NLU_DATA)
+MODEL_INPUT_SUFFIXES = (".yml", ".py", ".txt")
+MODEL_PREFIX = "leafbean-"
+MODEL_SUFFIX = ".tar.gz"
+MODEL_HASH_CHARS = 12
+KEEP_MODELS = 3
+DEFAULT_MODELS_DIR = REPO_ROOT / "models"
+DEFAULT_RASA_BIN = REPO_ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_ENV_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false"}
 
 
 def _reference(value: str) -> datetime:
@@ -37,20 +71,44 @@ def _reference(value: str) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
+def _ingest_main(argv: list[str]) -> int:
+    from analytics.loop.ingest.__main__ import main as ingest_main
+
+    return ingest_main(argv)
+
+
+def _schedule_main(argv: list[str]) -> int:
+    from analytics.loop.schedule import main as schedule_main
+
+    return schedule_main(argv)
+
+
+# Jobs with their own command line: ``leafbean <job> ...`` hands the rest of the line over.
+PASS_THROUGH: dict[str, Callable[[list[str]], int]] = {
+    CMD_INGEST: _ingest_main,
+    CMD_SCHEDULE: _schedule_main,
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser.
 
     Returns:
-        The parser with one sub-command per action.
+        The parser with one sub-command per job.
     """
+    from analytics.brain.options import add_score_arguments
     from analytics.demo.generator import DEFAULT_CUSTOMERS, DEFAULT_SEED
 
-    parser = argparse.ArgumentParser(prog="python -m analytics", description=__doc__)
-    parser.add_argument("--database-url", help="override SHOP_DATABASE_URL")
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--database-url", help=f"override {ENV_DATABASE_URL}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     sub.add_parser(CMD_MIGRATE, help="upgrade the store schema to head")
-    seed = sub.add_parser(CMD_SEED, help="migrate and seed the demo shop")
+    seed = sub.add_parser(CMD_SEED, aliases=[CMD_DEMO], help="migrate and seed the demo shop")
     seed.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS, help="total customers")
     seed.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     seed.add_argument("--reset", action="store_true", help="delete existing rows first")
@@ -61,16 +119,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="end of the history (ISO date, UTC); default today 00:00 UTC",
     )
     seed.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    export = sub.add_parser(CMD_EXPORT_NLU, help="write the NLU lookup and jieba dictionary")
-    export.add_argument(
-        "--from-csv", action="store_true", help="read the catalogue CSV instead of the database"
-    )
     importer = sub.add_parser(
         CMD_IMPORT, help="import a shop's products, customers and orders from CSV"
     )
     importer.add_argument("--products", type=Path, help="products CSV")
     importer.add_argument("--customers", type=Path, help="customers CSV")
     importer.add_argument("--orders", type=Path, help="order lines CSV")
+    add_score_arguments(sub.add_parser(CMD_SCORE, help="fit/load the brain, score every customer"))
+    sub.add_parser(
+        CMD_INGEST, add_help=False, help="run the conversation-ingest worker (own options)"
+    )
+    sub.add_parser(
+        CMD_SCHEDULE, add_help=False, help="score now and then every N hours (own options)"
+    )
+    export = sub.add_parser(CMD_EXPORT_NLU, help="write the NLU lookup and jieba dictionary")
+    export.add_argument(
+        "--from-csv", action="store_true", help="read the catalogue CSV instead of the database"
+    )
+    retrain = sub.add_parser(
+        CMD_RETRAIN, help="export the NLU lookups and train the Rasa model if it is stale"
+    )
+    retrain.add_argument(
+        "--no-export", action="store_true", help="train from the files as they are (no export)"
+    )
+    retrain.add_argument("--force", action="store_true", help="train even if the model exists")
+    for command in (retrain, sub.add_parser(CMD_MODEL_PATH, help="print the model's file name")):
+        command.add_argument("--models", type=Path, default=DEFAULT_MODELS_DIR, help="model folder")
+    retrain.add_argument(
+        "--rasa", type=Path, default=DEFAULT_RASA_BIN, help="the Rasa environment's rasa"
+    )
     identity = sub.add_parser(
         CMD_IDENTITY, help="print (one line of JSON) the metadata a host website sends"
     )
@@ -78,9 +155,6 @@ def build_parser() -> argparse.ArgumentParser:
     identity.add_argument(
         "--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="lifetime in seconds (default 1 day)"
     )
-    from analytics.brain.options import add_score_arguments
-
-    add_score_arguments(sub.add_parser("score", help="fit/load the brain, score every customer"))
     return parser
 
 
@@ -93,7 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The process exit code.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command in PASS_THROUGH:
+        return _pass_through(args, rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
@@ -101,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if args.command == CMD_IDENTITY:
         return _identity(args)
+    if args.command == CMD_MODEL_PATH:
+        print(_shown(model_path(REPO_ROOT, args.models)))
+        return 0
     url = args.database_url or get_settings().database_url
     if args.command == CMD_MIGRATE:
         from analytics.store.db import upgrade_to_head
@@ -108,31 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         upgrade_to_head(url)
         print("Store schema is up to date.")
         return 0
-    if args.command == CMD_SEED:
-        from analytics.demo.generator import seed_database
-
-        try:
-            result = seed_database(
-                url,
-                n_customers=args.customers,
-                seed=args.seed,
-                reference=args.reference_date,
-                reset=args.reset,
-                progress=not args.no_progress and sys.stderr.isatty(),
-            )
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        if not result.seeded:
-            print(
-                f"Store already seeded ({result.counts['customers']} customers); "
-                "nothing to do. Use --reset to re-seed."
-            )
-            return 0
-        set_demo_shop(True)
-        summary = ", ".join(f"{name}={n}" for name, n in result.counts.items())
-        print(f"Seeded in {result.seconds:.1f} s: {summary}")
-        return 0
+    if args.command in (CMD_SEED, CMD_DEMO):
+        return _seed(url, args)
     if args.command == CMD_EXPORT_NLU:
         from analytics.loop.nlu_export import export_nlu
 
@@ -142,11 +201,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == CMD_IMPORT:
         return _import(url, args)
-    if args.command == "score":
+    if args.command == CMD_SCORE:
         from analytics.brain.pipeline import run_from_args
 
         return run_from_args(args, url)
+    if args.command == CMD_RETRAIN:
+        return _retrain(url, args)
     return 2  # pragma: no cover - argparse enforces the choices
+
+
+def _pass_through(args: argparse.Namespace, rest: list[str]) -> int:
+    """Runs a job that parses its own command line (``ingest``, ``schedule``)."""
+    if args.database_url:
+        os.environ[ENV_DATABASE_URL] = args.database_url
+    if args.verbose:
+        if args.command == CMD_INGEST:
+            rest = [*rest, "--verbose"]
+        else:
+            logging.basicConfig(level=logging.DEBUG)
+    return PASS_THROUGH[args.command](rest)
+
+
+def _seed(url: str, args: argparse.Namespace) -> int:
+    """Runs ``seed``: the demo shop, unless the store already holds one."""
+    from analytics.demo.generator import seed_database
+
+    try:
+        result = seed_database(
+            url,
+            n_customers=args.customers,
+            seed=args.seed,
+            reference=args.reference_date,
+            reset=args.reset,
+            progress=not args.no_progress and sys.stderr.isatty(),
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not result.seeded:
+        print(
+            f"Store already seeded ({result.counts['customers']} customers); "
+            "nothing to do. Use --reset to re-seed."
+        )
+        return 0
+    set_demo_shop(True)
+    summary = ", ".join(f"{name}={n}" for name, n in result.counts.items())
+    print(f"Seeded in {result.seconds:.1f} s: {summary}")
+    return 0
 
 
 def _identity(args: argparse.Namespace) -> int:
@@ -195,6 +296,103 @@ def _import(url: str, args: argparse.Namespace) -> int:
         for path in export_nlu(url):
             print(f"wrote {path}")
     return 0 if report.ok else 1
+
+
+def model_inputs(root: Path = REPO_ROOT) -> list[Path]:
+    """The files the Rasa model is trained from, in a fixed order.
+
+    Args:
+        root: The repository root.
+
+    Returns:
+        ``config.yml``, then every ``.yml``, ``.py`` and ``.txt`` file under ``bot/`` and
+        ``nlu_data/`` (caches aside), sorted by their path relative to ``root``.
+    """
+    found = [
+        path
+        for folder in MODEL_INPUT_DIRS
+        for path in (root / folder).rglob("*")
+        if path.is_file()
+        and path.suffix in MODEL_INPUT_SUFFIXES
+        and "__pycache__" not in path.relative_to(root).parts
+    ]
+    found.sort(key=lambda path: path.relative_to(root).as_posix())
+    return [root / RASA_CONFIG, *found]
+
+
+def model_path(root: Path = REPO_ROOT, models: Path = DEFAULT_MODELS_DIR) -> Path:
+    """The model file for the current bot files: a new file whenever one of them changes.
+
+    Args:
+        root: The repository root.
+        models: The folder of trained models.
+
+    Returns:
+        ``<models>/leafbean-<first 12 hex digits of the inputs' SHA-256>.tar.gz``.
+    """
+    digest = hashlib.sha256()
+    for path in model_inputs(root):
+        digest.update(path.read_bytes())
+    return models / f"{MODEL_PREFIX}{digest.hexdigest()[:MODEL_HASH_CHARS]}{MODEL_SUFFIX}"
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the repository root when it lies inside it."""
+    try:
+        return path.resolve().relative_to(REPO_ROOT)
+    except ValueError:
+        return path
+
+
+def _retrain(url: str, args: argparse.Namespace) -> int:
+    """Runs ``retrain``: export the lookups, train the model if stale, keep the newest three."""
+    if not args.no_export:
+        from analytics.loop.nlu_export import export_nlu
+
+        for path in export_nlu(url):
+            print(f"wrote {path}")
+    model = model_path(REPO_ROOT, args.models)  # after the export: the lookups are inputs
+    if model.is_file() and not args.force:
+        print(f"Model {_shown(model)} is up to date")
+        return 0
+    if not args.rasa.is_file():
+        print(f"error: {args.rasa} not found (run `make install`)", file=sys.stderr)
+        return 2
+    print(f"Training {_shown(model)} ...", flush=True)
+    command = [
+        str(args.rasa),
+        "train",
+        "--config",
+        RASA_CONFIG,
+        "--domain",
+        RASA_DOMAIN,
+        "--data",
+        RASA_STORIES,
+        NLU_DATA,
+        "--out",
+        str(model.parent),
+        "--fixed-model-name",
+        model.name.removesuffix(MODEL_SUFFIX),
+    ]
+    env = {**RASA_ENV_DEFAULTS, **os.environ}
+    code = subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode
+    if code != 0:
+        logger.error("rasa train exited with %d", code)
+        return code
+    _prune_models(model.parent)
+    return 0
+
+
+def _prune_models(models: Path, keep: int = KEEP_MODELS) -> None:
+    """Deletes all but the ``keep`` newest ``leafbean-*.tar.gz`` models."""
+    trained = sorted(
+        models.glob(f"{MODEL_PREFIX}*{MODEL_SUFFIX}"),
+        key=lambda path: path.stat().st_mtime,
+        reverse=True,
+    )
+    for old in trained[keep:]:
+        logger.info("Removing old model %s", old.name)
+        old.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
