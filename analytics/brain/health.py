@@ -34,7 +34,35 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["COMPONENT_NAMES", "DEFAULT_WEIGHTS", "LIFECYCLE_STAGES", "HealthScorer"]
+__all__ = [
+    "COMPONENT_NAMES",
+    "DEFAULT_WEIGHTS",
+    "HEALTH",
+    "LIFECYCLE_STAGE",
+    "LIFECYCLE_STAGES",
+    "STAGE_ACQUISITION",
+    "STAGE_ACTIVATION",
+    "STAGE_CHURN",
+    "STAGE_EXPANSION",
+    "STAGE_RETENTION",
+    "HealthScorer",
+]
+
+HEALTH = "health"
+"""Column of the weighted health score in :meth:`HealthScorer.score`."""
+LIFECYCLE_STAGE = "lifecycle_stage"
+"""Column of the lifecycle stage in :meth:`HealthScorer.score`."""
+STAGE_ACQUISITION = "acquisition"
+STAGE_ACTIVATION = "activation"
+STAGE_RETENTION = "retention"
+STAGE_EXPANSION = "expansion"
+STAGE_CHURN = "churn"
+CHURN_STAGE_RISK = 0.6
+"""Default churn risk from which the lifecycle stage is ``churn`` (the brain's own cut-off,
+above :data:`analytics.core.vocabulary.RISK_HIGH`: a stage is a stronger statement than a
+risk band)."""
+UNKNOWN_RISK = 0.5
+"""Churn risk assumed for a customer whose risk is missing (neither good nor bad)."""
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "recency": 0.25,
@@ -55,11 +83,11 @@ COMPONENT_NAMES: dict[str, tuple[str, str]] = {
 
 #: stage key -> (English, Chinese)
 LIFECYCLE_STAGES: dict[str, tuple[str, str]] = {
-    "acquisition": ("Acquisition", "获客"),
-    "activation": ("Activation", "激活"),
-    "retention": ("Retention", "留存"),
-    "expansion": ("Expansion", "拓展"),
-    "churn": ("Churn", "流失"),
+    STAGE_ACQUISITION: ("Acquisition", "获客"),
+    STAGE_ACTIVATION: ("Activation", "激活"),
+    STAGE_RETENTION: ("Retention", "留存"),
+    STAGE_EXPANSION: ("Expansion", "拓展"),
+    STAGE_CHURN: ("Churn", "流失"),
 }
 
 
@@ -92,7 +120,7 @@ class HealthScorer(BaseEstimator):
     def __init__(
         self,
         weights: Mapping[str, float] | None = None,
-        churn_threshold: float = 0.6,
+        churn_threshold: float = CHURN_STAGE_RISK,
         lapsed_days: float = 180.0,
         activation_days: float = 90.0,
     ) -> None:
@@ -169,7 +197,7 @@ class HealthScorer(BaseEstimator):
             )
             out["support"] = np.clip(s, 0, 100)
         if "churn_risk" in self.components_:
-            out["churn_risk"] = 100.0 * (1.0 - np.clip(_col(X, "churn_risk", 0.5), 0, 1))
+            out["churn_risk"] = 100.0 * (1.0 - np.clip(_col(X, "churn_risk", UNKNOWN_RISK), 0, 1))
         return pd.DataFrame(out, index=X.index)
 
     def score(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -186,8 +214,8 @@ class HealthScorer(BaseEstimator):
         cols = [c for c in C.columns if w.get(c, 0) > 0]
         ws = np.array([w[c] for c in cols], dtype=float)
         health = C[cols].to_numpy() @ (ws / ws.sum())
-        C["health"] = np.round(health, 1)
-        C["lifecycle_stage"] = self.lifecycle_stage(X, C["health"].to_numpy())
+        C[HEALTH] = np.round(health, 1)
+        C[LIFECYCLE_STAGE] = self.lifecycle_stage(X, C[HEALTH].to_numpy())
         return C
 
     def lifecycle_stage(self, X: pd.DataFrame, health: np.ndarray) -> np.ndarray:
@@ -209,5 +237,5 @@ class HealthScorer(BaseEstimator):
             ((freq <= 1) | (active & (freq <= 2))) & (tenure < self.activation_days),
             (health >= 70) & (trend_up | (cats >= 2) | (active & (addon > 0))),
         ]
-        choices = ["acquisition", "churn", "activation", "expansion"]
-        return np.select(conds, choices, default="retention").astype(object)
+        choices = [STAGE_ACQUISITION, STAGE_CHURN, STAGE_ACTIVATION, STAGE_EXPANSION]
+        return np.select(conds, choices, default=STAGE_RETENTION).astype(object)

@@ -16,7 +16,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analytics.core.vocabulary import RISK_HIGH, SEGMENT_AT_RISK, SEGMENT_CHAMPIONS, SEGMENT_LOYAL
+from analytics.brain.health import STAGE_CHURN
+from analytics.core.vocabulary import (
+    LANG_ZH,
+    RISK_HIGH,
+    SEGMENT_AT_RISK,
+    SEGMENT_CHAMPIONS,
+    SEGMENT_LOYAL,
+)
 from analytics.store.models import (
     OFFER_COOLDOWN,
     OUTCOME_ACCEPTED,
@@ -112,29 +119,33 @@ class RetentionOffer:
     The texts never mention scores, risk or value; they are what the customer reads.
     """
 
-    kind: str  # "free_month" | "discount_3_boxes" | "discount_next_order"
+    kind: str  # OFFER_FREE_MONTH | OFFER_DISCOUNT_3_BOXES | OFFER_DISCOUNT_NEXT_ORDER
     text_en: str
     text_zh: str
 
     def text(self, language: str) -> str:
         """The offer in ``zh`` or ``en``."""
-        return self.text_zh if language == "zh" else self.text_en
+        return self.text_zh if language == LANG_ZH else self.text_en
 
+
+OFFER_FREE_MONTH = "free_month"
+OFFER_DISCOUNT_3_BOXES = "discount_3_boxes"
+OFFER_DISCOUNT_NEXT_ORDER = "discount_next_order"
 
 OFFERS: dict[str, RetentionOffer] = {
-    "free_month": RetentionOffer(
-        "free_month",
+    OFFER_FREE_MONTH: RetentionOffer(
+        OFFER_FREE_MONTH,
         "Before you go: as a thank-you for being with us, your next box is on us. "
         "Would you like to keep your subscription with a free month?",
         "在您离开之前：感谢您一直以来的支持，下一期礼盒我们免费送您。要不要保留订阅，免费体验一个月？",
     ),
-    "discount_3_boxes": RetentionOffer(
-        "discount_3_boxes",
+    OFFER_DISCOUNT_3_BOXES: RetentionOffer(
+        OFFER_DISCOUNT_3_BOXES,
         "Before you go: we can take 20% off your next 3 boxes. Would you like to stay?",
         "在您离开之前：我们可以为您接下来的 3 期礼盒打八折。要不要继续订阅？",
     ),
-    "discount_next_order": RetentionOffer(
-        "discount_next_order",
+    OFFER_DISCOUNT_NEXT_ORDER: RetentionOffer(
+        OFFER_DISCOUNT_NEXT_ORDER,
         "We'd love to see you again: here is 20% off your next order.",
         "期待再次为您服务：下一笔订单我们为您打八折。",
     ),
@@ -187,12 +198,12 @@ def choose_retention_offer(
     support = (score.health_components or {}).get("support")
     friction = support is not None and float(support) <= friction_support_max
     risk = max(score.churn_risk, live_risk if live_risk is not None else 0.0)
-    at_risk = risk >= high_risk or score.lifecycle_stage == "churn" or friction
+    at_risk = risk >= high_risk or score.lifecycle_stage == STAGE_CHURN or friction
     valuable = score.clv_cents >= high_value_cents or score.segment in HIGH_VALUE_SEGMENTS
     if not (at_risk and valuable):
         return None
     if _has_live_subscription(customer):
         if score.clv_cents >= vip_value_cents:
-            return OFFERS["free_month"]
-        return OFFERS["discount_3_boxes"]
-    return OFFERS["discount_next_order"]
+            return OFFERS[OFFER_FREE_MONTH]
+        return OFFERS[OFFER_DISCOUNT_3_BOXES]
+    return OFFERS[OFFER_DISCOUNT_NEXT_ORDER]

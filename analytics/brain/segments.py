@@ -31,9 +31,44 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["RFM_COLUMNS", "RFMSegmenter"]
+from analytics.core.vocabulary import (
+    SEGMENT_AT_RISK,
+    SEGMENT_CHAMPIONS,
+    SEGMENT_HIBERNATING,
+    SEGMENT_LOST,
+    SEGMENT_LOYAL,
+    SEGMENT_NEW,
+    SEGMENT_POTENTIAL,
+)
+
+__all__ = ["RFM_COLUMNS", "RFMSegmenter", "rfm_frame"]
 
 RFM_COLUMNS = ("recency_days", "frequency", "monetary")
+NEW_MARGIN_Z = 0.25
+"""A recent, low-value cluster is ``new`` if its frequency is within this many standard
+deviations of one order."""
+LOST_RECENCY_Z = 1.0
+"""The longest-lapsed cluster is ``lost`` if it is more than this many standard deviations
+behind in recency."""
+CENTS_PER_YUAN = 100.0
+
+
+def rfm_frame(X: pd.DataFrame) -> pd.DataFrame:
+    """The segmenter's input from brain features (:mod:`analytics.brain.features`).
+
+    Args:
+        X: Features with ``recency_days``, ``frequency`` and ``monetary_cents``.
+
+    Returns:
+        ``recency_days``, ``frequency`` and ``monetary`` (yuan), same index.
+    """
+    return pd.DataFrame(
+        {
+            "recency_days": X["recency_days"],
+            "frequency": X["frequency"],
+            "monetary": X["monetary_cents"] / CENTS_PER_YUAN,
+        }
+    )
 
 
 class RFMSegmenter(BaseEstimator):
@@ -138,15 +173,14 @@ class RFMSegmenter(BaseEstimator):
         oldest = max(lapsed, key=lambda i: r[i]) if lapsed else None
         for i in range(len(C)):
             if recent[i] and valuable[i]:
-                names[i] = "champions" if i == top else "loyal"
+                names[i] = SEGMENT_CHAMPIONS if i == top else SEGMENT_LOYAL
             elif recent[i]:
-                names[i] = "new" if f[i] <= one_order_z + 0.25 else "potential"
+                names[i] = SEGMENT_NEW if f[i] <= one_order_z + NEW_MARGIN_Z else SEGMENT_POTENTIAL
             elif valuable[i]:
-                names[i] = "at_risk"
+                names[i] = SEGMENT_AT_RISK
             else:
-                names[i] = (
-                    "lost" if (i == oldest and len(lapsed) > 1 and r[i] > 1.0) else "hibernating"
-                )
+                lost = i == oldest and len(lapsed) > 1 and r[i] > LOST_RECENCY_Z
+                names[i] = SEGMENT_LOST if lost else SEGMENT_HIBERNATING
         return names
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -159,7 +193,7 @@ class RFMSegmenter(BaseEstimator):
             Array of segment keys (str).
         """
         check_is_fitted(self, "kmeans_")
-        out = np.full(len(X), "new", dtype=object)
+        out = np.full(len(X), SEGMENT_NEW, dtype=object)
         buyers = X["frequency"].to_numpy(dtype=float) > 0
         if buyers.any():
             Zs = (self._rfm(X.loc[buyers]) - self.mean_) / self.scale_
