@@ -1,11 +1,11 @@
 """Customer-success store and analytics for the Leaf & Bean support bot.
 
-Modules:
-    settings: configuration from environment variables and ``.env``.
-    db: engine/session factories and Alembic migration helpers.
-    models: the SQLAlchemy models of the store (see ``docs/architecture.md``).
-    repo: data functions called by the action server.
-    generator: the deterministic demo-shop generator.
-    demo: constants for the four demo customers.
-    nlu_export: generation of the NLU lookup table and the jieba user dictionary.
+Packages, each importing only the ones listed before it (``lint-imports`` checks):
+    core: settings, identity tokens, shared vocabulary, language detection, supervisor.
+    store: the database (SQLAlchemy models, Alembic migrations, catalogue, CSV import).
+    brain: features, segments, churn, CLV, health, recommendations, sentiment, offers.
+    loop: conversation ingest, privacy, live risk, NLU export, retention, the scheduler.
+    demo: the deterministic demo-shop generator.
+
+``analytics.cli`` is the ``leafbean`` command (also ``python -m analytics``).
 """
