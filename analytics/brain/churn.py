@@ -8,22 +8,18 @@ Two candidate models are compared on the *same* stratified holdout split:
 The candidate with the better holdout ROC-AUC is kept (logistic regression wins ties within
 ``prefer_simple_margin`` because its reasons are exact and it is easier to explain). The kept
 model is calibrated with :class:`~sklearn.calibration.CalibratedClassifierCV` on the training
-part (Platt/sigmoid or isotonic, whichever has the lower holdout Brier score), its Brier score and reliability table are measured on the
-holdout, and it is then refit on all rows.
+part (Platt/sigmoid or isotonic, whichever has the lower holdout Brier score, see
+:mod:`analytics.brain.churn_calibration`), its Brier score and reliability table are measured
+on the holdout, and it is then refit on all rows.
 
-Reasons are feature contributions in log-odds, turned into plain words in both languages:
-
-* logistic regression: ``coef * (standardised value - training mean)``, summed over the one-hot
-  columns of a categorical feature (exact for the linear model);
-* gradient boosting: occlusion against a reference customer: the change in log-odds when the
-  feature is replaced by its training median (numeric) or mode (categorical). Cheap (one extra
-  prediction per feature) and honest (it is what the model does), not additive.
+Reasons are feature contributions in log-odds turned into plain words in both languages
+(:mod:`analytics.brain.churn_reasons`): exact for logistic regression, occlusion against a
+reference customer for gradient boosting.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,7 +28,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import cross_val_predict, train_test_split
@@ -40,8 +35,26 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from analytics.brain.churn_calibration import (
+    AUTO,
+    calibration_methods,
+    choose_calibration,
+    reliability_table,
+)
+from analytics.brain.churn_reasons import (
+    DEFAULT_REASON_TEMPLATES,
+    Reason,
+    ReasonTemplate,
+    linear_contributions,
+    occlusion_contributions,
+    top_reasons,
+)
+from analytics.core.vocabulary import RISK_HIGH
+
 __all__ = [
     "DEFAULT_REASON_TEMPLATES",
+    "HGB",
+    "LOGREG",
     "ChurnModel",
     "Reason",
     "ReasonTemplate",
@@ -49,220 +62,10 @@ __all__ = [
     "reliability_table",
 ]
 
-
-@dataclass(frozen=True)
-class ReasonTemplate:
-    """Plain-language text for one feature, in English and Chinese.
-
-    ``high`` is used when the customer's value is above the reference (median) value, ``low``
-    when it is below. Each is an ``(en, zh)`` pair of :meth:`str.format` templates that may use
-    ``{value}`` (the raw value). Categorical features use ``high`` for any value.
-    """
-
-    high: tuple[str, str]
-    low: tuple[str, str] | None = None
-    scale: float = 1.0  # value is divided by this before formatting (e.g. cents -> yuan)
-
-
-@dataclass(frozen=True)
-class Reason:
-    """One reason behind a churn score."""
-
-    feature: str
-    contribution: float  # log-odds contribution, > 0 raises the risk
-    value: Any
-    text_en: str
-    text_zh: str
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (the value is stringified)."""
-        return {
-            "feature": self.feature,
-            "contribution": round(float(self.contribution), 4),
-            "value": _json_value(self.value),
-            "en": self.text_en,
-            "zh": self.text_zh,
-        }
-
-
-def _json_value(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-# Templates for the store features built by ``analytics.brain.features``. Only features that *raise*
-# the risk are ever shown, so each text describes the customer's situation, not the model.
-DEFAULT_REASON_TEMPLATES: dict[str, ReasonTemplate] = {
-    "recency_days": ReasonTemplate(
-        high=("No order in the last {value:.0f} days", "已 {value:.0f} 天未下单"),
-        low=("Ordered only {value:.0f} days ago", "{value:.0f} 天前刚下过单"),
-    ),
-    "frequency": ReasonTemplate(
-        high=("{value:.0f} orders so far", "累计下单 {value:.0f} 次"),
-        low=("Only {value:.0f} order(s) so far", "仅下单 {value:.0f} 次"),
-    ),
-    "monetary_cents": ReasonTemplate(
-        high=("Spent ¥{value:.0f} in total", "累计消费 ¥{value:.0f}"),
-        low=("Spent only ¥{value:.0f} in total", "累计消费仅 ¥{value:.0f}"),
-        scale=100.0,
-    ),
-    "avg_order_cents": ReasonTemplate(
-        high=("Large average order (¥{value:.0f})", "平均客单价较高（¥{value:.0f}）"),
-        low=("Small average order (¥{value:.0f})", "平均客单价较低（¥{value:.0f}）"),
-        scale=100.0,
-    ),
-    "tenure_days": ReasonTemplate(
-        high=("Customer for {value:.0f} days", "已是 {value:.0f} 天的老顾客"),
-        low=("Customer for only {value:.0f} days", "成为顾客仅 {value:.0f} 天"),
-    ),
-    "orders_90d": ReasonTemplate(
-        high=("{value:.0f} orders in the last 90 days", "近 90 天下单 {value:.0f} 次"),
-        low=("Only {value:.0f} order(s) in the last 90 days", "近 90 天仅下单 {value:.0f} 次"),
-    ),
-    "orders_prev_90d": ReasonTemplate(
-        high=(
-            "Ordered more often before ({value:.0f} orders in the previous 90 days)",
-            "之前下单更频繁（前一个 90 天下单 {value:.0f} 次）",
-        ),
-        low=("Few orders in the previous 90 days", "前一个 90 天下单较少"),
-    ),
-    "order_trend": ReasonTemplate(
-        high=("Ordering more often lately", "最近下单更频繁"),
-        low=("Ordering less often than before", "下单频率比以前低"),
-    ),
-    "sub_active": ReasonTemplate(
-        high=("Has an active subscription", "有进行中的订阅"),
-        low=("No active subscription", "没有进行中的订阅"),
-    ),
-    "sub_paused": ReasonTemplate(
-        high=("Subscription is paused", "订阅已暂停"),
-        low=("Subscription is not paused", "订阅未暂停"),
-    ),
-    "sub_canceled": ReasonTemplate(
-        high=("Cancelled a subscription", "曾取消订阅"),
-        low=("Never cancelled a subscription", "从未取消订阅"),
-    ),
-    "sub_pauses_180d": ReasonTemplate(
-        high=(
-            "Paused the subscription {value:.0f} time(s) recently",
-            "近期暂停订阅 {value:.0f} 次",
-        ),
-        low=("No recent subscription pauses", "近期没有暂停订阅"),
-    ),
-    "sub_skips_180d": ReasonTemplate(
-        high=("Skipped {value:.0f} box(es) recently", "近期跳过 {value:.0f} 期礼盒"),
-        low=("No skipped boxes recently", "近期没有跳过礼盒"),
-    ),
-    "sub_tenure_days": ReasonTemplate(
-        high=("Subscribed for {value:.0f} days", "已订阅 {value:.0f} 天"),
-        low=("Subscribed for only {value:.0f} days", "订阅仅 {value:.0f} 天"),
-    ),
-    "refunds_180d": ReasonTemplate(
-        high=("{value:.0f} refund request(s) recently", "近期申请退款 {value:.0f} 次"),
-        low=("No recent refund requests", "近期没有退款申请"),
-    ),
-    "cancelled_orders_180d": ReasonTemplate(
-        high=(
-            "{value:.0f} cancelled or refunded order(s) recently",
-            "近期有 {value:.0f} 笔订单取消或退款",
-        ),
-        low=("No cancelled orders recently", "近期没有取消的订单"),
-    ),
-    "late_deliveries_180d": ReasonTemplate(
-        high=(
-            "{value:.0f} late or returned deliveries recently",
-            "近期 {value:.0f} 次配送延误或退回",
-        ),
-        low=("No late deliveries recently", "近期没有配送延误"),
-    ),
-    "contacts_90d": ReasonTemplate(
-        high=("Contacted support {value:.0f} time(s) in 90 days", "90 天内联系客服 {value:.0f} 次"),
-        low=("Rarely contacts support", "很少联系客服"),
-    ),
-    "complaints_90d": ReasonTemplate(
-        high=("{value:.0f} complaint(s) in the last 90 days", "近 90 天投诉 {value:.0f} 次"),
-        low=("No recent complaints", "近期没有投诉"),
-    ),
-    "cancel_intents_90d": ReasonTemplate(
-        high=("Asked about cancelling {value:.0f} time(s)", "{value:.0f} 次询问取消订阅"),
-        low=("Has not asked about cancelling", "没有询问过取消"),
-    ),
-    "refund_intents_90d": ReasonTemplate(
-        high=("Asked about refunds {value:.0f} time(s)", "{value:.0f} 次询问退款"),
-        low=("Has not asked about refunds", "没有询问过退款"),
-    ),
-    "handoffs_90d": ReasonTemplate(
-        high=("Needed a human {value:.0f} time(s) recently", "近期 {value:.0f} 次需要人工处理"),
-        low=("No recent handoffs to a human", "近期没有转人工"),
-    ),
-    "fallbacks_90d": ReasonTemplate(
-        high=("The bot misunderstood them {value:.0f} time(s)", "机器人 {value:.0f} 次没听懂"),
-        low=("The bot understood them well", "机器人沟通顺畅"),
-    ),
-    "negative_sentiment_90d": ReasonTemplate(
-        high=("Unhappy tone in recent messages", "最近的消息语气不满"),
-        low=("Positive tone in recent messages", "最近的消息语气积极"),
-    ),
-    "bad_ratings_90d": ReasonTemplate(
-        high=("Rated support poorly {value:.0f} time(s)", "{value:.0f} 次给客服差评"),
-        low=("No poor support ratings", "没有差评"),
-    ),
-}
-
-
-def _format_reason(
-    feature: str, value: Any, above: bool, templates: Mapping[str, ReasonTemplate]
-) -> tuple[str, str]:
-    tpl = templates.get(feature)
-    if tpl is None:
-        return (f"{feature} = {value}", f"{feature} = {value}")
-    pair = tpl.high if (above or tpl.low is None) else tpl.low
-    v: Any = value
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        v = float(value) / tpl.scale
-    try:
-        return (pair[0].format(value=v), pair[1].format(value=v))
-    except (ValueError, TypeError):  # e.g. a string value with a numeric format spec
-        return (
-            pair[0].replace("{value:.0f}", str(v)).format(value=v),
-            pair[1].replace("{value:.0f}", str(v)).format(value=v),
-        )
-
-
-def reliability_table(
-    y_true: Sequence[int] | np.ndarray, proba: Sequence[float] | np.ndarray, n_bins: int = 10
-) -> pd.DataFrame:
-    """Reliability (calibration) table with equal-width probability bins.
-
-    Args:
-        y_true: 0/1 outcomes.
-        proba: Predicted probabilities of the positive class.
-        n_bins: Number of equal-width bins on [0, 1].
-
-    Returns:
-        One row per non-empty bin: ``bin`` (e.g. ``"0.1-0.2"``), ``count``, ``mean_predicted``,
-        ``observed_rate`` and ``gap`` (observed minus predicted).
-    """
-    y = np.asarray(y_true, dtype=float)
-    p = np.asarray(proba, dtype=float)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    idx = np.clip(np.digitize(p, edges[1:-1], right=False), 0, n_bins - 1)
-    rows = []
-    for b in range(n_bins):
-        m = idx == b
-        if not m.any():
-            continue
-        rows.append(
-            {
-                "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
-                "count": int(m.sum()),
-                "mean_predicted": float(p[m].mean()),
-                "observed_rate": float(y[m].mean()),
-                "gap": float(y[m].mean() - p[m].mean()),
-            }
-        )
-    return pd.DataFrame(rows)
+LOGREG = "logreg"
+"""Candidate: one-hot + standardised columns, L2 logistic regression."""
+HGB = "hgb"
+"""Candidate: histogram gradient boosting with native categoricals."""
 
 
 def make_candidate(
@@ -287,7 +90,7 @@ def make_candidate(
     Returns:
         A pipeline ``pre -> clf`` taking a DataFrame with those columns.
     """
-    if kind == "logreg":
+    if kind == LOGREG:
         pre = ColumnTransformer(
             [
                 ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
@@ -296,7 +99,7 @@ def make_candidate(
             verbose_feature_names_out=False,
         )
         clf: Any = LogisticRegression(C=C, max_iter=5000)
-    elif kind == "hgb":
+    elif kind == HGB:
         pre = ColumnTransformer(
             [
                 (
@@ -369,9 +172,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        candidates: tuple[str, ...] = ("logreg", "hgb"),
+        candidates: tuple[str, ...] = (LOGREG, HGB),
         categorical_features: list[str] | None = None,
-        calibration: str = "auto",
+        calibration: str = AUTO,
         holdout_size: float = 0.25,
         cv: int = 5,
         C: float = 0.1,
@@ -457,29 +260,21 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             }
         best = max(self.comparison_, key=lambda k: self.comparison_[k]["roc_auc"])
         if (
-            "logreg" in self.comparison_
-            and best != "logreg"
-            and self.comparison_[best]["roc_auc"] - self.comparison_["logreg"]["roc_auc"]
+            LOGREG in self.comparison_
+            and best != LOGREG
+            and self.comparison_[best]["roc_auc"] - self.comparison_[LOGREG]["roc_auc"]
             <= self.prefer_simple_margin
         ):
-            best = "logreg"
+            best = LOGREG
         self.selected_ = best
 
-        methods = ["sigmoid", "isotonic"] if self.calibration == "auto" else [self.calibration]
         # out-of-fold scores on the training part, computed once for every calibration method
         base = self._candidate(best)
         oof = cross_val_predict(base, X_tr, y_tr, cv=self.cv, method="decision_function")
         s_ho = clone(base).fit(X_tr, y_tr).decision_function(X_ho)
-        p_ho, method = np.zeros(0), methods[0]
-        for meth in methods:
-            if meth == "sigmoid":
-                platt = LogisticRegression(C=1e6).fit(oof.reshape(-1, 1), y_tr)
-                p = platt.predict_proba(s_ho.reshape(-1, 1))[:, 1]
-            else:
-                iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-                p = iso.fit(oof, y_tr).predict(s_ho)
-            if not len(p_ho) or brier_score_loss(y_ho, p) < brier_score_loss(y_ho, p_ho):
-                p_ho, method = p, meth
+        p_ho, method = choose_calibration(
+            calibration_methods(self.calibration), oof, y_tr, s_ho, y_ho
+        )
         self.calibration_method_ = method
         self.metrics_ = {
             "selected": best,
@@ -502,7 +297,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         for c in self.categorical_features_:
             ref[c] = X[c].mode(dropna=True).iloc[0]
         self.reference_ = ref
-        if self.selected_ == "logreg":
+        if self.selected_ == LOGREG:
             Z = self.base_model_.named_steps["pre"].transform(X)
             self.lr_center_ = np.asarray(Z, dtype=float).mean(axis=0)
         return self
@@ -521,11 +316,14 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         return np.asarray(self.model_.predict_proba(Xc))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """0/1 churn labels at a 0.5 threshold."""
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+        """0/1 churn labels: 1 from the high-risk cut-off (:data:`RISK_HIGH`) up."""
+        return (self.predict_proba(X)[:, 1] >= RISK_HIGH).astype(int)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-feature log-odds contributions (positive raises the risk).
+
+        Exact for logistic regression, occlusion against the reference customer for gradient
+        boosting (see :mod:`analytics.brain.churn_reasons`).
 
         Args:
             X: Feature rows.
@@ -534,51 +332,19 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             DataFrame with the same index as ``X`` and one column per input feature.
         """
         X = self._check(X)
-        pre = self.base_model_.named_steps["pre"]
-        clf = self.base_model_.named_steps["clf"]
         feats = list(self.feature_names_in_)
-        if self.selected_ == "logreg":
-            Z = np.asarray(pre.transform(X), dtype=float)
-            contrib_cols = (Z - self.lr_center_) * clf.coef_[0]
-            out = np.zeros((len(X), len(feats)))
-            names = list(pre.get_feature_names_out())
-            col_of = self._lr_column_owner(names)
-            for j, owner in enumerate(col_of):
-                out[:, feats.index(owner)] += contrib_cols[:, j]
+        if self.selected_ == LOGREG:
+            out = linear_contributions(
+                self.base_model_,
+                X,
+                feats,
+                self.numeric_features_,
+                self.categorical_features_,
+                self.lr_center_,
+            )
         else:
-            # occlusion on the encoded matrix; rows already at the reference value contribute
-            # exactly 0 and are skipped (most count features are 0 for most customers)
-            Z = np.asarray(pre.transform(X), dtype=float)
-            ref_row = X.iloc[:1].copy()
-            for f in feats:
-                ref_row[f] = self.reference_[f]
-            zref = np.asarray(pre.transform(ref_row), dtype=float)[0]
-            names = list(pre.get_feature_names_out())
-            base = clf.decision_function(Z)
-            out = np.zeros((len(X), len(feats)))
-            for j, f in enumerate(feats):
-                col = names.index(f)
-                zc = Z[:, col]
-                differs = ~((zc == zref[col]) | (np.isnan(zc) & np.isnan(zref[col])))
-                if not differs.any():
-                    continue
-                Zr = Z[differs].copy()
-                Zr[:, col] = zref[col]
-                out[differs, j] = base[differs] - clf.decision_function(Zr)
+            out = occlusion_contributions(self.base_model_, X, feats, self.reference_)
         return pd.DataFrame(out, index=X.index, columns=feats)
-
-    def _lr_column_owner(self, names: list[str]) -> list[str]:
-        owners = []
-        cats = sorted(self.categorical_features_, key=len, reverse=True)
-        for n in names:
-            if n in self.numeric_features_:
-                owners.append(n)
-                continue
-            owner = next((c for c in cats if n.startswith(c + "_")), None)
-            if owner is None:
-                raise RuntimeError(f"cannot map encoded column {n!r} to a feature")
-            owners.append(owner)
-        return owners
 
     def reasons(
         self, X: pd.DataFrame, top_n: int = 3, min_risk: float | None = None
@@ -605,31 +371,18 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             for k, gated in zip(keep, self.reasons(X.iloc[keep], top_n), strict=True):
                 result[int(k)] = gated
             return result
-        C = self.contributions(X)
         templates = (
             self.reason_templates if self.reason_templates is not None else DEFAULT_REASON_TEMPLATES
         )
-        Xc = self._check(X)
-        vals = C.to_numpy()
-        feats = list(C.columns)
-        order = np.argsort(-vals, axis=1)[:, :top_n]
-        columns = [Xc[f].to_numpy() for f in feats]
-        for i in range(len(C)):
-            rs: list[Reason] = []
-            for j in order[i]:
-                c = float(vals[i, j])
-                if c < self.min_contribution:
-                    break
-                f = feats[j]
-                v = columns[j][i]
-                if f in self.categorical_features_:
-                    above = True
-                else:
-                    above = float(v) > float(self.reference_[f])
-                en, zh = _format_reason(f, v, above, templates)
-                rs.append(Reason(f, c, v, en, zh))
-            result[i] = rs
-        return result
+        return top_reasons(
+            self.contributions(X),
+            self._check(X),
+            categorical=self.categorical_features_,
+            reference=self.reference_,
+            templates=templates,
+            top_n=top_n,
+            min_contribution=self.min_contribution,
+        )
 
     def clone_unfitted(self) -> ChurnModel:
         """An unfitted copy with the same parameters."""
