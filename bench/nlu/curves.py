@@ -47,7 +47,7 @@ def curve(dataset: Dataset, fractions: tuple[float, ...] = FRACTIONS) -> list[di
     """
     from bench.nlu.metrics import classification_scores
     from bench.nlu.pipelines import tfidf_svc_model
-    from bot.nlu.classifier import TextIntentModel
+    from bot.nlu.intent_model import TextIntentModel
     from bot.nlu.text import normalize
     from bot.nlu.tokenizer import BilingualTokenizer
 
