@@ -253,11 +253,13 @@ def _seed(url: str, args: argparse.Namespace) -> int:
 def _identity(args: argparse.Namespace) -> int:
     """Runs ``identity``: the signed metadata for one customer, as one line of JSON."""
     secret = get_settings().identity_secret
-    if not secret:
+    if secret is None or not secret.get_secret_value():
         print("error: IDENTITY_SECRET is not set (run `make env`)", file=sys.stderr)
         return 2
     try:
-        metadata = identity_metadata(args.customer_id, secret, ttl_seconds=args.ttl)
+        metadata = identity_metadata(
+            args.customer_id, secret.get_secret_value(), ttl_seconds=args.ttl
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
