@@ -29,6 +29,17 @@ import pandas as pd
 from sqlalchemy import Engine, text
 
 from analytics.brain.conversation_features import conversation_feature_frame
+from analytics.store.models import (
+    EVENT_CANCEL,
+    EVENT_PAUSE,
+    EVENT_RENEW,
+    EVENT_RESUME,
+    EVENT_SKIP,
+    EVENT_START,
+    SUB_ACTIVE,
+    SUB_CANCELED,
+    SUB_PAUSED,
+)
 
 __all__ = [
     "CHURN_FEATURES",
@@ -85,8 +96,9 @@ CONVERSATION_COLUMNS: dict[str, str] = {
 #: Features the churn model uses (all numeric).
 CHURN_FEATURES: tuple[str, ...] = FEATURE_COLUMNS
 
-_ACTIVE_KINDS = {"start": "active", "resume": "active", "renew": "active", "skip": "active",
-                 "pause": "paused", "cancel": "canceled"}  # fmt: skip
+_ACTIVE_KINDS = {EVENT_START: SUB_ACTIVE, EVENT_RESUME: SUB_ACTIVE, EVENT_RENEW: SUB_ACTIVE,
+                 EVENT_SKIP: SUB_ACTIVE, EVENT_PAUSE: SUB_PAUSED,
+                 EVENT_CANCEL: SUB_CANCELED}  # fmt: skip
 
 
 @dataclass
@@ -193,14 +205,14 @@ def subscription_states(frames: StoreFrames, at: datetime | pd.Timestamp) -> pd.
     ev = frames.subscription_events
     ev = ev[(ev["at"] < cut) & ev["kind"].isin(list(_ACTIVE_KINDS))]
     last = ev.sort_values("at", kind="stable").groupby("subscription_id")["kind"].last()
-    state = subs["id"].map(last).map(_ACTIVE_KINDS).fillna("active")
+    state = subs["id"].map(last).map(_ACTIVE_KINDS).fillna(SUB_ACTIVE)
     return subs.assign(state=state.to_numpy())
 
 
 def active_plans(frames: StoreFrames, at: datetime | pd.Timestamp) -> dict[int, list[str]]:
     """Plan SKUs each customer receives (active or paused subscriptions) at ``at``."""
     s = subscription_states(frames, at)
-    s = s[s["state"] != "canceled"]
+    s = s[s["state"] != SUB_CANCELED]
     return {int(k): sorted(set(v)) for k, v in s.groupby("customer_id")["plan"]}
 
 
@@ -288,12 +300,14 @@ def build_features(frames: StoreFrames, cutoff: datetime | pd.Timestamp) -> pd.D
 
     st = subscription_states(frames, cut)
     st = st[st["customer_id"].isin(idx)]
-    X["sub_active"] = _count(idx, st.loc[st["state"] == "active", "customer_id"]).clip(upper=1)
-    X["sub_paused"] = _count(idx, st.loc[st["state"] == "paused", "customer_id"]).clip(upper=1) * (
-        1 - X["sub_active"]
+    X["sub_active"] = _count(idx, st.loc[st["state"] == SUB_ACTIVE, "customer_id"]).clip(upper=1)
+    X["sub_paused"] = _count(idx, st.loc[st["state"] == SUB_PAUSED, "customer_id"]).clip(
+        upper=1
+    ) * (1 - X["sub_active"])
+    X["sub_canceled"] = _count(idx, st.loc[st["state"] == SUB_CANCELED, "customer_id"]).clip(
+        upper=1
     )
-    X["sub_canceled"] = _count(idx, st.loc[st["state"] == "canceled", "customer_id"]).clip(upper=1)
-    live = st[st["state"] != "canceled"]
+    live = st[st["state"] != SUB_CANCELED]
     X["sub_tenure_days"] = (
         pd.Series(_age_days(live["started_at"], cut), index=live.index)
         .groupby(live["customer_id"])
@@ -303,8 +317,8 @@ def build_features(frames: StoreFrames, cutoff: datetime | pd.Timestamp) -> pd.D
     ev = frames.subscription_events
     ev = ev[(ev["at"] < cut) & (ev["at"] >= cut - pd.Timedelta(days=180))]
     ev_cust = ev["subscription_id"].map(frames.subscriptions.set_index("id")["customer_id"])
-    X["sub_pauses_180d"] = _count(idx, ev_cust[ev["kind"] == "pause"])
-    X["sub_skips_180d"] = _count(idx, ev_cust[ev["kind"] == "skip"])
+    X["sub_pauses_180d"] = _count(idx, ev_cust[ev["kind"] == EVENT_PAUSE])
+    X["sub_skips_180d"] = _count(idx, ev_cust[ev["kind"] == EVENT_SKIP])
     X["sub_addon_orders"] = _count(idx, oneoff_recent["customer_id"]) * (
         (X["sub_active"] + X["sub_paused"]) > 0
     )
@@ -350,7 +364,7 @@ def build_labels(
     o = frames.orders
     bought = set(o.loc[(o["created_at"] >= cut) & (o["created_at"] < end), "customer_id"])
     st = subscription_states(frames, end)
-    subscribed = set(st.loc[st["state"] == "active", "customer_id"])
+    subscribed = set(st.loc[st["state"] == SUB_ACTIVE, "customer_id"])
     alive = pd.Index(index).isin(list(bought | subscribed))
     return pd.Series((~alive).astype(int), index=index, name="churned")
 

