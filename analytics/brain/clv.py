@@ -153,7 +153,7 @@ class BetaGeoModel(BaseEstimator):
         pos = x > 0
         A4 = np.full_like(x, -np.inf)
         A4[pos] = np.log(a) - np.log(b + x[pos] - 1) - (r + x[pos]) * np.log(alpha + tx[pos])
-        return A1 + A2 + np.logaddexp(A3, A4)
+        return np.asarray(A1 + A2 + np.logaddexp(A3, A4), dtype=float)
 
     def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> BetaGeoModel:
         """Fit on repeat frequency, recency and age (same time unit).
@@ -179,7 +179,7 @@ class BetaGeoModel(BaseEstimator):
             p = np.exp(logp)
             ll = float(np.dot(w, self._loglik(p, ux, utx, uT)))
             pen = self.penalizer * float(np.sum(p**2))
-            return -ll / n + pen
+            return float(-ll / n + pen)
 
         # alpha lives on the time scale; start it there
         init = np.array(self.initial, dtype=float)

@@ -206,7 +206,8 @@ class _Labels:
 
     def where(self, rule: Callable[[str | None], bool]) -> np.ndarray:
         """Rows whose value satisfies ``rule`` (a missing value is passed as ``None``)."""
-        return np.array([rule(v) for v in self.values], dtype=bool)[self.codes]
+        hits = np.array([rule(v) for v in self.values], dtype=bool)
+        return np.asarray(hits[self.codes], dtype=bool)
 
 
 def _count(positions: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:

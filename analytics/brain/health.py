@@ -93,7 +93,7 @@ LIFECYCLE_STAGES: dict[str, tuple[str, str]] = {
 
 def _col(X: pd.DataFrame, name: str, default: float = 0.0) -> np.ndarray:
     if name in X.columns:
-        return np.nan_to_num(X[name].to_numpy(dtype=float), nan=default)
+        return np.asarray(np.nan_to_num(X[name].to_numpy(dtype=float), nan=default), dtype=float)
     return np.full(len(X), default)
 
 

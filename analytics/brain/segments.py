@@ -110,7 +110,8 @@ class RFMSegmenter(BaseEstimator):
         missing = [c for c in RFM_COLUMNS if c not in X.columns]
         if missing:
             raise ValueError(f"missing RFM columns: {missing}")
-        return np.log1p(np.clip(X[list(RFM_COLUMNS)].to_numpy(dtype=float), 0, None))
+        values = np.clip(X[list(RFM_COLUMNS)].to_numpy(dtype=float), 0, None)
+        return np.asarray(np.log1p(values), dtype=float)
 
     def fit(self, X: pd.DataFrame, y: object = None) -> RFMSegmenter:
         """Choose k, fit K-means on the buyers and name the clusters.
