@@ -1,36 +1,17 @@
-"""Settings of the action server, read from the environment (and ``.env``).
+"""The action server's view of the one settings object (:mod:`analytics.core.settings`).
 
-The action server trusts only the ``verified_customer_id`` a door (Rasa's channels) put
-in a message's metadata, so it needs no identity secret. What it does need:
-
-| variable | default | meaning |
-|---|---|---|
-| ``ACTION_PORT`` | 5055 | the port it listens on |
-| ``ACTION_SERVER_HOST`` | ``127.0.0.1`` | the address it binds (``0.0.0.0`` to listen wider) |
-| ``ACTION_SERVER_TOKEN`` | unset | when set, every request but ``GET /health`` must carry it |
-|  |  | as the ``token`` query parameter (Rasa's ``action_endpoint.token``) |
-| ``ACTION_SERVER_MAX_BODY_BYTES`` | 1048576 | the largest request body (Rasa sends the session |
-|  |  | and the domain: about 300 short turns fit) |
-| ``PENDING_CONFIRMATION_SECONDS`` | 600 | how long a "yes/no" question stays answerable |
+The action server trusts only the ``verified_customer_id`` a door (Rasa's channels) put in
+a message's metadata, so it needs no identity secret. Its variables (``ACTION_PORT``,
+``ACTION_SERVER_HOST``, ``ACTION_SERVER_TOKEN``, ``ACTION_SERVER_MAX_BODY_BYTES``,
+``PENDING_CONFIRMATION_SECONDS``) are described in ``.env.example``. Nothing is read from
+the environment here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
-from analytics.core.settings import env_int, env_setting
-from analytics.core.settings import get_settings as get_store_settings
-
-ENV_ACTION_PORT = "ACTION_PORT"
-ENV_ACTION_HOST = "ACTION_SERVER_HOST"
-ENV_ACTION_TOKEN = "ACTION_SERVER_TOKEN"
-ENV_MAX_BODY_BYTES = "ACTION_SERVER_MAX_BODY_BYTES"
-ENV_PENDING_SECONDS = "PENDING_CONFIRMATION_SECONDS"
-DEFAULT_ACTION_PORT = 5055
-DEFAULT_ACTION_HOST = "127.0.0.1"
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024  # about 300 short turns of one session, plus the domain
-DEFAULT_PENDING_SECONDS = 600
+from analytics.core.settings import Settings, SettingsView, reveal
 
 
 @dataclass(frozen=True)
@@ -48,23 +29,23 @@ class ActionSettings:
 
     database_url: str
     port: int
-    host: str = DEFAULT_ACTION_HOST
-    token: str | None = None
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    pending_seconds: int = DEFAULT_PENDING_SECONDS
+    host: str
+    token: str | None
+    max_body_bytes: int
+    pending_seconds: int
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> ActionSettings:
-    """Returns the settings, read once per process."""
-    store = get_store_settings()
-    host = (env_setting(ENV_ACTION_HOST) or "").strip() or DEFAULT_ACTION_HOST
-    token = (env_setting(ENV_ACTION_TOKEN) or "").strip() or None
+def action_view(settings: Settings) -> ActionSettings:
+    """The action server's part of the settings."""
     return ActionSettings(
-        database_url=store.database_url,
-        port=env_int(ENV_ACTION_PORT, DEFAULT_ACTION_PORT),
-        host=host,
-        token=token,
-        max_body_bytes=max(1024, env_int(ENV_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES)),
-        pending_seconds=max(1, env_int(ENV_PENDING_SECONDS, DEFAULT_PENDING_SECONDS)),
+        database_url=settings.database_url,
+        port=settings.action_port,
+        host=settings.action_server_host,
+        token=reveal(settings.action_server_token),
+        max_body_bytes=settings.action_server_max_body_bytes,
+        pending_seconds=settings.pending_confirmation_seconds,
     )
+
+
+#: ``get_settings()`` returns the action server's settings; ``get_settings.cache_clear()``.
+get_settings = SettingsView(action_view)

@@ -1,61 +1,37 @@
-"""Settings of the web app, read from the environment (and ``.env``), once per process."""
+"""The web app's view of the one settings object (:class:`analytics.core.settings.Settings`).
+
+Nothing is read from the environment here: every value comes from the settings, built
+once per process (``get_settings.cache_clear()`` rebuilds them, for tests).
+"""
 
 from __future__ import annotations
 
-import logging
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 
-from analytics.core.settings import ENV_PROFILE, PRODUCTION, env_flag, env_int, env_setting
-from analytics.core.settings import get_settings as get_store_settings
-from web.security import IpNetwork, parse_networks
-
-logger = logging.getLogger(__name__)
-
-ENV_WEB_PORT = "WEB_PORT"
-ENV_RASA_URL = "RASA_URL"
-ENV_RASA_PUBLIC_URL = "RASA_PUBLIC_URL"
-ENV_RASA_JWT_SECRET = "RASA_JWT_SECRET"
-ENV_SESSION_SECRET = "SESSION_SECRET"
-ENV_CONSOLE_USER = "CONSOLE_USER"
-ENV_CONSOLE_PASSWORD = "CONSOLE_PASSWORD"
-ENV_SECURE_COOKIES = "CONSOLE_SECURE_COOKIES"
-ENV_RATE_PER_MINUTE = "CONSOLE_RATE_PER_MINUTE"
-ENV_TRUSTED_PROXIES = "CHAT_TRUSTED_PROXIES"
-ENV_RATE_EXEMPT_LOOPBACK = "CHAT_RATE_EXEMPT_LOOPBACK"
-ENV_SITE_ORIGINS = "SITE_ORIGINS"
-DEFAULT_SITE_ORIGINS = "http://localhost:8000,http://127.0.0.1:8000"
-DEFAULT_RASA_URL = "http://localhost:5005"
-DEFAULT_RATE_PER_MINUTE = 300
-SECURE_COOKIE_MODES = ("auto", "on", "off")
-ORIGIN_RE = re.compile(r"https?://[^/\s*]+")
+from analytics.core.settings import Settings, SettingsView, reveal
+from web.security import IpNetwork
 
 
 @dataclass(frozen=True)
 class WebSettings:
-    """What the web app needs to know.
+    """What the web app needs to know (the variables are described in ``.env.example``).
 
     Attributes:
-        database_url: The customer-success store.
-        port: Port of the web app.
-        rasa_url: Rasa server as reached from this process (HTTP API).
-        rasa_public_url: Rasa server as reached from the customer's browser (socket.io).
-        rasa_jwt_secret: Key of the JWTs Rasa's HTTP API and the widget channel's founder
-            routes accept (Rasa's ``--jwt-secret``), if set.
-        session_secret: Key that signs console session cookies.
-        console_user: The founder's login name.
-        console_password: The founder's initial password (hashed on first run), if set.
-        secure_cookies: ``auto`` (``Secure`` unless the request came over plain HTTP to
-            localhost, 127.0.0.1 or ::1), ``on`` or ``off`` (``PROFILE=production`` always
-            gets ``Secure``).
-        rate_per_minute: Console requests per client address per minute.
-        trusted_proxies: Reverse proxies whose ``X-Forwarded-For`` is believed.
-        rate_exempt_loopback: Loopback clients are not rate limited (the login throttle
-            still applies to them).
+        database_url: The customer-success store (``SHOP_DATABASE_URL``).
+        port: Port of the web app (``WEB_PORT``).
+        rasa_url: Rasa server as reached from this process (``RASA_URL``).
+        rasa_public_url: Rasa server as reached from the customer's browser
+            (``RASA_PUBLIC_URL``, else ``RASA_URL``).
+        rasa_jwt_secret: ``RASA_JWT_SECRET``, if set.
+        session_secret: ``SESSION_SECRET``, if set.
+        console_user: ``CONSOLE_USER``.
+        console_password: ``CONSOLE_PASSWORD`` (hashed on first run), if set.
+        secure_cookies: ``CONSOLE_SECURE_COOKIES``: ``auto``, ``on`` or ``off``.
+        rate_per_minute: ``CONSOLE_RATE_PER_MINUTE``.
+        trusted_proxies: ``CHAT_TRUSTED_PROXIES``.
+        rate_exempt_loopback: ``CHAT_RATE_EXEMPT_LOOPBACK``.
         production: ``PROFILE=production``.
-        site_origins: The web origins the widget runs on (``SITE_ORIGINS``); only they may
-            post ratings from another origin (CORS).
+        site_origins: ``SITE_ORIGINS``.
     """
 
     database_url: str
@@ -66,46 +42,33 @@ class WebSettings:
     session_secret: str | None
     console_user: str
     console_password: str | None
-    secure_cookies: str = "auto"
-    rate_per_minute: int = DEFAULT_RATE_PER_MINUTE
-    trusted_proxies: tuple[IpNetwork, ...] = ()
-    rate_exempt_loopback: bool = True
-    production: bool = False
-    site_origins: tuple[str, ...] = ()
+    secure_cookies: str
+    rate_per_minute: int
+    trusted_proxies: tuple[IpNetwork, ...]
+    rate_exempt_loopback: bool
+    production: bool
+    site_origins: tuple[str, ...]
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> WebSettings:
-    """Returns the settings, read once per process."""
-    store = get_store_settings()
-    rasa_url = env_setting(ENV_RASA_URL) or DEFAULT_RASA_URL
-    secure = (env_setting(ENV_SECURE_COOKIES) or "auto").strip().lower()
+def web_view(settings: Settings) -> WebSettings:
+    """The web app's part of the settings."""
     return WebSettings(
-        database_url=store.database_url,
-        port=env_int(ENV_WEB_PORT, 8000),
-        rasa_url=rasa_url,
-        rasa_public_url=env_setting(ENV_RASA_PUBLIC_URL) or rasa_url,
-        rasa_jwt_secret=env_setting(ENV_RASA_JWT_SECRET) or None,
-        session_secret=env_setting(ENV_SESSION_SECRET) or None,
-        console_user=env_setting(ENV_CONSOLE_USER) or "founder",
-        console_password=env_setting(ENV_CONSOLE_PASSWORD) or None,
-        secure_cookies=secure if secure in SECURE_COOKIE_MODES else "auto",
-        rate_per_minute=max(1, env_int(ENV_RATE_PER_MINUTE, DEFAULT_RATE_PER_MINUTE)),
-        trusted_proxies=parse_networks(env_setting(ENV_TRUSTED_PROXIES)),
-        rate_exempt_loopback=env_flag(ENV_RATE_EXEMPT_LOOPBACK, True),
-        production=(env_setting(ENV_PROFILE) or "").strip().lower() == PRODUCTION,
-        site_origins=parse_origins(env_setting(ENV_SITE_ORIGINS, DEFAULT_SITE_ORIGINS)),
+        database_url=settings.database_url,
+        port=settings.web_port,
+        rasa_url=settings.rasa_url,
+        rasa_public_url=settings.rasa_public_url or settings.rasa_url,
+        rasa_jwt_secret=reveal(settings.rasa_jwt_secret),
+        session_secret=reveal(settings.session_secret),
+        console_user=settings.console_user,
+        console_password=reveal(settings.console_password),
+        secure_cookies=settings.console_secure_cookies,
+        rate_per_minute=settings.console_rate_per_minute,
+        trusted_proxies=settings.chat_trusted_proxies,
+        rate_exempt_loopback=settings.chat_rate_exempt_loopback,
+        production=settings.production,
+        site_origins=settings.site_origins,
     )
 
 
-def parse_origins(value: str | None) -> tuple[str, ...]:
-    """Parses ``SITE_ORIGINS``: ``scheme://host[:port]`` items, lower case; ``*`` is ignored."""
-    origins = []
-    for item in (part.strip().rstrip("/") for part in (value or "").split(",")):
-        if not item:
-            continue
-        if not ORIGIN_RE.fullmatch(item):
-            logger.warning("%s: %r is not an origin; ignored", ENV_SITE_ORIGINS, item[:80])
-            continue
-        origins.append(item.lower())
-    return tuple(origins)
+#: ``get_settings()`` returns the web app's settings; ``get_settings.cache_clear()``.
+get_settings = SettingsView(web_view)

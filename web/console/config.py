@@ -1,24 +1,16 @@
-"""Console-only settings (paths the console writes to, Rasa training), from the environment.
+"""The console's paths (where Teach and retraining read and write), from the settings.
 
-The shared settings (database, secrets, Rasa URL) come from :mod:`web.settings`. The
-paths here are configurable so that tests write into temporary copies, never into the
-repository's own ``nlu_data/`` or ``tests/conversations/``.
+The ``CONSOLE_*_DIR`` and ``CONSOLE_RASA_BIN`` settings exist so that tests write into
+temporary copies, never into the repository's own ``nlu_data/`` or ``tests/conversations/``.
+Nothing is read from the environment here.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from analytics.core.settings import REPO_ROOT
-
-ENV_NLU_DIR = "CONSOLE_NLU_DIR"
-ENV_TEST_CONVERSATIONS_DIR = "CONSOLE_TEST_CONVERSATIONS_DIR"
-ENV_DOMAIN_DIR = "CONSOLE_DOMAIN_DIR"
-ENV_MODELS_DIR = "CONSOLE_MODELS_DIR"
-ENV_WORK_DIR = "CONSOLE_WORK_DIR"
-ENV_RASA_BIN = "CONSOLE_RASA_BIN"
+from analytics.core.settings import REPO_ROOT, Settings, SettingsView
 
 
 @dataclass(frozen=True)
@@ -44,21 +36,18 @@ class ConsoleConfig:
     rasa_bin: Path
 
 
-def _path(name: str, default: Path) -> Path:
-    value = os.environ.get(name)
-    return Path(value).resolve() if value else default
-
-
-def get_config() -> ConsoleConfig:
-    """Reads the console's configuration (cheap; read on every use so tests can change it)."""
+def console_view(settings: Settings) -> ConsoleConfig:
+    """The console's paths."""
     return ConsoleConfig(
         repo_root=REPO_ROOT,
-        nlu_dir=_path(ENV_NLU_DIR, REPO_ROOT / "nlu_data"),
-        test_conversations_dir=_path(
-            ENV_TEST_CONVERSATIONS_DIR, REPO_ROOT / "tests" / "conversations"
-        ),
-        domain_dir=_path(ENV_DOMAIN_DIR, REPO_ROOT / "bot" / "domain"),
-        models_dir=_path(ENV_MODELS_DIR, REPO_ROOT / "models"),
-        work_dir=_path(ENV_WORK_DIR, REPO_ROOT / "var" / "console"),
-        rasa_bin=_path(ENV_RASA_BIN, REPO_ROOT / ".venv-rasa" / "bin" / "rasa"),
+        nlu_dir=settings.console_nlu_dir,
+        test_conversations_dir=settings.console_test_conversations_dir,
+        domain_dir=settings.console_domain_dir,
+        models_dir=settings.console_models_dir,
+        work_dir=settings.console_work_dir,
+        rasa_bin=settings.console_rasa_bin,
     )
+
+
+#: ``get_config()`` returns the console's paths (rebuilt with the settings).
+get_config = SettingsView(console_view)

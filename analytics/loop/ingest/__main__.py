@@ -1,9 +1,9 @@
 """``python -m analytics.loop.ingest``: the ingest worker.
 
 ``--source sql`` (default) polls Rasa's SQL event broker database (``var/rasa_events.db``,
-as in ``bot/endpoints.yml``; override with ``--events-db`` or ``RASA_EVENTS_DB``);
-``--source rabbitmq`` consumes the queue of ``bot/endpoints.prod.yml`` (``RABBITMQ_*``
-variables). SIGTERM and Ctrl-C stop it after the current batch.
+as in ``bot/endpoints.yml``; override with ``--events-db`` or the ``RASA_EVENTS_DB``
+setting); ``--source rabbitmq`` consumes the queue of ``bot/endpoints.prod.yml`` (the
+``RABBITMQ_*`` settings). SIGTERM and Ctrl-C stop it after the current batch.
 
 The worker never exits on a bad event (it is dead-lettered, one log line each, with ids and
 the error class only, never message text) nor on an unavailable store or broker (it backs
@@ -13,8 +13,8 @@ off and retries, logging each attempt).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
-import os
 import signal
 import sys
 import threading
@@ -23,7 +23,7 @@ from types import FrameType
 from sqlalchemy.exc import OperationalError
 
 from analytics.brain.sentiment import default_scorer
-from analytics.core.settings import REPO_ROOT, get_settings
+from analytics.core.settings import Settings, get_settings
 from analytics.loop.ingest.errors import Backoff, error_class
 from analytics.loop.ingest.rabbitmq import RabbitConfig, RabbitMQConsumer
 from analytics.loop.ingest.sql_source import SqlEventPoller
@@ -32,16 +32,23 @@ from analytics.store.db import make_engine, make_sessionmaker, upgrade_to_head
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_EVENTS_DB = REPO_ROOT / "var" / "rasa_events.db"
 
+def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
+    """The command-line parser.
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line parser."""
+    Args:
+        settings: Where the defaults come from; defaults to
+            :func:`analytics.core.settings.get_settings`.
+
+    Returns:
+        The parser.
+    """
+    settings = settings if settings is not None else get_settings()
     parser = argparse.ArgumentParser(prog="python -m analytics.loop.ingest", description=__doc__)
     parser.add_argument("--source", choices=("sql", "rabbitmq"), default="sql")
     parser.add_argument(
         "--events-db",
-        default=os.environ.get("RASA_EVENTS_DB", str(DEFAULT_EVENTS_DB)),
+        default=settings.rasa_events_db.get_secret_value(),
         help="path or URL of Rasa's SQL event broker database (--source sql)",
     )
     parser.add_argument(
@@ -67,12 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The exit code.
     """
-    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    args = build_parser(settings).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    settings = get_settings()
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -101,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 poller.close()
         else:
-            config = RabbitConfig.from_env()
+            config = RabbitConfig.from_settings(settings)
             if args.queue:
-                config = RabbitConfig(**{**config.__dict__, "queue": args.queue})
+                config = dataclasses.replace(config, queue=args.queue)
             consumer = RabbitMQConsumer(
                 writer, config, batch_size=args.batch_size, max_wait=args.poll_interval
             )

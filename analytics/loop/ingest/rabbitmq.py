@@ -24,16 +24,15 @@ lost, nothing doubled.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
+from analytics.core.settings import Settings, get_settings
 from analytics.loop.ingest.errors import Backoff, error_class, is_store_unavailable
 from analytics.loop.ingest.sql_source import PollStats
 from analytics.loop.ingest.writer import Incoming, IngestWriter
@@ -68,7 +67,7 @@ class RabbitConfig:
     host: str = "127.0.0.1"
     port: int = 5672
     username: str = "guest"
-    password: str = "guest"
+    password: str = field(default="guest", repr=False)
     vhost: str = "/"
     queue: str = DEFAULT_QUEUE
     exchange: str = RASA_EXCHANGE
@@ -79,24 +78,24 @@ class RabbitConfig:
         return f"{self.queue}{DEAD_SUFFIX}"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> RabbitConfig:
-        """Read ``RABBITMQ_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD``, ``_VHOST``, ``_QUEUE``, ``_EXCHANGE``.
+    def from_settings(cls, settings: Settings | None = None) -> RabbitConfig:
+        """The ``RABBITMQ_*`` settings (host, port, user, password, vhost, queue, exchange).
 
         Args:
-            environ: The environment; defaults to ``os.environ``.
+            settings: The settings; defaults to :func:`analytics.core.settings.get_settings`.
 
         Returns:
             The configuration (local defaults for anything unset).
         """
-        env = os.environ if environ is None else environ
+        settings = settings if settings is not None else get_settings()
         return cls(
-            host=env.get("RABBITMQ_HOST", cls.host),
-            port=int(env.get("RABBITMQ_PORT", cls.port)),
-            username=env.get("RABBITMQ_USER", cls.username),
-            password=env.get("RABBITMQ_PASSWORD", cls.password),
-            vhost=env.get("RABBITMQ_VHOST", cls.vhost),
-            queue=env.get("RABBITMQ_QUEUE", cls.queue),
-            exchange=env.get("RABBITMQ_EXCHANGE", cls.exchange),
+            host=settings.rabbitmq_host,
+            port=settings.rabbitmq_port,
+            username=settings.rabbitmq_user,
+            password=settings.rabbitmq_password.get_secret_value(),
+            vhost=settings.rabbitmq_vhost,
+            queue=settings.rabbitmq_queue,
+            exchange=settings.rabbitmq_exchange,
         )
 
     def parameters(self) -> pika.ConnectionParameters:
@@ -146,13 +145,13 @@ class RabbitMQConsumer:
 
         Args:
             writer: The writer.
-            config: The broker configuration; defaults to :meth:`RabbitConfig.from_env`.
+            config: The broker configuration; defaults to :meth:`RabbitConfig.from_settings`.
             batch_size: Messages per transaction (and the prefetch count).
             max_wait: Seconds to wait for more messages before writing a partial batch.
             backoff: Delays between reconnections and store retries (a copy is used for
                 each).
         """
-        self.config = config or RabbitConfig.from_env()
+        self.config = config or RabbitConfig.from_settings()
         self.source = f"rabbitmq:{self.config.queue}"[:255]
         self._writer = writer
         self._batch = batch_size

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from analytics.core.preflight import REQUIRED_SECRETS, problems, protect_var
+from analytics.core.preflight import REQUIRED_SECRETS, main, problems, protect_var
+from analytics.core.settings import Settings, load_settings
 
 STRONG = "x" * 40
 
 
-def _settings(**values: str):  # type: ignore[no-untyped-def]
-    return lambda name: values.get(name)
+def _settings(**values: str) -> Settings:
+    """Settings made of ``values`` only (no environment, no ``.env``)."""
+    return load_settings(values, env_file=None)
 
 
 def _all_secrets(**extra: str) -> dict[str, str]:
@@ -30,11 +32,7 @@ def test_local_profile_with_secrets_starts(tmp_path: Path) -> None:
     assert problems(tmp_path, _settings(**_all_secrets())) == []
 
 
-def test_production_refuses_guest_rabbitmq_and_weak_console_password(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DEMO_MODE", "auto")
-    monkeypatch.setenv("PROFILE", "production")
+def test_production_refuses_guest_rabbitmq_and_weak_console_password(tmp_path: Path) -> None:
     found = problems(
         tmp_path, _settings(**_all_secrets(PROFILE="production", CONSOLE_PASSWORD="founder"))
     )
@@ -50,9 +48,8 @@ def test_production_refuses_guest_rabbitmq_and_weak_console_password(
 
 
 def test_production_refuses_the_loopback_exemption_without_trusted_proxies(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setenv("PROFILE", "production")
     values = _all_secrets(PROFILE="production", RABBITMQ_USER="u", RABBITMQ_PASSWORD=STRONG)
     assert any("CHAT_TRUSTED_PROXIES" in line for line in problems(tmp_path, _settings(**values)))
     values["CHAT_RATE_EXEMPT_LOOPBACK"] = "false"
@@ -67,11 +64,9 @@ def test_guest_rabbitmq_is_refused_whenever_rabbitmq_is_used(tmp_path: Path) -> 
         assert problems(tmp_path, _settings(**fine)) == []
 
 
-def test_production_refuses_short_secrets_and_forced_demo_mode(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DEMO_MODE", "on")
+def test_production_refuses_short_secrets_and_forced_demo_mode(tmp_path: Path) -> None:
     values = _all_secrets(
+        DEMO_MODE="on",
         PROFILE="production",
         RABBITMQ_USER="leafbean",
         RABBITMQ_PASSWORD=STRONG,
@@ -96,3 +91,11 @@ def test_protect_var_makes_files_owner_only(tmp_path: Path) -> None:
     assert stat.S_IMODE((var / "results" / "x.json").stat().st_mode) == 0o600
     assert stat.S_IMODE(var.stat().st_mode) == 0o700
     assert protect_var(tmp_path) == 0  # idempotent
+
+
+def test_an_unreadable_setting_is_a_problem_named_after_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WEB_PORT", "eighty")
+    assert main(tmp_path) == 1
+    assert "error: WEB_PORT: " in capsys.readouterr().err
