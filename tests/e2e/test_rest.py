@@ -10,8 +10,11 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from actions.formatting import CARRIER_PHRASES
+from actions.phrases import render_response
 from analytics.demo.customers import DEMO_EN, DEMO_EN_LATEST_ORDER, DEMO_ZH, DEMO_ZH_LATEST_ORDER
 from analytics.store.models import Customer, Subscription
+from tests.actions.domain import DOMAIN
 from tests.e2e.stack import Process, founder_jwt, identity, say, texts
 
 pytestmark = pytest.mark.e2e
@@ -35,6 +38,19 @@ def test_english_order_question_is_answered_in_english(rasa: Process, secret: st
     reply = texts(say(rasa.url, new_sender(), "where is my order?", identity(DEMO_EN, secret)))
     assert DEMO_EN_LATEST_ORDER in reply
     assert not HAN.search(reply), reply
+
+
+@pytest.mark.parametrize(
+    ("text", "language"), [("我的订单到哪了", "zh"), ("where is my order?", "en")]
+)
+def test_the_carrier_is_named_in_the_reply_language_from_the_domain(
+    rasa: Process, secret: str, text: str, language: str
+) -> None:
+    """Rasa sends its domain to the action server, which renders the carrier's name from it."""
+    reply = texts(say(rasa.url, new_sender(), text, identity(DEMO_ZH, secret)))
+    names = [render_response(DOMAIN["responses"], p, language) for p in CARRIER_PHRASES.values()]
+    assert DEMO_ZH_LATEST_ORDER in reply
+    assert any(name in reply for name in names), reply
 
 
 def test_without_identity_the_bot_asks_to_sign_in_and_reveals_nothing(rasa: Process) -> None:
