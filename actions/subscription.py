@@ -19,7 +19,7 @@ from actions import formatting as fmt
 from actions.account import plan_name
 from actions.base import ShopAction, Turn
 from analytics.brain import offers
-from analytics.brain.offers import choose_retention_offer
+from analytics.brain.offers import OFFERS, choose_retention_offer
 from analytics.store import repositories as repo
 from analytics.store.models import SUB_PAUSED, Subscription
 
@@ -31,11 +31,7 @@ PENDING_OFFER = "retention_offer"
 PAUSE_DAYS = 30
 CANCEL_REASON_CHAT = "cancelled in chat"
 #: retention offer kind (:data:`analytics.brain.offers.OFFERS`) -> the response making it.
-OFFER_RESPONSES: dict[str, str] = {
-    "free_month": "utter_retention_offer_free_month",
-    "discount_3_boxes": "utter_retention_offer_discount_3_boxes",
-    "discount_next_order": "utter_retention_offer_discount_next_order",
-}
+OFFER_RESPONSES: dict[str, str] = {kind: f"utter_retention_offer_{kind}" for kind in OFFERS}
 
 
 def now() -> datetime:

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from analytics.brain.health import STAGE_CHURN
 from analytics.core.vocabulary import (
-    LANG_ZH,
     RISK_HIGH,
     SEGMENT_AT_RISK,
     SEGMENT_CHAMPIONS,
@@ -116,16 +115,12 @@ HIGH_VALUE_SEGMENTS = frozenset({SEGMENT_CHAMPIONS, SEGMENT_LOYAL, SEGMENT_AT_RI
 class RetentionOffer:
     """An offer the bot may make before a cancellation goes through.
 
-    The texts never mention scores, risk or value; they are what the customer reads.
+    Only the kind is decided here; what the customer reads is the domain response
+    ``utter_retention_offer_<kind>`` (``bot/domain/subscription.yml``, zh and en), which never
+    mentions scores, risk or value.
     """
 
     kind: str  # OFFER_FREE_MONTH | OFFER_DISCOUNT_3_BOXES | OFFER_DISCOUNT_NEXT_ORDER
-    text_en: str
-    text_zh: str
-
-    def text(self, language: str) -> str:
-        """The offer in ``zh`` or ``en``."""
-        return self.text_zh if language == LANG_ZH else self.text_en
 
 
 OFFER_FREE_MONTH = "free_month"
@@ -133,23 +128,10 @@ OFFER_DISCOUNT_3_BOXES = "discount_3_boxes"
 OFFER_DISCOUNT_NEXT_ORDER = "discount_next_order"
 
 OFFERS: dict[str, RetentionOffer] = {
-    OFFER_FREE_MONTH: RetentionOffer(
-        OFFER_FREE_MONTH,
-        "Before you go: as a thank-you for being with us, your next box is on us. "
-        "Would you like to keep your subscription with a free month?",
-        "在您离开之前：感谢您一直以来的支持，下一期礼盒我们免费送您。要不要保留订阅，免费体验一个月？",
-    ),
-    OFFER_DISCOUNT_3_BOXES: RetentionOffer(
-        OFFER_DISCOUNT_3_BOXES,
-        "Before you go: we can take 20% off your next 3 boxes. Would you like to stay?",
-        "在您离开之前：我们可以为您接下来的 3 期礼盒打八折。要不要继续订阅？",
-    ),
-    OFFER_DISCOUNT_NEXT_ORDER: RetentionOffer(
-        OFFER_DISCOUNT_NEXT_ORDER,
-        "We'd love to see you again: here is 20% off your next order.",
-        "期待再次为您服务：下一笔订单我们为您打八折。",
-    ),
+    kind: RetentionOffer(kind)
+    for kind in (OFFER_FREE_MONTH, OFFER_DISCOUNT_3_BOXES, OFFER_DISCOUNT_NEXT_ORDER)
 }
+"""Every offer kind; each has a ``utter_retention_offer_<kind>`` response in the domain."""
 
 
 def _has_live_subscription(customer: Any) -> bool:

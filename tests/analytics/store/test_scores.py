@@ -1,15 +1,12 @@
-"""Tests of the stored scores table and the retention-offer rule."""
+"""Tests of the stored scores table."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from sqlalchemy.orm import Session
 
-from analytics.brain.offers import choose_retention_offer
 from analytics.demo.generator import generate_shop, write_shop
 from analytics.store.db import make_engine, make_sessionmaker, upgrade_to_head
 from analytics.store.models import CustomerScore
@@ -36,57 +33,6 @@ def score(**kw: Any) -> CustomerScore:
     )
     base.update(kw)
     return CustomerScore(**base)
-
-
-def subscriber(status: str = "active") -> SimpleNamespace:
-    return SimpleNamespace(subscriptions=[SimpleNamespace(status=status)], language="zh")
-
-
-def test_high_value_high_risk_subscriber_gets_free_month() -> None:
-    offer = choose_retention_offer(score(), subscriber())
-    assert offer is not None and offer.kind == "free_month"
-    assert "免费" in offer.text("zh") and "free" in offer.text("en")
-
-
-def test_mid_value_subscriber_gets_discount_on_three_boxes() -> None:
-    offer = choose_retention_offer(score(clv_cents=60_000, segment="potential"), subscriber())
-    assert offer is not None and offer.kind == "discount_3_boxes"
-    assert "3" in offer.text_en and "3 期" in offer.text_zh
-
-
-@pytest.mark.parametrize(
-    "kw",
-    [
-        {"churn_risk": 0.2, "lifecycle_stage": "retention"},  # not at risk, no friction
-        {"clv_cents": 1_000, "segment": "hibernating"},  # not valuable
-    ],
-)
-def test_no_offer_unless_valuable_and_at_risk(kw: dict[str, Any]) -> None:
-    assert choose_retention_offer(score(**kw), subscriber()) is None
-
-
-def test_friction_counts_as_risk() -> None:
-    calm = score(churn_risk=0.1, lifecycle_stage="retention", health_components={"support": 100})
-    assert choose_retention_offer(calm, subscriber()) is None
-    unhappy = score(churn_risk=0.1, lifecycle_stage="retention", health_components={"support": 25})
-    offer = choose_retention_offer(unhappy, subscriber())
-    assert offer is not None and offer.kind == "free_month"
-
-
-def test_no_scores_no_offer_and_canceled_sub_gets_order_discount() -> None:
-    assert choose_retention_offer(None, subscriber()) is None
-    offer = choose_retention_offer(score(), subscriber("canceled"))
-    assert offer is not None and offer.kind == "discount_next_order"
-
-
-def test_offer_texts_never_show_scores() -> None:
-    for kw in ({}, {"clv_cents": 60_000, "segment": "potential"}):
-        for sub in (subscriber(), subscriber("canceled")):
-            offer = choose_retention_offer(score(**kw), sub)
-            assert offer is not None
-            for text in (offer.text_en, offer.text_zh):
-                assert "0.8" not in text and "80%" not in text and "2000" not in text
-                assert "risk" not in text.lower() and "风险" not in text
 
 
 def test_get_scores_round_trip(tmp_path: object) -> None:
