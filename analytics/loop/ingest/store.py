@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from analytics.brain.sentiment import SentimentScorer
-from analytics.core.vocabulary import LANG_ZH, LANGUAGES
+from analytics.core.vocabulary import LANGUAGES
 from analytics.loop.ingest.mapping import (
     HANDOFF_ACTION,
     KIND_ACTION,
@@ -36,16 +34,14 @@ from analytics.loop.ingest.mapping import (
 )
 from analytics.loop.live_risk import Utterance, update_live_risks
 from analytics.loop.privacy import redact, redact_entities
-from analytics.store.models import (
-    CHANNEL_WEB,
-    CONV_OPEN,
-    ROLE_BOT,
-    ROLE_USER,
-    Base,
-    Conversation,
-    Customer,
-    Message,
+from analytics.store.models import ROLE_BOT, ROLE_USER, Conversation, Customer, Message
+from analytics.store.repositories.conversations import (
+    ConversationActivity,
+    find_conversations,
+    flag_handoffs,
+    record_activity,
 )
+from analytics.store.repositories.messages import MessageRow, insert_messages
 
 logger = logging.getLogger(__name__)
 
@@ -216,41 +212,31 @@ class MessageStore:
         by_sender: dict[str, list[MappedEvent]] = {}
         for m in fresh:
             by_sender.setdefault(m.sender_id, []).append(m)
-        known = self._conversations(session, sorted(set(by_sender) | handoffs))
-        with session.no_autoflush:
-            self._create_conversations(session, by_sender, customer_of, known)
-            updates = [
-                row
-                for sender_id, items in by_sender.items()
-                if (row := self._update(known[sender_id], items, customer_of)) is not None
-            ]
-            _flush_conversation_updates(session, updates)
-        for sender_id in handoffs:
-            flagged = known.get(sender_id)
-            if flagged is not None and not flagged.needs_handoff:
-                flagged.needs_handoff = True
-                flagged.handoff_reason = flagged.handoff_reason or HANDOFF_REASON
-                flagged.reviewed = False
-
+        known = find_conversations(session, sorted(set(by_sender) | handoffs))
+        record_activity(
+            session,
+            [_activity(sender_id, items, customer_of) for sender_id, items in by_sender.items()],
+            known,
+        )
+        flag_handoffs(session, [known[s] for s in handoffs if s in known], HANDOFF_REASON)
         rows = [
-            {
-                "conversation_id": known[m.sender_id].id,
-                "customer_id": customer_of.get(m.event_key),
-                "event_key": m.event_key,
-                "role": ROLE_USER if m.kind == KIND_USER else ROLE_BOT,
-                "text": redact(m.text or ""),
-                "language": m.language,
-                "intent": m.intent,
-                "confidence": m.confidence,
-                "entities": redact_entities(m.entities),
-                "action": m.action if m.kind == KIND_BOT else None,
-                "sentiment": sentiment_of.get(m.event_key),
-                "created_at": m.at,
-            }
+            MessageRow(
+                conversation_id=known[m.sender_id].id,
+                customer_id=customer_of.get(m.event_key),
+                event_key=m.event_key,
+                role=ROLE_USER if m.kind == KIND_USER else ROLE_BOT,
+                text=redact(m.text or ""),
+                language=m.language,
+                intent=m.intent,
+                confidence=m.confidence,
+                entities=redact_entities(m.entities),
+                action=m.action if m.kind == KIND_BOT else None,
+                sentiment=sentiment_of.get(m.event_key),
+                created_at=m.at,
+            )
             for m in fresh
         ]
-        if rows:
-            counts.messages += insert_ignoring_conflicts(session, Message, "event_key", rows)
+        counts.messages += insert_messages(session, rows)
         session.flush()
         self._update_live_risk(session, user_fresh, customer_of, sentiment_of, counts)
 
@@ -277,81 +263,6 @@ class MessageStore:
                 cid = self._last_customer.get(m.sender_id)
             customer_of[m.event_key] = cid
         return customer_of
-
-    @staticmethod
-    def _conversations(session: Session, senders: list[str]) -> dict[str, Conversation]:
-        known: dict[str, Conversation] = {}
-        for start in range(0, len(senders), CHUNK):
-            for conv in session.scalars(
-                select(Conversation).where(
-                    Conversation.sender_id.in_(senders[start : start + CHUNK])
-                )
-            ):
-                known[conv.sender_id] = conv
-        return known
-
-    def _create_conversations(
-        self,
-        session: Session,
-        by_sender: dict[str, list[MappedEvent]],
-        customer_of: dict[str, int | None],
-        known: dict[str, Conversation],
-    ) -> None:
-        """Insert the new conversations in one statement and add them to ``known``.
-
-        ``ON CONFLICT DO NOTHING`` on ``sender_id`` makes a concurrent creation by another
-        worker harmless: the rows are read back either way.
-        """
-        rows: list[dict[str, Any]] = []
-        for sender_id, items in by_sender.items():
-            if sender_id in known:
-                continue
-            customer_id = _first_customer(items, customer_of)
-            channel = next((m.channel for m in items if m.channel), None) or CHANNEL_WEB
-            rows.append(
-                {
-                    "sender_id": sender_id,
-                    "customer_id": customer_id,
-                    "channel": channel,
-                    "language": _conversation_language(session, items, None, customer_id),
-                    "started_at": min(m.at for m in items),
-                    "last_message_at": max(m.at for m in items),
-                    "needs_handoff": False,
-                    "status": CONV_OPEN,
-                    "reviewed": False,
-                }
-            )
-        if not rows:
-            return
-        insert_ignoring_conflicts(session, Conversation, "sender_id", rows)
-        known.update(self._conversations(session, [row["sender_id"] for row in rows]))
-
-    @staticmethod
-    def _update(
-        conv: Conversation, items: list[MappedEvent], customer_of: dict[str, int | None]
-    ) -> dict[str, Any] | None:
-        """The update of an existing conversation, or ``None`` if nothing changes.
-
-        The values are also set on ``conv`` as committed (the executemany UPDATE of
-        :func:`_flush_conversation_updates` writes them).
-        """
-        channel = next((m.channel for m in items if m.channel), None) or conv.channel
-        customer_id = conv.customer_id
-        if customer_id is None:
-            customer_id = _first_customer(items, customer_of)
-        values = {
-            "customer_id": customer_id,
-            "language": _conversation_language(None, items, conv, customer_id),
-            "channel": channel,
-            "status": CONV_OPEN,
-            "started_at": min(conv.started_at, *(m.at for m in items)),
-            "last_message_at": max(conv.last_message_at, *(m.at for m in items)),
-        }
-        if all(getattr(conv, key) == value for key, value in values.items()):
-            return None
-        for key, value in values.items():
-            set_committed_value(conv, key, value)
-        return {"conv_id": conv.id, **{f"v_{key}": value for key, value in values.items()}}
 
     def _update_live_risk(
         self,
@@ -395,62 +306,25 @@ def _first_customer(items: list[MappedEvent], customer_of: dict[str, int | None]
     return None
 
 
-def _conversation_language(
-    session: Session | None,
-    items: list[MappedEvent],
-    existing: Conversation | None,
-    customer_id: int | None,
-) -> str:
-    for m in reversed(items):
-        if m.kind == KIND_USER and m.language in LANGUAGES:
-            return str(m.language)
-    if existing is not None:
-        return existing.language
-    if customer_id is not None and session is not None:
-        customer = session.get(Customer, customer_id)
-        if customer is not None and customer.language in LANGUAGES:
-            return customer.language
-    for m in items:
-        if m.kind == KIND_BOT and m.language in LANGUAGES:
-            return str(m.language)
-    return LANG_ZH
-
-
-def _flush_conversation_updates(session: Session, updates: list[dict[str, Any]]) -> None:
-    """Write the queued conversation updates with one executemany statement."""
-    if not updates:
-        return
-    table = cast(Table, Conversation.__table__)
-    stmt = (
-        update(table)
-        .where(table.c.id == bindparam("conv_id"))
-        .values({key[2:]: bindparam(key) for key in updates[0] if key != "conv_id"})
+def _activity(
+    sender_id: str, items: list[MappedEvent], customer_of: dict[str, int | None]
+) -> ConversationActivity:
+    """What a sender's messages of the batch say about the conversation."""
+    return ConversationActivity(
+        sender_id=sender_id,
+        first_at=min(m.at for m in items),
+        last_at=max(m.at for m in items),
+        customer_id=_first_customer(items, customer_of),
+        channel=next((m.channel for m in items if m.channel), None),
+        language=next(
+            (
+                m.language
+                for m in reversed(items)
+                if m.kind == KIND_USER and m.language in LANGUAGES
+            ),
+            None,
+        ),
+        reply_language=next(
+            (m.language for m in items if m.kind == KIND_BOT and m.language in LANGUAGES), None
+        ),
     )
-    session.execute(stmt, updates)
-
-
-def insert_ignoring_conflicts(
-    session: Session, model: type[Base], key: str, rows: list[dict[str, Any]]
-) -> int:
-    """Multi-row ``INSERT .. ON CONFLICT (key) DO NOTHING``; returns the rows inserted.
-
-    Args:
-        session: A session on the store.
-        model: The model of the table.
-        key: The unique column.
-        rows: The rows.
-
-    Returns:
-        How many rows were inserted.
-    """
-    table = cast(Table, model.__table__)
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        stmt = insert(table)
-    outcome: Any = session.execute(stmt, rows)
-    count = getattr(outcome, "rowcount", None)
-    return int(count) if isinstance(count, int) and count >= 0 else len(rows)

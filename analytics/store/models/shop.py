@@ -137,11 +137,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         """Return an aware UTC datetime."""
         if value is None:
             return None
-        if isinstance(value, str):  # raw SQLite strings from text() queries
-            value = datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        # raw SQLite strings from text() queries
+        moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
 
 
 class Base(DeclarativeBase):

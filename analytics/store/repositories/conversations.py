@@ -1,390 +1,59 @@
-"""Data functions called by the bot's action server.
+"""Conversations: the one writer of ``conversations`` rows.
 
-Every function takes a :class:`~sqlalchemy.orm.Session` first. The caller owns the
-session lifecycle and the commit; functions that write only ``flush`` so that ids are
-assigned and constraint errors surface early. Queries use ``select()`` only.
+Every creation and update of a conversation goes through this module:
+
+* the action server and the web app, one message at a time: :func:`upsert_conversation`,
+  :func:`mark_handoff` (and :func:`note_message`, through
+  :func:`~analytics.store.repositories.messages.add_message`);
+* the founder's console: :func:`take_over`, :func:`set_status`, :func:`set_reviewed`;
+* the ingest worker, a batch of Rasa events at a time: :func:`find_conversations`,
+  :func:`record_activity` and :func:`flag_handoffs`, with multi-row statements.
+
+Both ways are safe against a concurrent writer of the same sender id: a single creation runs
+in a SAVEPOINT and re-reads the row on a unique-key conflict; a batch creation is an
+``INSERT .. ON CONFLICT (sender_id) DO NOTHING`` followed by a read, and the batch's update
+then applies to whichever row won. The caller owns the session and the commit.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from analytics.core.vocabulary import LANG_ZH, LANGUAGES
 from analytics.store.models import (
-    CATEGORY_SUBSCRIPTION,
     CHANNEL_WEB,
     CONV_OPEN,
-    EVENT_CANCEL,
-    EVENT_PAUSE,
-    EVENT_RESUME,
-    MESSAGE_ROLES,
-    ORDER_CANCELLED,
-    ORDER_REFUNDED,
-    REFUND_OPEN,
-    SOURCE_CHAT,
-    SUB_ACTIVE,
-    SUB_CANCELED,
-    SUB_PAUSED,
+    CONV_RESOLVED,
     Conversation,
     Customer,
-    Message,
-    Order,
-    OrderItem,
-    Product,
-    RefundRequest,
-    Subscription,
-    SubscriptionEvent,
 )
+from analytics.store.repositories._bulk import insert_ignoring_conflicts
+from analytics.store.repositories._checks import require_aware
 
 logger = logging.getLogger(__name__)
 
-BEST_SELLER_WINDOW = timedelta(days=90)
-MAX_PAUSE = timedelta(days=180)
-RENEWAL_PERIOD = timedelta(days=30)
-ORDER_NUMBER_RE = re.compile(r"^LB\d{6}$")
-_ORDER_NUMBER_STRIP_RE = re.compile(r"[\s#\-]")
+CHUNK = 500
+"""Sender ids per ``IN (..)`` query."""
+_UPDATE_ID = "conv_id"
+_UPDATE_PREFIX = "v_"
 
 
-def _aware(value: datetime, name: str) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError(f"{name} must be timezone-aware (UTC), got naive {value!r}")
-    return value
+def _check_language(language: str) -> None:
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
 
 
-def normalize_order_number(order_number: str) -> str:
-    """Normalise a user-typed order number: strip spaces, ``#`` and dashes, upper-case.
-
-    Args:
-        order_number: The order number as typed, e.g. ``" lb-100234 "``.
-
-    Returns:
-        The canonical form, e.g. ``"LB100234"``.
-    """
-    return _ORDER_NUMBER_STRIP_RE.sub("", order_number).upper()
-
-
-def get_customer(session: Session, external_id: str) -> Customer | None:
-    """Look up a customer by the external id the host website sends.
-
-    Args:
-        session: The database session.
-        external_id: The external id, e.g. ``"cus_0001"``.
-
-    Returns:
-        The customer, or ``None`` if unknown.
-    """
-    if not external_id:
-        return None
-    return session.scalars(select(Customer).where(Customer.external_id == external_id)).first()
-
-
-def _order_with_items() -> Any:
-    return selectinload(Order.items).selectinload(OrderItem.product)
-
-
-def latest_order(session: Session, customer_id: int) -> Order | None:
-    """Return the customer's most recent order, with items and products loaded.
-
-    Args:
-        session: The database session.
-        customer_id: The customer's primary key.
-
-    Returns:
-        The newest order by ``created_at``, or ``None`` if the customer has none.
-    """
-    stmt = (
-        select(Order)
-        .where(Order.customer_id == customer_id)
-        .order_by(Order.created_at.desc(), Order.id.desc())
-        .limit(1)
-        .options(_order_with_items())
-    )
-    return session.scalars(stmt).first()
-
-
-def get_order(session: Session, customer_id: int, order_number: str) -> Order | None:
-    """Return one of the customer's own orders by its number.
-
-    The number is matched case-insensitively (spaces, ``#`` and dashes ignored). Another
-    customer's order is never returned.
-
-    Args:
-        session: The database session.
-        customer_id: The customer's primary key.
-        order_number: The order number, e.g. ``"lb100234"``.
-
-    Returns:
-        The order with items and products loaded, or ``None``.
-    """
-    number = normalize_order_number(order_number or "")
-    if not number:
-        return None
-    stmt = (
-        select(Order)
-        .where(Order.customer_id == customer_id, func.upper(Order.order_number) == number)
-        .options(_order_with_items())
-    )
-    return session.scalars(stmt).first()
-
-
-def current_subscription(session: Session, customer_id: int) -> Subscription | None:
-    """Return the customer's newest active or paused subscription.
-
-    Args:
-        session: The database session.
-        customer_id: The customer's primary key.
-
-    Returns:
-        The subscription, or ``None`` if there is no active or paused one.
-    """
-    stmt = (
-        select(Subscription)
-        .where(
-            Subscription.customer_id == customer_id,
-            Subscription.status.in_((SUB_ACTIVE, SUB_PAUSED)),
-        )
-        .order_by(Subscription.started_at.desc(), Subscription.id.desc())
-        .limit(1)
-    )
-    return session.scalars(stmt).first()
-
-
-def _add_event(
-    session: Session, subscription: Subscription, kind: str, at: datetime, note: str | None
-) -> SubscriptionEvent:
-    event = SubscriptionEvent(subscription_id=subscription.id, kind=kind, at=at, note=note)
-    session.add(event)
-    return event
-
-
-def cancel_subscription(
-    session: Session, subscription: Subscription, *, reason: str | None, at: datetime
-) -> Subscription:
-    """Cancel a subscription and record a ``cancel`` event.
-
-    Args:
-        session: The database session.
-        subscription: An active or paused subscription.
-        reason: The customer's reason, if given.
-        at: When the cancellation happened (timezone-aware).
-
-    Returns:
-        The updated subscription.
-
-    Raises:
-        ValueError: If the subscription is already canceled or ``at`` is naive.
-    """
-    _aware(at, "at")
-    if subscription.status == SUB_CANCELED:
-        raise ValueError(f"subscription {subscription.id} is already canceled")
-    reason = (reason or "").strip() or None
-    subscription.status = SUB_CANCELED
-    subscription.canceled_at = at
-    subscription.cancel_reason = reason
-    subscription.paused_until = None
-    subscription.next_renewal_at = None
-    _add_event(session, subscription, EVENT_CANCEL, at, reason)
-    session.flush()
-    logger.info("Canceled subscription %s", subscription.id)
-    return subscription
-
-
-def pause_subscription(
-    session: Session, subscription: Subscription, *, until: datetime, at: datetime
-) -> Subscription:
-    """Pause a subscription until a date (extending an existing pause is allowed).
-
-    Args:
-        session: The database session.
-        subscription: An active or paused subscription.
-        until: When deliveries resume (timezone-aware, after ``at``, at most 180 days).
-        at: When the pause was requested (timezone-aware).
-
-    Returns:
-        The updated subscription; ``next_renewal_at`` moves to ``until``.
-
-    Raises:
-        ValueError: If the subscription is canceled, or ``until`` is not in the
-            allowed window, or a datetime is naive.
-    """
-    _aware(at, "at")
-    _aware(until, "until")
-    if subscription.status == SUB_CANCELED:
-        raise ValueError(f"subscription {subscription.id} is canceled and cannot be paused")
-    if until <= at:
-        raise ValueError(f"pause end {until.isoformat()} must be after {at.isoformat()}")
-    if until - at > MAX_PAUSE:
-        raise ValueError(f"a pause can last at most {MAX_PAUSE.days} days")
-    subscription.status = SUB_PAUSED
-    subscription.paused_until = until
-    subscription.next_renewal_at = until
-    _add_event(session, subscription, EVENT_PAUSE, at, f"until {until.date().isoformat()}")
-    session.flush()
-    logger.info("Paused subscription %s until %s", subscription.id, until.isoformat())
-    return subscription
-
-
-def resume_subscription(
-    session: Session, subscription: Subscription, *, at: datetime
-) -> Subscription:
-    """Resume a paused subscription now.
-
-    Args:
-        session: The database session.
-        subscription: A paused subscription.
-        at: When it was resumed (timezone-aware).
-
-    Returns:
-        The updated subscription, active with the next renewal one period after ``at``.
-
-    Raises:
-        ValueError: If the subscription is not paused or ``at`` is naive.
-    """
-    _aware(at, "at")
-    if subscription.status != SUB_PAUSED:
-        raise ValueError(f"subscription {subscription.id} is {subscription.status}, not paused")
-    subscription.status = SUB_ACTIVE
-    subscription.paused_until = None
-    subscription.next_renewal_at = at + RENEWAL_PERIOD
-    _add_event(session, subscription, EVENT_RESUME, at, None)
-    session.flush()
-    return subscription
-
-
-def create_refund_request(
-    session: Session,
-    customer_id: int,
-    *,
-    order_id: int | None,
-    reason: str,
-    source: str = SOURCE_CHAT,
-    at: datetime,
-) -> RefundRequest:
-    """Create a refund request, or return the open one that already exists.
-
-    Idempotent: if the customer already has an open request for the same order (or an
-    open request without an order, when ``order_id`` is ``None``), that one is returned.
-
-    Args:
-        session: The database session.
-        customer_id: The customer's primary key.
-        order_id: The order the refund is for (must belong to the customer), or ``None``.
-        reason: Why the customer wants a refund (non-empty).
-        source: Where the request came from (``chat``, ``email``, ...).
-        at: When it was requested (timezone-aware).
-
-    Returns:
-        The new or existing open refund request.
-
-    Raises:
-        ValueError: If the customer or order is unknown, the order belongs to another
-            customer, the reason is empty, or ``at`` is naive.
-    """
-    _aware(at, "at")
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValueError("a refund request needs a reason")
-    if session.get(Customer, customer_id) is None:
-        raise ValueError(f"unknown customer {customer_id}")
-    if order_id is not None:
-        order = session.get(Order, order_id)
-        if order is None or order.customer_id != customer_id:
-            raise ValueError(f"order {order_id} does not belong to customer {customer_id}")
-    order_clause = (
-        RefundRequest.order_id.is_(None) if order_id is None else RefundRequest.order_id == order_id
-    )
-    existing = session.scalars(
-        select(RefundRequest)
-        .where(
-            RefundRequest.customer_id == customer_id,
-            order_clause,
-            RefundRequest.status == REFUND_OPEN,
-        )
-        .order_by(RefundRequest.created_at, RefundRequest.id)
-        .limit(1)
-    ).first()
-    if existing is not None:
-        return existing
-    request = RefundRequest(
-        customer_id=customer_id,
-        order_id=order_id,
-        reason=reason,
-        status=REFUND_OPEN,
-        source=source,
-        created_at=at,
-    )
-    session.add(request)
-    session.flush()
-    logger.info("Refund request %s for customer %s", request.id, customer_id)
-    return request
-
-
-def best_sellers(
-    session: Session,
-    *,
-    exclude_customer_id: int | None,
-    limit: int = 3,
-    since: datetime | None = None,
-) -> list[Product]:
-    """Return the top-selling active products by units sold.
-
-    Subscription boxes are never returned, nor products the excluded customer already
-    bought. Cancelled and refunded orders do not count. If the window yields fewer than
-    ``limit`` products, the list is topped up from all-time sales.
-
-    Args:
-        session: The database session.
-        exclude_customer_id: A customer whose purchased products are left out.
-        limit: How many products to return.
-        since: Start of the sales window; defaults to 90 days before now.
-
-    Returns:
-        Up to ``limit`` products, best first.
-    """
-    if limit <= 0:
-        return []
-    if since is None:
-        since = datetime.now(UTC) - BEST_SELLER_WINDOW
-    bought = (
-        select(OrderItem.product_id)
-        .join(Order, Order.id == OrderItem.order_id)
-        .where(Order.customer_id == exclude_customer_id)
-    )
-
-    def top(window_start: datetime | None, skip: list[int]) -> list[Product]:
-        units = func.sum(OrderItem.quantity).label("units")
-        stmt = (
-            select(Product, units)
-            .join(OrderItem, OrderItem.product_id == Product.id)
-            .join(Order, Order.id == OrderItem.order_id)
-            .where(
-                Product.active.is_(True),
-                Product.category != CATEGORY_SUBSCRIPTION,
-                Order.status.not_in((ORDER_CANCELLED, ORDER_REFUNDED)),
-            )
-            .group_by(Product.id)
-            .order_by(units.desc(), Product.id)
-            .limit(limit - len(skip) if window_start is None else limit)
-        )
-        if window_start is not None:
-            stmt = stmt.where(Order.created_at >= window_start)
-        if exclude_customer_id is not None:
-            stmt = stmt.where(Product.id.not_in(bought))
-        if skip:
-            stmt = stmt.where(Product.id.not_in(skip))
-        return [row[0] for row in session.execute(stmt)]
-
-    products = top(since, [])
-    if len(products) < limit:
-        products += top(None, [p.id for p in products])
-    return products
+def _find_conversation(session: Session, sender_id: str) -> Conversation | None:
+    return session.scalars(select(Conversation).where(Conversation.sender_id == sender_id)).first()
 
 
 def upsert_conversation(
@@ -416,11 +85,10 @@ def upsert_conversation(
     Raises:
         ValueError: If ``sender_id`` is empty, the language is unknown or ``at`` is naive.
     """
-    _aware(at, "at")
+    require_aware(at, "at")
     if not sender_id:
         raise ValueError("sender_id must not be empty")
-    if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
+    _check_language(language)
     conversation = _find_conversation(session, sender_id)
     if conversation is None:
         conversation = Conversation(
@@ -444,8 +112,7 @@ def upsert_conversation(
                 raise
         else:
             return conversation
-    if at > conversation.last_message_at:
-        conversation.last_message_at = at
+    note_message(conversation, at)
     if customer_id is not None:
         conversation.customer_id = customer_id
     conversation.language = language
@@ -453,10 +120,6 @@ def upsert_conversation(
     conversation.status = CONV_OPEN
     session.flush()
     return conversation
-
-
-def _find_conversation(session: Session, sender_id: str) -> Conversation | None:
-    return session.scalars(select(Conversation).where(Conversation.sender_id == sender_id)).first()
 
 
 def mark_handoff(
@@ -499,11 +162,10 @@ def mark_handoff(
             session, sender_id, customer_id=customer_id, channel=channel, language=language, at=at
         )
     else:
-        _aware(at, "at")
+        require_aware(at, "at")
         if customer_id is not None:
             conversation.customer_id = customer_id
-        if at > conversation.last_message_at:
-            conversation.last_message_at = at
+        note_message(conversation, at)
     conversation.needs_handoff = True
     conversation.handoff_reason = reason
     conversation.status = CONV_OPEN
@@ -513,70 +175,253 @@ def mark_handoff(
     return conversation
 
 
-def add_message(
-    session: Session,
-    conversation: Conversation,
-    *,
-    event_key: str,
-    role: str,
-    text: str,
-    at: datetime,
-    language: str | None = None,
-    intent: str | None = None,
-    confidence: float | None = None,
-    entities: list[dict[str, Any]] | None = None,
-    action: str | None = None,
-    sentiment: float | None = None,
-) -> Message:
-    """Store one (already redacted) message, idempotently by ``event_key``.
+def note_message(conversation: Conversation, at: datetime) -> None:
+    """Move ``last_message_at`` forward to a new message's time (never backwards).
+
+    Args:
+        conversation: The conversation the message belongs to.
+        at: When the message was sent.
+    """
+    if at > conversation.last_message_at:
+        conversation.last_message_at = at
+
+
+# --- the founder's console -----------------------------------------------------------------
+
+
+def take_over(session: Session, conversation: Conversation) -> Conversation:
+    """The founder answers now: the handoff request is met and the conversation is open.
 
     Args:
         session: The database session.
-        conversation: The conversation the message belongs to.
-        event_key: Unique idempotency key (e.g. sender id + event timestamp).
-        role: ``user``, ``bot`` or ``founder``.
-        text: The redacted text.
-        at: When the message was sent (timezone-aware).
-        language: The message language, if known.
-        intent: The predicted intent of a user message.
-        confidence: The intent confidence.
-        entities: Extracted entities.
-        action: The bot action that produced a bot message.
-        sentiment: Sentiment score in [-1, 1], if computed.
+        conversation: The conversation taken over.
 
     Returns:
-        The stored message (the existing one if ``event_key`` was seen before).
+        The conversation.
+    """
+    conversation.needs_handoff = False
+    conversation.status = CONV_OPEN
+    session.flush()
+    return conversation
+
+
+def set_status(session: Session, conversation: Conversation, status: str) -> Conversation:
+    """Resolve or re-open a conversation; resolving clears the handoff request.
+
+    Args:
+        session: The database session.
+        conversation: The conversation.
+        status: ``"open"`` or ``"resolved"``.
+
+    Returns:
+        The conversation.
 
     Raises:
-        ValueError: If the role is unknown or ``at`` is naive.
+        ValueError: If the status is neither.
     """
-    _aware(at, "at")
-    if role not in MESSAGE_ROLES:
-        raise ValueError(f"role must be one of {MESSAGE_ROLES}, got {role!r}")
-    existing = session.scalars(select(Message).where(Message.event_key == event_key)).first()
-    if existing is not None:
-        return existing
-    message = Message(
-        conversation_id=conversation.id,
-        event_key=event_key,
-        role=role,
-        text=text,
-        language=language,
-        intent=intent,
-        confidence=confidence,
-        entities=entities,
-        action=action,
-        sentiment=sentiment,
-        created_at=at,
+    if status not in (CONV_OPEN, CONV_RESOLVED):
+        raise ValueError(f"status must be {CONV_OPEN!r} or {CONV_RESOLVED!r}, got {status!r}")
+    conversation.status = status
+    if status == CONV_RESOLVED:
+        conversation.needs_handoff = False
+    session.flush()
+    return conversation
+
+
+def set_reviewed(session: Session, conversation: Conversation, reviewed: bool) -> Conversation:
+    """Mark a conversation reviewed by the founder (or not).
+
+    Args:
+        session: The database session.
+        conversation: The conversation.
+        reviewed: The new flag.
+
+    Returns:
+        The conversation.
+    """
+    conversation.reviewed = reviewed
+    session.flush()
+    return conversation
+
+
+# --- the ingest: a batch of events at a time ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConversationActivity:
+    """What one batch of messages says about its sender's conversation.
+
+    Attributes:
+        sender_id: The Rasa sender id.
+        first_at: The earliest message of the batch.
+        last_at: The latest message of the batch.
+        customer_id: The first verified customer who spoke in the batch, or ``None``.
+        channel: The channel of the batch's first message that names one, or ``None``.
+        language: The language of the sender's last user message that has a known one.
+        reply_language: The language of the batch's first bot message that has a known
+            one (a new conversation's language when neither ``language`` nor the
+            customer's language is known).
+    """
+
+    sender_id: str
+    first_at: datetime
+    last_at: datetime
+    customer_id: int | None = None
+    channel: str | None = None
+    language: str | None = None
+    reply_language: str | None = None
+
+
+def find_conversations(session: Session, sender_ids: Sequence[str]) -> dict[str, Conversation]:
+    """The stored conversations of some sender ids (one query per :data:`CHUNK`).
+
+    Args:
+        session: The database session.
+        sender_ids: The Rasa sender ids.
+
+    Returns:
+        Sender id -> conversation, for those that exist.
+    """
+    known: dict[str, Conversation] = {}
+    for start in range(0, len(sender_ids), CHUNK):
+        chunk = sender_ids[start : start + CHUNK]
+        for conversation in session.scalars(
+            select(Conversation).where(Conversation.sender_id.in_(chunk))
+        ):
+            known[conversation.sender_id] = conversation
+    return known
+
+
+def record_activity(
+    session: Session,
+    activities: Sequence[ConversationActivity],
+    known: dict[str, Conversation],
+) -> None:
+    """Create or update the conversations of a batch, in two multi-row statements.
+
+    A new conversation starts open with the batch's customer, channel (default ``web``) and
+    language (the last user message's, else the customer's, else the first reply's, else
+    Chinese). An existing one is re-opened, its time span widened to the batch, its channel
+    and language moved to the batch's when it has them, and its customer set once: from
+    ``None`` to the batch's, never from one customer to another.
+
+    A conversation another writer created meanwhile is read back and updated as an
+    existing one (``INSERT .. ON CONFLICT (sender_id) DO NOTHING``).
+
+    Args:
+        session: The database session.
+        activities: One per sender id of the batch.
+        known: Sender id -> stored conversation (:func:`find_conversations`); the new ones
+            are added to it.
+
+    Raises:
+        ValueError: If an activity names an unknown language.
+    """
+    for activity in activities:
+        for language in (activity.language, activity.reply_language):
+            if language is not None:
+                _check_language(language)
+    with session.no_autoflush:
+        _create(session, [a for a in activities if a.sender_id not in known], known)
+        updates = [
+            row
+            for activity in activities
+            if (row := _update(known[activity.sender_id], activity)) is not None
+        ]
+        _execute_updates(session, updates)
+
+
+def flag_handoffs(session: Session, conversations: Iterable[Conversation], reason: str) -> None:
+    """Ask the founder to look at conversations (those not flagged already).
+
+    A conversation that is flagged keeps its flag and reason; one that is not gets the flag,
+    ``reason`` unless it kept an earlier reason, and goes back to unreviewed.
+
+    Args:
+        session: The database session.
+        conversations: The conversations whose customer asked for a person.
+        reason: Why (for those without a reason).
+    """
+    flagged = False
+    for conversation in conversations:
+        if not conversation.needs_handoff:
+            conversation.needs_handoff = True
+            conversation.handoff_reason = conversation.handoff_reason or reason
+            conversation.reviewed = False
+            flagged = True
+    if flagged:
+        session.flush()
+
+
+def _create(
+    session: Session, activities: list[ConversationActivity], known: dict[str, Conversation]
+) -> None:
+    rows: list[dict[str, Any]] = [
+        {
+            "sender_id": activity.sender_id,
+            "customer_id": activity.customer_id,
+            "channel": activity.channel or CHANNEL_WEB,
+            "language": _new_language(session, activity),
+            "started_at": activity.first_at,
+            "last_message_at": activity.last_at,
+            "needs_handoff": False,
+            "status": CONV_OPEN,
+            "reviewed": False,
+        }
+        for activity in activities
+    ]
+    if not rows:
+        return
+    insert_ignoring_conflicts(session, cast(Table, Conversation.__table__), "sender_id", rows)
+    known.update(find_conversations(session, [row["sender_id"] for row in rows]))
+
+
+def _new_language(session: Session, activity: ConversationActivity) -> str:
+    if activity.language is not None:
+        return activity.language
+    if activity.customer_id is not None:
+        customer = session.get(Customer, activity.customer_id)
+        if customer is not None and customer.language in LANGUAGES:
+            return customer.language
+    return activity.reply_language or LANG_ZH
+
+
+def _update(conversation: Conversation, activity: ConversationActivity) -> dict[str, Any] | None:
+    """The update of a stored conversation, or ``None`` if nothing changes.
+
+    The values are also set on ``conversation`` as committed (the executemany UPDATE of
+    :func:`_execute_updates` writes them).
+    """
+    customer_id = conversation.customer_id
+    if customer_id is None:
+        customer_id = activity.customer_id
+    values: dict[str, Any] = {
+        "customer_id": customer_id,
+        "language": activity.language or conversation.language,
+        "channel": activity.channel or conversation.channel,
+        "status": CONV_OPEN,
+        "started_at": min(conversation.started_at, activity.first_at),
+        "last_message_at": max(conversation.last_message_at, activity.last_at),
+    }
+    if all(getattr(conversation, key) == value for key, value in values.items()):
+        return None
+    for key, value in values.items():
+        set_committed_value(conversation, key, value)
+    return {
+        _UPDATE_ID: conversation.id,
+        **{_UPDATE_PREFIX + key: value for key, value in values.items()},
+    }
+
+
+def _execute_updates(session: Session, updates: list[dict[str, Any]]) -> None:
+    """Write the conversation updates with one executemany statement."""
+    if not updates:
+        return
+    table = cast(Table, Conversation.__table__)
+    columns = [key for key in updates[0] if key != _UPDATE_ID]
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam(_UPDATE_ID))
+        .values({key.removeprefix(_UPDATE_PREFIX): bindparam(key) for key in columns})
     )
-    try:
-        with session.begin_nested():
-            session.add(message)
-    except IntegrityError:
-        found = session.scalars(select(Message).where(Message.event_key == event_key)).first()
-        if found is None:
-            raise
-        return found
-    if at > conversation.last_message_at:
-        conversation.last_message_at = at
-    return message
+    session.execute(stmt, updates)

@@ -1,4 +1,4 @@
-"""The data functions the action server calls, on SQLite and PostgreSQL."""
+"""Data functions for customers, orders, subscriptions and refunds, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -24,9 +24,7 @@ from analytics.store.models import (
     SUB_ACTIVE,
     SUB_CANCELED,
     SUB_PAUSED,
-    Conversation,
     Customer,
-    Message,
     Order,
     OrderItem,
     Product,
@@ -260,74 +258,6 @@ def test_best_sellers_tops_up_from_all_time(session: Session) -> None:
     future = REFERENCE + timedelta(days=365)
     top = repo.best_sellers(session, exclude_customer_id=None, limit=3, since=future)
     assert len(top) == 3  # nothing sold in the window: all-time best sellers
-
-
-def test_upsert_conversation(session: Session) -> None:
-    wang = _customer(session, demo.DEMO_ZH)
-    conv = repo.upsert_conversation(
-        session, "sender-1", customer_id=None, channel="web", language="zh", at=NOW
-    )
-    assert conv.id is not None and conv.started_at == NOW and conv.status == "open"
-    assert conv.customer_id is None and conv.needs_handoff is False
-    later = NOW + timedelta(minutes=5)
-    same = repo.upsert_conversation(
-        session, "sender-1", customer_id=wang.id, channel="web", language="en", at=later
-    )
-    assert same.id == conv.id
-    assert same.customer_id == wang.id and same.language == "en"
-    assert same.last_message_at == later and same.started_at == NOW
-    repo.upsert_conversation(
-        session, "sender-1", customer_id=None, channel="web", language="en", at=NOW
-    )
-    assert same.last_message_at == later  # never moves backwards
-    assert same.customer_id == wang.id  # an anonymous message keeps the known customer
-    count = session.scalars(
-        select(func.count()).select_from(Conversation).where(Conversation.sender_id == "sender-1")
-    ).one()
-    assert count == 1
-    with pytest.raises(ValueError, match="language"):
-        repo.upsert_conversation(
-            session, "sender-2", customer_id=None, channel="web", language="fr", at=NOW
-        )
-    with pytest.raises(ValueError, match="sender_id"):
-        repo.upsert_conversation(
-            session, "", customer_id=None, channel="web", language="zh", at=NOW
-        )
-
-
-def test_mark_handoff(session: Session) -> None:
-    emily = _customer(session, demo.DEMO_EN)
-    conv = repo.mark_handoff(session, "sender-h", customer_id=emily.id, reason="complaint", at=NOW)
-    assert conv.needs_handoff and conv.handoff_reason == "complaint"
-    assert conv.language == "en" and conv.customer_id == emily.id and conv.status == "open"
-    existing = repo.upsert_conversation(
-        session, "sender-z", customer_id=None, channel="web", language="zh", at=NOW
-    )
-    flagged = repo.mark_handoff(
-        session, "sender-z", customer_id=None, reason="vip", at=NOW + timedelta(minutes=1)
-    )
-    assert flagged.id == existing.id and flagged.needs_handoff
-    assert flagged.last_message_at == NOW + timedelta(minutes=1)
-    with pytest.raises(ValueError, match="reason"):
-        repo.mark_handoff(session, "sender-z", customer_id=None, reason="", at=NOW)
-
-
-def test_add_message_is_idempotent(session: Session) -> None:
-    conv = repo.upsert_conversation(
-        session, "sender-m", customer_id=None, channel="web", language="zh", at=NOW
-    )
-    entities = [{"entity": "order_id", "value": "LB100001"}]
-    first = repo.add_message(
-        session, conv, event_key="sender-m:1", role="user", text="我的订单到哪了", at=NOW,
-        intent="order_status", confidence=0.9, entities=entities, sentiment=-0.1,
-    )  # fmt: skip
-    again = repo.add_message(session, conv, event_key="sender-m:1", role="user", text="x", at=NOW)
-    assert again.id == first.id
-    session.expire_all()
-    stored = session.scalars(select(Message).where(Message.event_key == "sender-m:1")).one()
-    assert stored.entities == entities and stored.text == "我的订单到哪了"
-    with pytest.raises(ValueError, match="role"):
-        repo.add_message(session, conv, event_key="k", role="robot", text="x", at=NOW)
 
 
 def test_demo_latest_order_in_transit_has_tracking(session: Session) -> None:
