@@ -177,15 +177,18 @@ def test_env_file_parser(tmp_path: Path) -> None:
 def test_settings_env_overrides_file(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text(
-        f"{ENV_DATABASE_URL}=sqlite:///{tmp_path}/from_file/x.db\n{ENV_IDENTITY_SECRET}=filesecret\n",
+        f"{ENV_DATABASE_URL}=sqlite:///{tmp_path}/from_file/x.db\n"
+        f"{ENV_IDENTITY_SECRET}=filesecret\n",
         encoding="utf-8",
     )
     from_file = get_settings(environ={}, env_file=env)
     assert from_file.database_url == f"sqlite:///{tmp_path}/from_file/x.db"
-    assert from_file.identity_secret == "filesecret"
+    assert from_file.identity_secret is not None
+    assert from_file.identity_secret.get_secret_value() == "filesecret"
     assert (tmp_path / "from_file").is_dir()  # parent of the SQLite file is created
     overridden = get_settings(environ={ENV_IDENTITY_SECRET: "real"}, env_file=env)
-    assert overridden.identity_secret == "real"
+    assert overridden.identity_secret is not None
+    assert overridden.identity_secret.get_secret_value() == "real"
     defaults = get_settings(environ={}, env_file=tmp_path / "none")
     assert defaults.database_url == default_database_url()
     assert defaults.database_url.endswith("/var/shop.db")
