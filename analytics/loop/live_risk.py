@@ -31,7 +31,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from analytics.brain.conversation_features import customers_conversation_features
-from analytics.core.vocabulary import ANGRY_SENTIMENT, RISK_LEVEL_HIGH, risk_band
+from analytics.core.vocabulary import (
+    ANGRY_SENTIMENT,
+    LANG_EN,
+    LANG_ZH,
+    RISK_LEVEL_HIGH,
+    risk_band,
+)
 from analytics.store.models import SHIP_DELIVERED, Customer, LiveRisk, Order
 
 logger = logging.getLogger(__name__)
@@ -66,8 +72,8 @@ class RiskReason:
         return {
             "code": self.code,
             "contribution": round(self.contribution, 3),
-            "en": self.en,
-            "zh": self.zh,
+            LANG_EN: self.en,
+            LANG_ZH: self.zh,
         }
 
 
@@ -190,19 +196,6 @@ def base_risks(session: Session, customer_ids: list[int]) -> dict[int, float]:
         for cid, risk in rows:
             risks[int(cid)] = float(risk)
     return risks
-
-
-def base_risk(session: Session, customer_id: int) -> float:
-    """The nightly churn probability of the customer, or :data:`PRIOR_RISK`.
-
-    Args:
-        session: A session on the store.
-        customer_id: The internal customer id.
-
-    Returns:
-        A probability.
-    """
-    return base_risks(session, [customer_id])[customer_id]
 
 
 def explain(

@@ -26,6 +26,8 @@ from datetime import date
 
 import phonenumbers
 
+from analytics.core.language import CJK_RE
+
 logger = logging.getLogger(__name__)
 
 KIND_PHONE = "PHONE"
@@ -155,7 +157,7 @@ def find_numbers(text: str) -> Iterator[Found]:
 # --- e-mail addresses ---------------------------------------------------------------
 
 _LATIN = "A-Za-z\u00c0-\u024f\u1e00-\u1eff"
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = CJK_RE.pattern[1:-1]  # the ideograph ranges of the one CJK rule
 _ZH_STOP = "的是在我你他她址到寄送住于和与了吗呢吧啊要请帮把改成为从往去来就还也都发给箱"
 # Matched on the reversed text before "@": the local part read backwards.
 _LOCAL_LATIN_RE = re.compile(rf"[0-9{_LATIN}._%+\-]{{1,{MAX_LOCAL_PART}}}+")
@@ -165,7 +167,6 @@ _IDN_TLDS = ("中国", "中國", "公司", "网络", "網絡", "在线", "网址
 
 
 _LATIN_CHAR_RE = re.compile(rf"[{_LATIN}]")
-_CJK_CHAR_RE = re.compile(rf"[{_CJK}]")
 
 
 def _script(ch: str) -> str:
@@ -174,7 +175,7 @@ def _script(ch: str) -> str:
         return ""
     if _LATIN_CHAR_RE.match(ch):
         return "latin"
-    if _CJK_CHAR_RE.match(ch):
+    if CJK_RE.match(ch):
         return "cjk"
     return "other"
 

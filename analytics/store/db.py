@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -132,15 +132,3 @@ def upgrade_to_head(url: str) -> None:
     ensure_sqlite_parent(url)
     logger.info("Migrating %s to head", make_url(url).render_as_string(hide_password=True))
     command.upgrade(alembic_config(url), "head")
-
-
-def table_names(engine: Engine) -> set[str]:
-    """Return the names of the tables in the database.
-
-    Args:
-        engine: The engine to inspect.
-
-    Returns:
-        The table names.
-    """
-    return set(inspect(engine).get_table_names())

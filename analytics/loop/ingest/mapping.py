@@ -44,6 +44,8 @@ from analytics.store.models import CHANNEL_WEB
 
 logger = logging.getLogger(__name__)
 
+LANG_MIXED = "mixed"
+"""The NLU's language of a turn that mixes Chinese and English (user events only)."""
 KIND_USER = "user"
 KIND_BOT = "bot"
 #: Bot events the console pushed for the founder carry this author; the console
@@ -178,7 +180,7 @@ def map_event(event: dict[str, Any]) -> MappedEvent | None:
     raw_intent = parse.get("intent")
     intent: dict[str, Any] = raw_intent if isinstance(raw_intent, dict) else {}
     language = parse.get("language")
-    if language not in (LANG_ZH, LANG_EN, "mixed"):
+    if language not in (LANG_ZH, LANG_EN, LANG_MIXED):
         language = detect_language(text)
     raw_entities = parse.get("entities")
     entities = clean_value(raw_entities) if isinstance(raw_entities, list) else None

@@ -20,6 +20,9 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from analytics.core.identity import VERIFIED_KEY
+from analytics.core.language import cjk_count, latin_letter_count
+from analytics.core.vocabulary import LANG_EN, LANG_ZH
+from analytics.loop.ingest.mapping import LANG_MIXED
 
 _TURNS: tuple[tuple[str, str, str, str], ...] = (
     # text, intent, action, bot reply
@@ -70,9 +73,8 @@ def turn_events(
         Six events in publication order.
     """
     if language is None:
-        has_zh = any("\u4e00" <= ch <= "\u9fff" for ch in user_text)
-        has_en = any(ch.isascii() and ch.isalpha() for ch in user_text)
-        language = "mixed" if has_zh and has_en else ("zh" if has_zh else "en")
+        has_zh, has_en = cjk_count(user_text) > 0, latin_letter_count(user_text) > 0
+        language = LANG_MIXED if has_zh and has_en else (LANG_ZH if has_zh else LANG_EN)
     message_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{sender_id}:{ts!r}").hex
     meta = dict(metadata or {})
     base = {"model_id": "synthetic", "assistant_id": "leafbean"}

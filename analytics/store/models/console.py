@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from analytics.core.vocabulary import LANG_ZH
 from analytics.store.models.shop import Base, Conversation
 
 
@@ -40,7 +41,9 @@ class ConsoleUser(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    language: Mapped[str] = mapped_column(String(8), server_default=text("'zh'"), default="zh")
+    language: Mapped[str] = mapped_column(
+        String(8), server_default=text(f"'{LANG_ZH}'"), default=LANG_ZH
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 
@@ -240,20 +243,3 @@ HANDOFF_INDEX = Index(
 )
 """An index the console adds to ``conversations`` (migration ``0400_console_speed``): the
 open hand-off requests on top of the inbox, and their count polled every 10 s."""
-
-
-CONSOLE_MODELS: tuple[type[Base], ...] = (
-    ConsoleUser,
-    ConversationTag,
-    Note,
-    IntentCorrection,
-    ConversationFacts,
-    ConversationIntent,
-    CustomerFacts,
-    Takeover,
-    StoredSession,
-    LoginAttempts,
-    KnownClient,
-    ConsoleState,
-)
-"""Every console table."""

@@ -12,7 +12,6 @@ from analytics.store.models.shop import Base, UTCDateTime
 OUTCOME_OFFERED = "offered"
 OUTCOME_ACCEPTED = "accepted"
 OUTCOME_DECLINED = "declined"
-OUTCOMES = (OUTCOME_OFFERED, OUTCOME_ACCEPTED, OUTCOME_DECLINED)
 #: No second offer to the same subscription within this time.
 OFFER_COOLDOWN = timedelta(days=90)
 
