@@ -442,8 +442,15 @@ def run(
 def run_from_env(
     *, days: int | None = None, dry_run: bool = False, progress: bool = False
 ) -> RetentionReport | None:
-    """Run with the settings of the environment (``RETENTION_DAYS``, ``RASA_TRACKER_DB``,
-    ``RASA_EVENTS_DB`` and the store URL); ``RETENTION_DAYS=0`` turns retention off.
+    """Run with the settings of the environment; ``RETENTION_DAYS=0`` turns retention off.
+
+    The settings are ``RETENTION_DAYS``, ``RASA_TRACKER_DB``, ``RASA_EVENTS_DB`` and the
+    store URL.
+
+    Args:
+        days: Retention in days (``None``: ``RETENTION_DAYS``, default 30 when unset).
+        dry_run: Count only, write nothing.
+        progress: Show progress bars.
 
     Returns:
         The report, or ``None`` when retention is off.

@@ -1,5 +1,7 @@
-"""The product catalogue: the CSV it is read from, and the look-ups the bot uses (products by
-sku or by name, price ranges)."""
+"""The product catalogue: the CSV it is read from, and the look-ups the bot uses.
+
+Products by sku or by name, and price ranges.
+"""
 
 from __future__ import annotations
 

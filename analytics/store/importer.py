@@ -1,9 +1,9 @@
-"""CSV import of a real shop's products, customers and orders.
+r"""CSV import of a real shop's products, customers and orders.
 
 A founder exports three CSV files from their shop system (columns below, UTF-8,
 header row required; extra columns are ignored) and runs::
 
-    python -m analytics import --products products.csv --customers customers.csv \\
+    python -m analytics import --products products.csv --customers customers.csv \
         --orders orders.csv
 
 Every row is checked on its own. Bad rows are reported with their file, line

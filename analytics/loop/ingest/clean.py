@@ -1,7 +1,7 @@
-"""Cleaning broker values before they reach the store.
+r"""Cleaning broker values before they reach the store.
 
 Rasa relays whatever a client typed. Some of it no database takes: PostgreSQL refuses NUL
-characters in text, and no UTF-8 encoder takes a lone surrogate (``"\\ud800"`` is valid in
+characters in text, and no UTF-8 encoder takes a lone surrogate (``"\ud800"`` is valid in
 JSON and decodes to one). So every string the ingest stores is cleaned first: C0/C1 control
 characters other than newline and tab are removed, lone surrogates become U+FFFD, very long
 text is cut, and non-finite floats (``NaN`` is accepted by Python's JSON decoder but not by

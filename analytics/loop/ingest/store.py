@@ -272,8 +272,11 @@ class MessageStore:
         sentiment_of: dict[str, float | None],
         counts: StoreCounts,
     ) -> None:
-        """One update per customer and batch, from their last message (with the intents of
-        their earlier messages in the batch): a live chat has one message per batch."""
+        """One live-risk update per customer and batch, from their last message.
+
+        The intents of their earlier messages in the batch go with it (a live chat has one
+        message per batch).
+        """
         said: dict[int, list[MappedEvent]] = {}
         for m in user_fresh:
             customer_id = customer_of.get(m.event_key)

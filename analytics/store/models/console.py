@@ -1,7 +1,7 @@
-"""Tables of the founder's console (migrations ``0100_console``, ``0600_console_security``
-and ``0700_console_known_clients``).
+"""Tables of the founder's console.
 
-They live in the store beside :mod:`analytics.store.models` and share its ``Base`` (and so its
+Migrations ``0100_console``, ``0600_console_security`` and ``0700_console_known_clients``
+create them. They live in the store beside :mod:`analytics.store.models` and share its ``Base`` (and so its
 constraint naming convention), but only the console reads or writes them.
 """
 

@@ -1,4 +1,4 @@
-"""founder console: users, tags, notes, intent corrections, conversation facts, takeovers
+"""founder console: users, tags, notes, intent corrections, conversation facts, takeovers.
 
 Revision ID: 0100_console
 Revises: 0001

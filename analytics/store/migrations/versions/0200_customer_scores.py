@@ -1,4 +1,4 @@
-"""brain: customer_scores table
+"""brain: customer_scores table.
 
 Revision ID: 0200_customer_scores
 Revises: 0100_console

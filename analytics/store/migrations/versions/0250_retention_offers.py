@@ -1,4 +1,4 @@
-"""bot: retention_offers table
+"""bot: retention_offers table.
 
 Revision ID: 0250_retention_offers
 Revises: 0200_customer_scores

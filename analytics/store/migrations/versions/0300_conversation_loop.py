@@ -1,4 +1,4 @@
-"""conversation loop: live_risk and ingest_checkpoints tables
+"""conversation loop: live_risk and ingest_checkpoints tables.
 
 Revision ID: 0300_conversation_loop
 Revises: 0250_retention_offers

@@ -1,4 +1,4 @@
-"""console speed: stored revenue-at-risk sort key, intent index table, triggers
+"""console speed: stored revenue-at-risk sort key, intent index table, triggers.
 
 Revision ID: 0400_console_speed
 Revises: 0300_conversation_loop

@@ -1,4 +1,4 @@
-"""ingest hardening: dead letters, id gaps, per-message customer
+"""ingest hardening: dead letters, id gaps, per-message customer.
 
 Revision ID: 0500_ingest_hardening
 Revises: 0400_console_speed

@@ -1,4 +1,4 @@
-"""console security: server-side sessions and the login throttle
+"""console security: server-side sessions and the login throttle.
 
 Revision ID: 0600_console_security
 Revises: 0500_ingest_hardening

@@ -1,4 +1,4 @@
-"""console known clients: addresses the founder signed in from recently
+"""console known clients: addresses the founder signed in from recently.
 
 Revision ID: 0700_console_known_clients
 Revises: 0600_console_security
