@@ -6,6 +6,7 @@ Every creation and update of a conversation goes through this module:
   :func:`mark_handoff` (and :func:`note_message`, through
   :func:`~analytics.store.repositories.messages.add_message`);
 * the founder's console: :func:`take_over`, :func:`set_status`, :func:`set_reviewed`;
+* the widget's end-of-chat rating: :func:`rate_conversation`;
 * the ingest worker, a batch of Rasa events at a time: :func:`find_conversations`,
   :func:`record_activity` and :func:`flag_handoffs`, with multi-row statements.
 
@@ -43,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 500
 """Sender ids per ``IN (..)`` query."""
+MIN_RATING = 1
+MAX_RATING = 5
 _UPDATE_ID = "conv_id"
 _UPDATE_PREFIX = "v_"
 
@@ -240,6 +243,48 @@ def set_reviewed(session: Session, conversation: Conversation, reviewed: bool) -
         The conversation.
     """
     conversation.reviewed = reviewed
+    session.flush()
+    return conversation
+
+
+def rate_conversation(
+    session: Session,
+    sender_id: str,
+    rating: int,
+    *,
+    create: bool,
+    language: str,
+    at: datetime,
+) -> Conversation | None:
+    """Store the customer's end-of-chat rating (1 to 5) of a conversation.
+
+    An existing conversation keeps its state (a resolved chat is not re-opened by its
+    rating); an unknown one is created, anonymous and on the web channel, only if ``create``.
+
+    Args:
+        session: The database session.
+        sender_id: The Rasa sender id (the widget's session id).
+        rating: The rating, 1 to 5.
+        create: Create the conversation if it does not exist.
+        language: The language of a created conversation.
+        at: The time of a created conversation (timezone-aware).
+
+    Returns:
+        The rated conversation, or ``None`` when it does not exist and ``create`` is false.
+
+    Raises:
+        ValueError: If the rating is not 1 to 5, or as :func:`upsert_conversation`.
+    """
+    if not MIN_RATING <= rating <= MAX_RATING:
+        raise ValueError(f"a rating is {MIN_RATING} to {MAX_RATING}, got {rating!r}")
+    conversation = _find_conversation(session, sender_id)
+    if conversation is None:
+        if not create:
+            return None
+        conversation = upsert_conversation(
+            session, sender_id, customer_id=None, channel=CHANNEL_WEB, language=language, at=at
+        )
+    conversation.rating = rating
     session.flush()
     return conversation
 

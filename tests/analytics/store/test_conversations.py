@@ -213,3 +213,20 @@ def test_batch_creation_racing_another_writer(empty_store: Engine) -> None:
         assert stored.started_at == NOW
         count = check.scalars(select(func.count()).select_from(Message)).one()
         assert count == 1
+
+
+def test_rating_keeps_the_state_and_creates_only_when_asked(session: Session) -> None:
+    conv = repo.upsert_conversation(
+        session, "b-rate", customer_id=None, channel="web", language="zh", at=NOW
+    )
+    repo.set_status(session, conv, "resolved")
+    rated = repo.rate_conversation(session, "b-rate", 4, create=False, language="en", at=NOW)
+    assert rated is conv and conv.rating == 4
+    assert conv.status == "resolved" and conv.language == "zh"  # not re-opened by its rating
+    assert repo.rate_conversation(session, "b-new", 5, create=False, language="en", at=NOW) is None
+    created = repo.rate_conversation(session, "b-new", 5, create=True, language="en", at=NOW)
+    assert created is not None and created.rating == 5 and created.customer_id is None
+    assert (created.language, created.channel, created.status) == ("en", "web", "open")
+    for bad in (0, 6):
+        with pytest.raises(ValueError, match="rating"):
+            repo.rate_conversation(session, "b-rate", bad, create=False, language="en", at=NOW)
