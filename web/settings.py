@@ -32,6 +32,10 @@ class WebSettings:
         rate_exempt_loopback: ``CHAT_RATE_EXEMPT_LOOPBACK``.
         production: ``PROFILE=production``.
         site_origins: ``SITE_ORIGINS``.
+        demo_identity_secret: ``DEMO_IDENTITY_SECRET``, if set.
+        login_per_minute: ``CONSOLE_LOGIN_PER_MINUTE``.
+        session_token_ttl_s: ``CHAT_SESSION_TOKEN_TTL_S``.
+        session_token_resume_s: ``CHAT_SESSION_TOKEN_RESUME_S``.
     """
 
     database_url: str
@@ -48,6 +52,10 @@ class WebSettings:
     rate_exempt_loopback: bool
     production: bool
     site_origins: tuple[str, ...]
+    demo_identity_secret: str | None
+    login_per_minute: int
+    session_token_ttl_s: int
+    session_token_resume_s: int
 
 
 def web_view(settings: Settings) -> WebSettings:
@@ -67,6 +75,10 @@ def web_view(settings: Settings) -> WebSettings:
         rate_exempt_loopback=settings.chat_rate_exempt_loopback,
         production=settings.production,
         site_origins=settings.site_origins,
+        demo_identity_secret=reveal(settings.demo_identity_secret),
+        login_per_minute=settings.console_login_per_minute,
+        session_token_ttl_s=settings.chat_session_token_ttl_s,
+        session_token_resume_s=settings.chat_session_token_resume_s,
     )
 
 
