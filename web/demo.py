@@ -22,7 +22,6 @@ The end-of-chat rating (``POST /widget/rating``) is :mod:`web.rating`.
 
 from __future__ import annotations
 
-import csv
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,8 +36,9 @@ from fastapi.templating import Jinja2Templates
 
 from analytics.core.identity import KEY_CUSTOMER_ID, KEY_EXPIRES_AT, KEY_TOKEN, identity_metadata
 from analytics.core.settings import REPO_ROOT, demo_mode, env_setting
+from analytics.core.vocabulary import LANG_EN, LANG_ZH, LANGUAGES
 from analytics.demo.customers import DEMO_IDS, DEMO_LANGUAGES, DEMO_NAMES, DEMO_ZH
-from analytics.store.catalogue import CATALOGUE_PATH
+from analytics.store.catalogue import load_catalogue
 from web.security import CSP_HEADER, FRAME_OPTIONS_HEADER, NONCE_KEY
 from web.settings import WebSettings, get_settings
 
@@ -47,7 +47,6 @@ logger = logging.getLogger(__name__)
 WIDGET_DIST = REPO_ROOT / "widget" / "dist"
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "demo"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
-CATALOGUE = CATALOGUE_PATH
 ENV_DEMO_IDENTITY_SECRET = "DEMO_IDENTITY_SECRET"
 DEMO_TOKEN_TTL_S = 3600
 
@@ -99,6 +98,7 @@ class DemoRoute(APIRoute):
     """A route that exists only in demo mode (404 otherwise, decided per request)."""
 
     def get_route_handler(self) -> Any:  # noqa: ANN401 - Starlette's handler type
+        """The route's handler, answering 404 whenever demo mode is off."""
         handler = super().get_route_handler()
 
         async def demo_only(request: Request) -> Response:
@@ -127,29 +127,28 @@ class Product:
 
 @lru_cache(maxsize=1)
 def catalogue() -> list[Product]:
-    """The demo shop's products (from ``analytics/store/data/catalogue.csv``)."""
-    with CATALOGUE.open(encoding="utf-8") as handle:
-        return [
-            Product(
-                sku=row["sku"],
-                name_zh=row["name_zh"],
-                name_en=row["name_en"],
-                category=row["category"],
-                price=f"¥{int(row['price_cents']) / 100:.0f}",
-            )
-            for row in csv.DictReader(handle)
-        ]
+    """The demo shop's products (:func:`analytics.store.catalogue.load_catalogue`)."""
+    return [
+        Product(
+            sku=row.sku,
+            name_zh=row.name_zh,
+            name_en=row.name_en,
+            category=row.category,
+            price=f"¥{row.price_cents / 100:.0f}",
+        )
+        for row in load_catalogue()
+    ]
 
 
 def page_language(request: Request, customer: str | None) -> str:
     """``zh`` or ``en``: the ``lang`` parameter, else the demo customer's, else the browser's."""
     asked = request.query_params.get("lang", "")
-    if asked in ("zh", "en"):
+    if asked in LANGUAGES:
         return asked
     if customer:
         return DEMO_LANGUAGES[customer]
     accept = request.headers.get("accept-language", "").lower()
-    return "en" if accept and not accept.startswith("zh") else "zh"
+    return LANG_EN if accept and not accept.startswith(LANG_ZH) else LANG_ZH
 
 
 def widget_attributes(

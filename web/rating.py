@@ -39,6 +39,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from analytics.core.vocabulary import LANG_ZH, LANGUAGES
 from analytics.store import repositories as repo
 from analytics.store.db import make_engine
 from analytics.store.models import CHANNEL_WEB, Conversation
@@ -60,7 +61,6 @@ RATING_PER_MINUTE = 30
 MAX_BODY_BYTES = 2048
 RASA_TIMEOUT_S = 5.0
 COUNTER_STATE = "rating_counter"
-LANGUAGES = ("zh", "en")
 PREFLIGHT_HEADERS = {
     "Access-Control-Allow-Methods": "POST, OPTIONS",
     "Access-Control-Allow-Headers": "Content-Type",
@@ -85,7 +85,7 @@ class RatingIn(BaseModel):
     session_id: str = Field(max_length=64)
     session_token: str | None = Field(default=None, max_length=200)
     rating: int = Field(ge=1, le=5)
-    language: str = Field(default="zh", max_length=8)
+    language: str = Field(default=LANG_ZH, max_length=8)
 
 
 def _error(code: str, status: int, headers: dict[str, str], **values: object) -> JSONResponse:
@@ -157,7 +157,7 @@ def _engine(url: str) -> Engine:
 
 def _store(url: str, body: RatingIn, *, create: bool) -> bool:
     """Stores the rating; an unknown conversation is created only when ``create``."""
-    language = body.language if body.language in LANGUAGES else LANGUAGES[0]
+    language = body.language if body.language in LANGUAGES else LANG_ZH
     with Session(_engine(url)) as session:
         # An existing row keeps its state (a resolved chat is not re-opened by its rating).
         conversation = session.scalars(

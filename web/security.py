@@ -82,6 +82,7 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Adds the security headers to every HTTP response."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -261,6 +262,7 @@ class ConsoleRateLimit:
         self.counter = FixedWindowCounter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answers 429 when a client exceeds its requests per minute under the prefix."""
         path = scope.get("path", "")
         if scope["type"] != "http" or not (
             path == self.prefix or path.startswith(self.prefix + "/")

@@ -26,7 +26,7 @@ import pytest
 
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, require_browser
 from tests.web.conftest import REPO, Console
-from tests.web.test_console_http import HTML, add_conversation
+from tests.web.console_data import HTML, add_conversation
 
 pytestmark = pytest.mark.browser
 

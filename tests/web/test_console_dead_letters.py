@@ -1,5 +1,6 @@
-"""The console's dead-letter page and badge (web/console/routes_shop.py, routes_inbox.py):
-events the ingest worker could not store, listed with their errors, always as text.
+"""The console's dead-letter page and badge (web/console/routes/dead_letters.py and
+routes/inbox.py): events the ingest worker could not store, listed with their errors, always
+as text.
 """
 
 from __future__ import annotations

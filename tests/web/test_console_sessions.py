@@ -266,8 +266,8 @@ def _post_routes() -> list[str]:
     import web.console
 
     paths = []
-    for module_info in pkgutil.iter_modules(web.console.__path__):
-        module = importlib.import_module(f"web.console.{module_info.name}")
+    for module_info in pkgutil.walk_packages(web.console.__path__, "web.console."):
+        module = importlib.import_module(module_info.name)
         router = getattr(module, "router", None)
         if not isinstance(router, APIRouter):
             continue

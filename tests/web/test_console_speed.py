@@ -19,8 +19,10 @@ from analytics.store.db import make_engine, make_sessionmaker
 from analytics.store.models import Conversation, Customer, CustomerScore, Message
 from analytics.store.models.console import ConversationFacts, ConversationIntent
 from tests.web.conftest import Console
-from tests.web.test_console_http import _row_ids, add_conversation
-from web.console import facts, queries
+from tests.web.console_data import add_conversation, row_ids
+from web.console import facts
+from web.console.facts import sync as facts_sync
+from web.console.queries import inbox as inbox_queries
 
 WEIGHTS = {"open": 100, "unreviewed": 25, "done": 5}
 
@@ -88,7 +90,7 @@ def test_sort_key_follows_changes_made_by_other_writers(
         )
     ]
     assert risks == sorted(risks, reverse=True)
-    assert _row_ids(client.get("/console/inbox").text)[:10] == _csv_ids(client)[:10]
+    assert row_ids(client.get("/console/inbox").text)[:10] == _csv_ids(client)[:10]
 
 
 def test_new_scores_re_rank_that_customers_conversations(
@@ -134,8 +136,8 @@ def test_new_scores_re_rank_that_customers_conversations(
 def test_a_large_backlog_is_summarised_in_the_background(
     client: TestClient, console_env: Console, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(facts, "INLINE_LIMIT", 5)
-    monkeypatch.setattr(facts, "CHUNK", 40)
+    monkeypatch.setattr(facts_sync, "INLINE_LIMIT", 5)
+    monkeypatch.setattr(facts_sync, "CHUNK", 40)
     facts.FACTS.reset()
     _execute(console_env, text("DELETE FROM console_state WHERE key = 'facts_message_id'"))
     # Hold the background worker until the page is back: the page must not wait for it.
@@ -183,13 +185,13 @@ def test_filtered_counts_stop_at_the_cap_and_paging_goes_on(
     client: TestClient, console_env: Console, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client.get("/console/inbox")
-    monkeypatch.setattr(queries, "COUNT_CAP", 60)
-    monkeypatch.setattr(queries, "DENSE", 10)
+    monkeypatch.setattr(inbox_queries, "COUNT_CAP", 60)
+    monkeypatch.setattr(inbox_queries, "DENSE", 10)
     first = client.get("/console/inbox?fallback=0")
     assert re.search(r"\(60\+\)|（60\+ 条）", first.text), "capped count shown as 60+"
     assert 'rel="next"' in first.text
-    page2 = _row_ids(client.get("/console/inbox?fallback=0&page=2").text)
-    page1 = _row_ids(first.text)
+    page2 = row_ids(client.get("/console/inbox?fallback=0&page=2").text)
+    page1 = row_ids(first.text)
     assert page1 and page2 and not set(page1) & set(page2)
     assert len(_csv_ids(client, "&fallback=0")) > 60  # the export is not capped
     # Pages walk the same order as the (uncapped) export.
@@ -203,8 +205,8 @@ def test_one_and_two_character_needles_use_the_index(
     b = add_conversation(console_env, [("user", "退", "deny")], sender="s-b")
     c = add_conversation(console_env, [("user", "退货可以吗", "refund_request")], sender="s-c")
     client.get("/console/inbox")
-    found = _row_ids(client.get("/console/inbox?q=退款&sort=recent").text)
+    found = row_ids(client.get("/console/inbox?q=退款&sort=recent").text)
     assert a in found and b not in found and c not in found
-    one = set(_row_ids(client.get("/console/inbox?q=退&sort=recent").text))
+    one = set(row_ids(client.get("/console/inbox?q=退&sort=recent").text))
     assert {a, b, c} <= one
     assert "no-results" in client.get("/console/inbox?q=齉").text

@@ -14,10 +14,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
     router: APIRouter
 
-    def setup(app: FastAPI) -> None: ...
+    def setup(app: FastAPI) -> None:
+        """Mounts the console's static files and its login redirect."""
 
 
 def __getattr__(name: str) -> Any:
+    """Loads ``router`` and ``setup`` from :mod:`web.console.routes` on first use."""
     if name in ("router", "setup"):
         from web.console import routes
 

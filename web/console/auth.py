@@ -217,8 +217,9 @@ def _write_one_time_password(path: Path, username: str, password: str) -> None:
 
 
 def ensure_founder(db: Session, username: str, password: str | None, work_dir: Path) -> Path | None:
-    """Creates the founder's account if there is no console user yet, or applies a rotated
-    ``CONSOLE_PASSWORD``.
+    """Creates the founder's account, or applies a rotated ``CONSOLE_PASSWORD``.
+
+    The account is created when there is no console user yet.
 
     ``CONSOLE_PASSWORD`` is applied when it differs from the last value applied (kept as an
     Argon2 hash in ``console_state``), so rotating it in ``.env`` and restarting sets the new

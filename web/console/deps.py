@@ -23,12 +23,21 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from analytics.core.vocabulary import (
+    LANG_EN,
+    LANG_ZH,
+    RISK_BANDS,
+    SEGMENT_NAMES,
+    risk_band,
+    segment_name,
+)
 from analytics.store.db import make_engine, make_sessionmaker
 from analytics.store.models import Conversation
 from web.console import auth
 from web.console.config import get_config
-from web.console.facts import FACTS, risk_band
+from web.console.facts import FACTS
 from web.console.i18n import normalize_lang, t
+from web.console.takeover import RasaBridge
 from web.security import NONCE_KEY, client_address
 from web.settings import get_settings
 
@@ -38,6 +47,8 @@ STATIC_DIR = WEB_DIR / "static" / "console"
 PREFIX = "/console"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 LOGIN_CSRF_MAX_AGE_S = 3600
+LANGUAGE_OPTIONS = ((LANG_ZH, "中文"), (LANG_EN, "English"))
+"""The customers' languages as the filters offer them (names in their own language)."""
 
 
 # --- database ---------------------------------------------------------------------------
@@ -229,9 +240,20 @@ def pct(value: Any) -> str:
     return "—" if value is None else f"{float(value) * 100:.0f}%"
 
 
+def segment_label(key: str | None, lang: str) -> str:
+    """A segment's name in ``lang`` (:func:`analytics.core.vocabulary.segment_name`).
+
+    A key the vocabulary does not know is shown as it is.
+    """
+    if not key:
+        return "—"
+    return segment_name(key, lang) if key in SEGMENT_NAMES else key
+
+
 TEMPLATES.env.filters["money"] = money
 TEMPLATES.env.filters["dt"] = dt
 TEMPLATES.env.filters["pct"] = pct
+TEMPLATES.env.filters["risk_band"] = risk_band
 TEMPLATES.env.globals["risk_band"] = risk_band
 
 
@@ -248,6 +270,10 @@ def render(
         prefix=PREFIX,
         csp_nonce=getattr(request.state, NONCE_KEY, ""),
         tr=lambda key, **values: t(lang, key, **values),
+        segment=lambda key: segment_label(key, lang),
+        segment_options=lambda keys: [(key, segment_label(key, lang)) for key in keys],
+        risk_options=[(band, t(lang, band)) for band in reversed(RISK_BANDS)],
+        language_options=LANGUAGE_OPTIONS,
         flash=request.query_params.get("msg", ""),
         flash_error=request.query_params.get("err", ""),
     )
@@ -298,6 +324,12 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def rasa_bridge() -> RasaBridge:
+    """Rasa as the console reaches it (``RASA_URL``, JWTs from ``RASA_JWT_SECRET``)."""
+    settings = get_settings()
+    return RasaBridge(settings.rasa_url, settings.rasa_jwt_secret)
 
 
 def conversation_or_404(db: Session, conversation_id: int) -> Conversation:

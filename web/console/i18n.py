@@ -6,8 +6,10 @@ English, then to the key itself.
 
 from __future__ import annotations
 
-LANGS = ("zh", "en")
-DEFAULT_LANG = "zh"
+from analytics.core.vocabulary import LANG_ZH, LANGUAGES
+
+LANGS = LANGUAGES
+DEFAULT_LANG = LANG_ZH
 
 TEXTS: dict[str, tuple[str, str]] = {
     # key: (zh, en)
@@ -179,6 +181,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "saved_test": ("已保存测试对话：", "Saved test conversation: "),
     "switch_lang": ("English", "中文"),
     "risk_high": ("高风险", "High risk"),
+    "live_risk": ("实时风险", "Live risk"),
+    "live_risk_alert": ("需要关注", "Needs attention"),
+    "live_risk_updated": ("更新于 {when}", "updated {when}"),
+    "live_risk_reasons": ("实时风险原因", "Why the live risk changed"),
     "all_customers": ("全部客户", "All customers"),
     "name": ("姓名", "Name"),
     "conversations": ("对话", "Conversations"),
@@ -208,5 +214,5 @@ def t(lang: str, key: str, **values: object) -> str:
     pair = TEXTS.get(key)
     if pair is None:
         return key
-    text = pair[0] if lang == "zh" else pair[1]
+    text = pair[0] if lang == LANG_ZH else pair[1]
     return text.format(**values) if values else text

@@ -148,8 +148,11 @@ def intent_f1(report_dir: Path) -> float:
 
 
 def at_least_as_good(candidate_f1: float, baseline_f1: float) -> bool:
-    """The swap gate: the candidate may replace the model if it is not worse on the held-out
-    split (ties, within float noise, count as good enough)."""
+    """The swap gate: whether the candidate may replace the model.
+
+    It may when it is not worse on the held-out split (ties, within float noise, count as
+    good enough).
+    """
     return candidate_f1 + 1e-9 >= baseline_f1
 
 

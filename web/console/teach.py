@@ -12,7 +12,6 @@ catalogue product names ``[西湖龙井](product)``, and nothing is added twice
 
 from __future__ import annotations
 
-import csv
 import difflib
 import re
 from dataclasses import dataclass
@@ -24,16 +23,17 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from analytics.store.catalogue import CATALOGUE_PATH
+from analytics.core.language import cjk_count, latin_letter_count
+from analytics.core.vocabulary import LANG_EN, LANG_ZH
+from analytics.store.catalogue import load_catalogue
 
 CORRECTIONS_FILE = "corrections.yml"
-LANG_DIRS = ("zh", "en", "mixed")
+LANG_MIXED = "mixed"
+"""The NLU data folder of examples in both scripts (not a language of the vocabulary)."""
+LANG_DIRS = (LANG_ZH, LANG_EN, LANG_MIXED)
 ORDER_ID_INTENTS = frozenset({"order_status", "refund_request", "report_problem"})
 ANNOTATION_RE = re.compile(r"\[(?P<text>[^\]]+?)\]\((?P<entity>[^:)]+?)(?::(?P<value>[^)]+))?\)")
 ORDER_RE = re.compile(r"(?<![A-Za-z0-9])LB\d{6}(?!\d)", re.IGNORECASE)
-CJK_RE = re.compile(r"[\u3400-\u9fff]")
-LATIN_RE = re.compile(r"[A-Za-z]")
-CATALOGUE = CATALOGUE_PATH
 EXCLUDED_INTENTS = frozenset({"nlu_fallback"})
 
 
@@ -52,12 +52,17 @@ def normalise(text: str) -> str:
 
 
 def language_dir(text: str) -> str:
-    """``zh``, ``en`` or ``mixed`` by the scripts the text uses."""
-    has_cjk = bool(CJK_RE.search(text))
-    has_latin = bool(LATIN_RE.search(ORDER_RE.sub("", text)))
+    """``zh``, ``en`` or ``mixed`` by the scripts the text uses.
+
+    Chinese characters and Latin letters are counted by :mod:`analytics.core.language`
+    (order numbers do not count as Latin): Chinese only is ``zh``, both is ``mixed``, and
+    anything else ``en`` (what :func:`analytics.core.language.detect_language` says of it).
+    """
+    has_cjk = cjk_count(text) > 0
+    has_latin = latin_letter_count(ORDER_RE.sub("", text)) > 0
     if has_cjk and has_latin:
-        return "mixed"
-    return "zh" if has_cjk else "en"
+        return LANG_MIXED
+    return LANG_ZH if has_cjk else LANG_EN
 
 
 def _yaml() -> YAML:
@@ -93,13 +98,11 @@ def _domain_intents(stamp: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def catalogue_names() -> tuple[str, ...]:
     """Product names of the catalogue, longest first (so longer names win)."""
-    names: set[str] = set()
     try:
-        with CATALOGUE.open(encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                names.update(n for n in (row.get("name_zh"), row.get("name_en")) if n)
+        rows = load_catalogue()
     except OSError:
         return ()
+    names = {name for row in rows for name in (row.name_zh, row.name_en) if name}
     return tuple(sorted(names, key=len, reverse=True))
 
 

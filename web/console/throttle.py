@@ -217,8 +217,10 @@ def reserve(db: Session, username: str, client: str, *, now: float | None = None
 
 
 def succeeded(db: Session, username: str, client: str, *, now: float | None = None) -> None:
-    """After a correct password: clears the pair counter, remembers the address as known for
-    30 days, and drops long-finished windows and forgotten addresses.
+    """After a correct password: clears the counter, remembers the address, tidies up.
+
+    Clears the pair counter, remembers the address as known for 30 days, and drops
+    long-finished windows and forgotten addresses.
 
     Args:
         db: A session on the store (committed here).

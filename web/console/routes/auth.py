@@ -1,8 +1,4 @@
-"""HTTP routes of the founder's console: sign in and out, password, language, app wiring.
-
-The pages live in :mod:`web.console.routes_inbox` (inbox, conversations) and
-:mod:`web.console.routes_shop` (take-over, customers, charts, teaching, dead letters), both
-included in :data:`router`; shared plumbing is in :mod:`web.console.deps`.
+"""Console routes of signing in and out, the interface language and the password.
 
 Signing in reserves an attempt in the store's throttle *before* the password is checked
 (:mod:`web.console.throttle`; 429 with ``Retry-After`` when the limit is reached), then
@@ -14,26 +10,19 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated
-from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
-from sqlalchemy import select
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from analytics.store.models.console import ConsoleUser
-from web.console import auth, routes_inbox, routes_shop, throttle
+from web.console import auth, throttle
 from web.console.deps import (
     DB,
     PREFIX,
-    STATIC_DIR,
     Csrf,
-    LoginRequired,
     User,
     back,
     clear_cookie,
     client_ip,
-    dispose_engines,
     ensure_founder,
     render,
     safe_next,
@@ -41,12 +30,13 @@ from web.console.deps import (
     set_session_cookie,
 )
 from web.console.i18n import LANGS, normalize_lang, t
+from web.console.queries.auth import user_by_id
 
 logger = logging.getLogger(__name__)
 
 MAX_PASSWORD_CHARS = 1024
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(include_in_schema=False)  # included by web.console.routes under /console
 
 
 def _both(key: str, **values: object) -> str:
@@ -185,7 +175,7 @@ def change_password(
         refused = refuse("too_many_attempts", 429, seconds=verdict.retry_after)
         refused.headers["Retry-After"] = str(verdict.retry_after)
         return refused
-    row = db.get(ConsoleUser, user.user_id)
+    row = user_by_id(db, user.user_id)
     if (
         row is None
         or len(current_password) > MAX_PASSWORD_CHARS
@@ -199,30 +189,10 @@ def change_password(
         return refuse("password_mismatch", 400)
     throttle.succeeded(db, user.username, client)
     auth.change_password(db, user.user_id, new_password)
-    row = db.scalar(select(ConsoleUser).where(ConsoleUser.id == user.user_id))
+    row = user_by_id(db, user.user_id)
     if row is None:  # pragma: no cover - deleted in between
         raise HTTPException(status_code=404, detail="no such user")
     session = auth.start_session(db, row, user.lang)
     response = back(f"{PREFIX}/inbox", msg=t(user.lang, "password_changed"))
     set_session_cookie(request, response, session.sid)
     return response
-
-
-# --- app wiring --------------------------------------------------------------------------
-
-router.include_router(routes_inbox.router)
-router.include_router(routes_shop.router)
-
-
-def setup(app: FastAPI) -> None:
-    """Mounts the console's static files and its login redirect."""
-    app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC_DIR)), name="console-static")
-
-    @app.exception_handler(LoginRequired)
-    async def _login_required(request: Request, exc: LoginRequired) -> Response:
-        if exc.api:
-            return JSONResponse({"error": "login required"}, status_code=401)
-        return RedirectResponse(f"{PREFIX}/login?next={quote(exc.next_url)}", status_code=303)
-
-
-__all__ = ["router", "setup", "dispose_engines"]
