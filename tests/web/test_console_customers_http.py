@@ -9,9 +9,16 @@ import io
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from analytics.core.vocabulary import RISK_HIGH, RISK_LEVEL_HIGH, risk_band
+from analytics.core.vocabulary import (
+    RISK_BANDS,
+    RISK_HIGH,
+    RISK_LEVEL_HIGH,
+    RISK_LEVEL_LOW,
+    risk_band,
+)
 from tests.web.conftest import Console, csrf_of
 from tests.web.console_data import add_conversation, add_live_risk, store_session
+from web.console.charts import RISK_COLORS
 
 # --- customers, charts, export, take-over errors -------------------------------------------
 
@@ -52,6 +59,29 @@ def test_customers_list_filters_page_and_csv(client: TestClient, console_env: Co
     assert client.get("/console/customers/cus_9999").status_code == 404
 
 
+def _csv(client: TestClient, path: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(client.get(path).text.lstrip("\ufeff"))))
+
+
+def test_the_inbox_risk_filter_uses_the_shared_bands(client: TestClient) -> None:
+    client.get("/console/inbox")
+    band_of = {
+        r["external_id"]: risk_band(float(r["churn_risk"]) if r["churn_risk"] else None)
+        for r in _csv(client, "/console/customers?format=csv")
+    }
+    every = _csv(client, "/console/inbox?format=csv")
+    seen = 0
+    for band in RISK_BANDS:
+        rows = _csv(client, f"/console/inbox?risk={band}&format=csv")
+        assert {band_of.get(r["customer_external_id"], RISK_LEVEL_LOW) for r in rows} <= {band}
+        expected = [
+            r for r in every if band_of.get(r["customer_external_id"], RISK_LEVEL_LOW) == band
+        ]
+        assert len(rows) == len(expected), band
+        seen += len(rows)
+    assert seen == len(every)
+
+
 def test_csv_export_neutralises_formulas(client: TestClient, console_env: Console) -> None:
     add_conversation(
         console_env, [("user", '=HYPERLINK("http://evil")', "complain")], sender="csv-1"
@@ -63,6 +93,7 @@ def test_csv_export_neutralises_formulas(client: TestClient, console_env: Consol
 def test_charts_page(client: TestClient) -> None:
     page = client.get("/console/insights").text
     assert page.count("<svg") == 6
+    assert all(color in page for color in RISK_COLORS.values())  # the bands' own colours
     assert "complain" in page or "order_status" in page
 
 

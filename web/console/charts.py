@@ -10,7 +10,11 @@ from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
 
+from analytics.core.vocabulary import RISK_LEVEL_HIGH, RISK_LEVEL_LOW, RISK_LEVEL_MEDIUM
+
 PALETTE = ("#2f7d4f", "#c8772e", "#3f6fb5", "#b23a48", "#7a5ea8", "#4b9b9b", "#8c8c3a", "#666")
+RISK_COLORS = {RISK_LEVEL_LOW: "#2f7d4f", RISK_LEVEL_MEDIUM: "#d9a441", RISK_LEVEL_HIGH: "#b23a48"}
+"""The colour of each churn-risk band (the same green, amber and red as the chips)."""
 WIDTH = 560
 HEIGHT = 220
 PAD_LEFT = 44
@@ -121,9 +125,22 @@ def line_chart(
 
 
 def stacked_bars(
-    labels: Sequence[str], series: Mapping[str, Sequence[float]], title: str
+    labels: Sequence[str],
+    series: Mapping[str, Sequence[float]],
+    title: str,
+    colors: Mapping[str, str] | None = None,
 ) -> Markup:
-    """Stacked columns: one column per label, one stack segment per series."""
+    """Stacked columns: one column per label, one stack segment per series.
+
+    Args:
+        labels: The columns' labels.
+        series: Stack segment name -> one value per column.
+        title: The chart's accessible title.
+        colors: Colours of some series by name (the others take the palette's).
+
+    Returns:
+        The SVG.
+    """
     if not labels or not series:
         return _empty(title)
     totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]
@@ -136,7 +153,7 @@ def stacked_bars(
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
         *_axes(labels, top, ""),
     ]
-    colors = {"low": "#2f7d4f", "medium": "#d9a441", "high": "#b23a48"}
+    colors = colors or {}
     for i in range(n):
         y: float = PAD_TOP + plot_h
         x = PAD_LEFT + plot_w * (i + 0.5) / n - bar_w / 2

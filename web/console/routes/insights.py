@@ -30,6 +30,7 @@ def insights_page(request: Request, user: User, db: DB) -> HTMLResponse:
             data.risk_months,
             {t(tr, band): values for band, values in data.risk_series.items()},
             t(tr, "risk_over_time"),
+            {t(tr, band): color for band, color in charts.RISK_COLORS.items()},
         ),
         reasons=charts.hbar_chart(data.reasons, t(tr, "top_reasons")),
         reasons_source=data.reasons_source,
