@@ -158,6 +158,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(PY) -m analytics.core.env_example --check
 
 typecheck: install
 	$(VENV)/bin/mypy
