@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Generic, TypeVar, get_args
+from typing import Annotated, Any, Generic, TypeVar, get_args, overload
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
@@ -410,6 +410,10 @@ class SettingsView(Generic[T]):
         get_settings.cache_clear()
 
 
+@overload
+def reveal(value: SecretStr) -> str: ...
+@overload
+def reveal(value: SecretStr | None) -> str | None: ...
 def reveal(value: SecretStr | None) -> str | None:
     """The text of a secret, or None when it is unset."""
     return None if value is None else value.get_secret_value()

@@ -53,7 +53,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from analytics.core.identity import IDENTITY_KEYS
-from analytics.core.settings import REPO_ROOT, env_int, env_setting, get_settings
+from analytics.core.settings import Settings, get_settings, reveal
 from analytics.loop.ingest.sql_source import events_url, source_name
 from analytics.loop.privacy import redact, redact_value
 from analytics.store.db import make_engine
@@ -61,12 +61,8 @@ from analytics.store.models import IngestCheckpoint, IngestGap, Message
 
 logger = logging.getLogger(__name__)
 
-ENV_DAYS = "RETENTION_DAYS"
-ENV_TRACKER_DB = "RASA_TRACKER_DB"
-ENV_EVENTS_DB = "RASA_EVENTS_DB"
-DEFAULT_DAYS = 30
-DEFAULT_TRACKER_DB = REPO_ROOT / "var" / "rasa_tracker.db"
-DEFAULT_EVENTS_DB = REPO_ROOT / "var" / "rasa_events.db"
+#: ``RETENTION_DAYS``'s default (30), from the settings.
+DEFAULT_DAYS: int = Settings.model_fields["retention_days"].default
 EVENTS_TABLE = "events"
 PRUNED_KEY = "retention_pruned"
 PRUNED_LIKE = '{"' + PRUNED_KEY + '"%'
@@ -444,25 +440,27 @@ def run_from_env(
 ) -> RetentionReport | None:
     """Run with the settings of the environment; ``RETENTION_DAYS=0`` turns retention off.
 
-    The settings are ``RETENTION_DAYS``, ``RASA_TRACKER_DB``, ``RASA_EVENTS_DB`` and the
-    store URL.
+    The settings (:func:`analytics.core.settings.get_settings`) are ``RETENTION_DAYS``,
+    ``RASA_TRACKER_DB``, ``RASA_EVENTS_DB`` and the store URL; the settings give their
+    defaults (30 days, ``var/rasa_tracker.db``, ``var/rasa_events.db``).
 
     Args:
-        days: Retention in days (``None``: ``RETENTION_DAYS``, default 30 when unset).
+        days: Retention in days (``None``: ``RETENTION_DAYS``).
         dry_run: Count only, write nothing.
         progress: Show progress bars.
 
     Returns:
         The report, or ``None`` when retention is off.
     """
-    days = env_int(ENV_DAYS, DEFAULT_DAYS) if days is None else days
+    settings = get_settings()
+    days = settings.retention_days if days is None else days
     if days < 1:
-        logger.info("%s=%d: retention is off", ENV_DAYS, days)
+        logger.info("RETENTION_DAYS=%d: retention is off", days)
         return None
     return run(
-        get_settings().database_url,
-        env_setting(ENV_TRACKER_DB) or str(DEFAULT_TRACKER_DB),
-        env_setting(ENV_EVENTS_DB) or str(DEFAULT_EVENTS_DB),
+        settings.database_url,
+        reveal(settings.rasa_tracker_db),
+        reveal(settings.rasa_events_db),
         days=days,
         dry_run=dry_run,
         progress=progress,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from analytics.core.settings import get_settings
 from bench import docs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,12 +18,12 @@ BRAIN_PATHS = [
 
 
 def shared_data_dir() -> Path:
-    """Directory of the public data sets (env ``SHARED_DATA_DIR``, default ``../shared/data``)."""
-    env = os.environ.get("SHARED_DATA_DIR")
-    p = Path(env) if env else REPO / ".." / "shared" / "data"
-    if not p.is_absolute():
-        p = REPO / p
-    return p.resolve()
+    """Directory of the public data sets (``SHARED_DATA_DIR``, default ``../shared/data``).
+
+    Returns:
+        The absolute folder; a relative setting is taken inside the repository.
+    """
+    return get_settings().shared_data_dir
 
 
 def provenance(module: str) -> str:
