@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -26,6 +27,7 @@ from analytics.brain.sentiment import default_scorer
 from analytics.demo.generator import ShopData, generate_shop, write_shop
 from analytics.loop.ingest.writer import IngestWriter
 from analytics.store.db import make_engine, make_sessionmaker, upgrade_to_head
+from analytics.store.models import CustomerScore
 from tests.services import fail_without_postgres
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,29 @@ PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REFERENCE = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+def customer_score(**kw: Any) -> CustomerScore:
+    """A ``CustomerScore`` row of a valuable, high-risk subscriber, with ``kw`` overriding."""
+    base: dict[str, Any] = dict(
+        customer_id=1,
+        segment="loyal",
+        churn_risk=0.8,
+        churn_reasons=[],
+        clv_cents=200_000,
+        expected_purchases_90d=1.0,
+        p_alive=0.5,
+        health=30.0,
+        health_components={},
+        lifecycle_stage="churn",
+        recommendations=[],
+        model_version="t",
+        scored_at=REFERENCE,
+    )
+    base.update(kw)
+    return CustomerScore(**base)
+
+
 """Fixed reference date of the test data (the generator is deterministic given it)."""
 SMALL_N = 120
 """Customers in the shared seeded stores (includes the four demo customers)."""

@@ -13,29 +13,9 @@ from typing import Any
 import pytest
 
 from analytics.brain.offers import OFFERS, choose_retention_offer
-from analytics.store.models import CustomerScore
+from tests.analytics.conftest import customer_score as score
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
-
-
-def score(**kw: Any) -> CustomerScore:
-    base: dict[str, Any] = dict(
-        customer_id=1,
-        segment="loyal",
-        churn_risk=0.8,
-        churn_reasons=[],
-        clv_cents=200_000,
-        expected_purchases_90d=1.0,
-        p_alive=0.5,
-        health=30.0,
-        health_components={},
-        lifecycle_stage="churn",
-        recommendations=[],
-        model_version="t",
-        scored_at=NOW,
-    )
-    base.update(kw)
-    return CustomerScore(**base)
 
 
 def subscriber(status: str = "active") -> SimpleNamespace:

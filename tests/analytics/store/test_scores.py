@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from analytics.demo.generator import generate_shop, write_shop
 from analytics.store.db import make_engine, make_sessionmaker, upgrade_to_head
-from analytics.store.models import CustomerScore
 from analytics.store.scores import get_scores, get_scores_by_external_id
+from tests.analytics.conftest import customer_score as score
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
-
-
-def score(**kw: Any) -> CustomerScore:
-    base: dict[str, Any] = dict(
-        customer_id=1,
-        segment="loyal",
-        churn_risk=0.8,
-        churn_reasons=[],
-        clv_cents=200_000,
-        expected_purchases_90d=1.0,
-        p_alive=0.5,
-        health=30.0,
-        health_components={},
-        lifecycle_stage="churn",
-        recommendations=[],
-        model_version="t",
-        scored_at=NOW,
-    )
-    base.update(kw)
-    return CustomerScore(**base)
 
 
 def test_get_scores_round_trip(tmp_path: object) -> None:
