@@ -21,7 +21,7 @@ PY := $(VENV)/bin/python
 RASA := $(VENV_RASA)/bin/rasa
 RASA_PY := $(VENV_RASA)/bin/python
 MODELS := models
-# models/leafbean-<hash of config.yml, bot/ and nlu_data/>.tar.gz (analytics.cli.model_path);
+# models/leafbean-<hash of config.yml, bot/ and nlu_data/>.tar.gz (analytics.loop.rasa_model.model_path);
 # expanded in recipes only, after their prerequisites (install, db) have run.
 MODEL = $(shell $(PY) -m analytics model-path)
 RASA_PORT ?= 5005

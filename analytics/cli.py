@@ -10,7 +10,8 @@ Commands:
     schedule: score now and then periodically (``analytics.loop.schedule``; its own options).
     export-nlu: write the NLU product lookup table and the jieba user dictionary.
     retrain: export the NLU lookups, then train the Rasa model in ``.venv-rasa`` unless the
-        model for the current bot files is already there (what ``make train`` runs).
+        model for the current bot files is already there (what ``make train`` runs;
+        ``analytics.loop.rasa_model``).
     model-path: print the file name of the model for the current bot files.
     identity: print the signed identity metadata a host website sends.
 """
@@ -18,11 +19,9 @@ Commands:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -30,6 +29,14 @@ from pathlib import Path
 
 from analytics.core.identity import DEFAULT_TTL_SECONDS, identity_metadata
 from analytics.core.settings import REPO_ROOT, get_settings, set_demo_shop
+from analytics.loop.rasa_model import (
+    DEFAULT_MODELS_DIR,
+    DEFAULT_RASA_BIN,
+    RasaNotFoundError,
+    model_path,
+    retrain,
+    shown,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,21 +53,6 @@ CMD_RETRAIN = "retrain"
 CMD_MODEL_PATH = "model-path"
 CMD_IDENTITY = "identity"
 ENV_DATABASE_URL = "SHOP_DATABASE_URL"
-
-# The Rasa model: its name carries a hash of every file it is trained from.
-RASA_CONFIG = "config.yml"
-RASA_DOMAIN = "bot/domain"
-RASA_STORIES = "bot/data"
-NLU_DATA = "nlu_data"
-MODEL_INPUT_DIRS = ("bot", NLU_DATA)
-MODEL_INPUT_SUFFIXES = (".yml", ".py", ".txt")
-MODEL_PREFIX = "leafbean-"
-MODEL_SUFFIX = ".tar.gz"
-MODEL_HASH_CHARS = 12
-KEEP_MODELS = 3
-DEFAULT_MODELS_DIR = REPO_ROOT / "models"
-DEFAULT_RASA_BIN = REPO_ROOT / ".venv-rasa" / "bin" / "rasa"
-RASA_ENV_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false"}
 
 
 def _reference(value: str) -> datetime:
@@ -181,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == CMD_IDENTITY:
         return _identity(args)
     if args.command == CMD_MODEL_PATH:
-        print(_shown(model_path(REPO_ROOT, args.models)))
+        print(shown(model_path(REPO_ROOT, args.models)))
         return 0
     url = args.database_url or get_settings().database_url
     if args.command == CMD_MIGRATE:
@@ -300,101 +292,15 @@ def _import(url: str, args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def model_inputs(root: Path = REPO_ROOT) -> list[Path]:
-    """The files the Rasa model is trained from, in a fixed order.
-
-    Args:
-        root: The repository root.
-
-    Returns:
-        ``config.yml``, then every ``.yml``, ``.py`` and ``.txt`` file under ``bot/`` and
-        ``nlu_data/`` (caches aside), sorted by their path relative to ``root``.
-    """
-    found = [
-        path
-        for folder in MODEL_INPUT_DIRS
-        for path in (root / folder).rglob("*")
-        if path.is_file()
-        and path.suffix in MODEL_INPUT_SUFFIXES
-        and "__pycache__" not in path.relative_to(root).parts
-    ]
-    found.sort(key=lambda path: path.relative_to(root).as_posix())
-    return [root / RASA_CONFIG, *found]
-
-
-def model_path(root: Path = REPO_ROOT, models: Path = DEFAULT_MODELS_DIR) -> Path:
-    """The model file for the current bot files: a new file whenever one of them changes.
-
-    Args:
-        root: The repository root.
-        models: The folder of trained models.
-
-    Returns:
-        ``<models>/leafbean-<first 12 hex digits of the inputs' SHA-256>.tar.gz``.
-    """
-    digest = hashlib.sha256()
-    for path in model_inputs(root):
-        digest.update(path.read_bytes())
-    return models / f"{MODEL_PREFIX}{digest.hexdigest()[:MODEL_HASH_CHARS]}{MODEL_SUFFIX}"
-
-
-def _shown(path: Path) -> Path:
-    """``path`` relative to the repository root when it lies inside it."""
-    try:
-        return path.resolve().relative_to(REPO_ROOT)
-    except ValueError:
-        return path
-
-
 def _retrain(url: str, args: argparse.Namespace) -> int:
     """Runs ``retrain``: export the lookups, train the model if stale, keep the newest three."""
-    if not args.no_export:
-        from analytics.loop.nlu_export import export_nlu
-
-        for path in export_nlu(url):
-            print(f"wrote {path}")
-    model = model_path(REPO_ROOT, args.models)  # after the export: the lookups are inputs
-    if model.is_file() and not args.force:
-        print(f"Model {_shown(model)} is up to date")
-        return 0
-    if not args.rasa.is_file():
-        print(f"error: {args.rasa} not found (run `make install`)", file=sys.stderr)
+    try:
+        return retrain(
+            url, export=not args.no_export, force=args.force, models=args.models, rasa=args.rasa
+        )
+    except RasaNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Training {_shown(model)} ...", flush=True)
-    command = [
-        str(args.rasa),
-        "train",
-        "--config",
-        RASA_CONFIG,
-        "--domain",
-        RASA_DOMAIN,
-        "--data",
-        RASA_STORIES,
-        NLU_DATA,
-        "--out",
-        str(model.parent),
-        "--fixed-model-name",
-        model.name.removesuffix(MODEL_SUFFIX),
-    ]
-    env = {**RASA_ENV_DEFAULTS, **os.environ}
-    code = subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode
-    if code != 0:
-        logger.error("rasa train exited with %d", code)
-        return code
-    _prune_models(model.parent)
-    return 0
-
-
-def _prune_models(models: Path, keep: int = KEEP_MODELS) -> None:
-    """Deletes all but the ``keep`` newest ``leafbean-*.tar.gz`` models."""
-    trained = sorted(
-        models.glob(f"{MODEL_PREFIX}*{MODEL_SUFFIX}"),
-        key=lambda path: path.stat().st_mtime,
-        reverse=True,
-    )
-    for old in trained[keep:]:
-        logger.info("Removing old model %s", old.name)
-        old.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
