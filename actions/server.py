@@ -6,7 +6,8 @@ Only Rasa calls the action server, so compared with rasa-sdk's defaults:
   :mod:`actions.settings`);
 - when ``ACTION_SERVER_TOKEN`` is set, every request but ``GET /health`` must carry
   it as the ``token`` query parameter (what Rasa sends for the action endpoint's
-  ``token`` in ``endpoints.yml``), compared in constant time over bytes; else 401;
+  ``token`` in ``endpoints.yml``), compared in constant time over bytes
+  (:func:`analytics.core.identity.secrets_equal`); else 401;
 - no CORS at all (no browser has any business here);
 - hostile bodies get a short JSON error, never a traceback: bad JSON or a body that
   is not an action call 400, a body over ``ACTION_SERVER_MAX_BODY_BYTES`` (also after
@@ -17,7 +18,6 @@ Only Rasa calls the action server, so compared with rasa-sdk's defaults:
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
@@ -33,6 +33,7 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from actions.settings import ActionSettings
+from analytics.core.identity import secrets_equal
 
 logger = logging.getLogger(__name__)
 
@@ -83,25 +84,6 @@ def install_token_filter(root: logging.Logger | None = None) -> None:
     for handler in (root or logging.getLogger()).handlers:
         if not any(isinstance(f, TokenFilter) for f in handler.filters):
             handler.addFilter(TokenFilter())
-
-
-def token_matches(given: Any, expected: str) -> bool:
-    """Constant-time comparison over bytes; anything malformed is simply unequal.
-
-    Args:
-        given: The ``token`` query parameter (a string, or None when absent).
-        expected: ``ACTION_SERVER_TOKEN``.
-
-    Returns:
-        True only for the exact token.
-    """
-    if not isinstance(given, str):
-        return False
-    try:
-        given_bytes = given.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return hmac.compare_digest(given_bytes, expected.encode("utf-8"))
 
 
 def error(code: str, status: int, message: str) -> HTTPResponse:
@@ -187,7 +169,7 @@ def create_action_app(executor: ActionExecutor, settings: ActionSettings, endpoi
     async def guard(request: Request) -> HTTPResponse | None:
         if request.path == HEALTH_PATH and request.method in OPEN_METHODS:
             return None
-        if token is not None and not token_matches(_request_token(request), token):
+        if token is not None and not secrets_equal(_request_token(request), token):
             return error(ERROR_UNAUTHORIZED, 401, "a valid token is required")
         if getattr(request.ctx, FAILURE_ATTRIBUTE, None) is not None:
             return None

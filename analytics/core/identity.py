@@ -19,7 +19,8 @@ channels verify with ``bot/channels/identity.py`` (the Rasa environment cannot i
 one); both are held to the same test vectors (``tests/fixtures/identity_vectors.json``).
 
 Verification never raises: anything malformed (wrong types, non-ASCII hex, bad lengths)
-is simply "not verified".
+is simply "not verified". :func:`secrets_equal` is the main environment's one constant-time
+comparison of a secret a client sent (tokens, digests, CSRF values) with the expected one.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ MAX_ID_LENGTH = 128
 DEFAULT_TTL_SECONDS = 24 * 3600
 MAX_TTL_SECONDS = 31 * 24 * 3600
 _DIGEST_HEX_LENGTH = 64
+_ENCODING = "utf-8"
+#: Lone surrogates (from a JSON ``\ud800`` or an undecodable environment byte) encode too.
+_ENCODING_ERRORS = "surrogatepass"
 
 
 def _mac(secret: str, message: str) -> str:
@@ -114,15 +118,32 @@ def identity_metadata(
     }
 
 
+def secrets_equal(given: object, expected: str | None) -> bool:
+    """Whether a secret a client sent is the expected one, in constant time. Never raises.
+
+    Both are compared as bytes (UTF-8, lone surrogates included) with
+    :func:`hmac.compare_digest`, so the time taken does not depend on where they differ.
+
+    Args:
+        given: What the client sent: anything (``None`` when absent, a non-string when
+            malformed); only a string can match.
+        expected: The secret; an unset or empty one never matches anything.
+
+    Returns:
+        True only when both are the same non-empty string.
+    """
+    if not expected or not isinstance(given, str):
+        return False
+    return hmac.compare_digest(
+        given.encode(_ENCODING, _ENCODING_ERRORS), expected.encode(_ENCODING, _ENCODING_ERRORS)
+    )
+
+
 def _same_digest(expected: str, given: Any) -> bool:
-    """Constant-time comparison over bytes; a malformed ``given`` is simply unequal."""
+    """A hex digest as sent (any case, surrounding blanks) is ``expected``; never raises."""
     if not isinstance(given, str) or len(given) > 2 * _DIGEST_HEX_LENGTH:
         return False
-    try:
-        given_bytes = given.strip().lower().encode("ascii")
-    except UnicodeEncodeError:
-        return False
-    return hmac.compare_digest(expected.encode("ascii"), given_bytes)
+    return secrets_equal(given.strip().lower(), expected)
 
 
 def verify_claim(

@@ -14,6 +14,7 @@ from analytics.core.identity import (
     MAX_TTL_SECONDS,
     identity_metadata,
     legacy_hash,
+    secrets_equal,
     sign_token,
     verified_customer_id,
     verify_claim,
@@ -99,3 +100,48 @@ def test_identity_cli_prints_one_line_of_verifiable_json() -> None:
         timeout=60,
     )
     assert bad.returncode == 2 and "error:" in bad.stderr
+
+
+def test_secrets_are_compared_over_bytes() -> None:
+    # The action server's token check (moved from tests/actions/test_server.py).
+    assert secrets_equal("s3cret", "s3cret")
+    assert not secrets_equal("s3cre", "s3cret")
+    assert not secrets_equal(None, "s3cret")
+    assert not secrets_equal(["s3cret"], "s3cret")
+    assert not secrets_equal("\ud800", "s3cret")  # a lone surrogate never raises
+    assert not secrets_equal("é", "s3cret")
+
+
+@pytest.mark.parametrize("expected", ["", None])
+def test_an_unset_secret_matches_nothing(expected: str | None) -> None:
+    for given in ("", None, "x", b"", 0):
+        assert not secrets_equal(given, expected)
+
+
+@pytest.mark.parametrize(
+    "secret", ["é-clé", "茶叶", "\ud800tail", "\udcff", "a\x00b", "x" * 10_000]
+)
+def test_any_text_matches_itself_and_only_itself(secret: str) -> None:
+    assert secrets_equal(secret, secret)
+    assert secrets_equal(str(secret), secret), "equal text, not the same object"
+    for other in (secret[:-1], secret + "\ud800", secret.upper() + "Z", "", b"x"):
+        assert not secrets_equal(other, secret)
+    assert not secrets_equal(secret.encode("utf-8", "surrogatepass"), secret), "bytes are no str"
+
+
+def test_surrogates_do_not_collide_with_other_text() -> None:
+    # With "replace" or "ignore" these would all encode alike; over surrogatepass they differ.
+    assert not secrets_equal("\ud800", "\udc00")
+    assert not secrets_equal("\ud800", "?")
+    assert not secrets_equal("a\ud800", "a")
+    assert secrets_equal("\ud83c\udf75", "\ud83c\udf75")
+    assert not secrets_equal("\ud83c\udf75", "\U0001f375"), "a surrogate pair is not the char"
+
+
+def test_digests_match_in_any_case_only_when_well_formed() -> None:
+    token = sign_token("cus_0001", 1_900_000_000, "k")
+    meta = {"customer_id": "cus_0001", "expires_at": 1_900_000_000}
+    now = 1_900_000_000 - 60
+    assert verify_claim({**meta, "customer_token": f" {token.upper()} "}, "k", now=now)
+    assert verify_claim({**meta, "customer_token": token + "\ud800"}, "k", now=now) is None
+    assert verify_claim({**meta, "customer_token": token * 3}, "k", now=now) is None
