@@ -41,10 +41,10 @@ KEY_TOKEN = "customer_token"
 KEY_LEGACY_HASH = "customer_hash"
 #: The key a door puts in a message's metadata once it has verified the claim.
 VERIFIED_KEY = "verified_customer_id"
+#: The keys of a client's identity claim (what a host website sends).
+CLAIM_KEYS = frozenset({KEY_CUSTOMER_ID, KEY_EXPIRES_AT, KEY_TOKEN, KEY_LEGACY_HASH})
 #: Every key a door removes from client metadata (claims, and any forged verdict).
-IDENTITY_KEYS = frozenset(
-    {KEY_CUSTOMER_ID, KEY_EXPIRES_AT, KEY_TOKEN, KEY_LEGACY_HASH, VERIFIED_KEY}
-)
+IDENTITY_KEYS = CLAIM_KEYS | {VERIFIED_KEY}
 MAX_ID_LENGTH = 128
 DEFAULT_TTL_SECONDS = 24 * 3600
 MAX_TTL_SECONDS = 31 * 24 * 3600

@@ -3,7 +3,8 @@
 A *dead letter* is one broker event that failed (a store error, a value the store refuses,
 anything): it is recorded here, redacted and truncated, with the error, and the worker moves
 on. The console lists them (:func:`recent`, :func:`count`). The payload is stored with the
-identity claims removed (a token or hash is never stored; the verified customer id is kept),
+identity claims removed (:data:`analytics.core.identity.CLAIM_KEYS`: a token or hash is
+never stored; the door's verified customer id is kept),
 personal data redacted (:func:`analytics.loop.privacy.redact`) and cut to about 8 KB.
 
 An *ingest gap* is an ``events.id`` the SQL poller has not seen
@@ -23,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analytics.core.identity import KEY_CUSTOMER_ID, KEY_EXPIRES_AT, KEY_LEGACY_HASH, KEY_TOKEN
+from analytics.core.identity import CLAIM_KEYS
 from analytics.loop.ingest.clean import clean_text
 from analytics.loop.privacy import redact
 from analytics.store.models import DeadLetter
@@ -34,8 +35,6 @@ logger = logging.getLogger(__name__)
 MAX_PAYLOAD_CHARS = 8192
 #: Longest stored error description.
 MAX_ERROR_CHARS = 1000
-#: Identity claims removed from a stored payload (the door's verified id is kept).
-CLAIM_KEYS = frozenset({KEY_CUSTOMER_ID, KEY_EXPIRES_AT, KEY_TOKEN, KEY_LEGACY_HASH})
 REMOVED = "[REMOVED]"
 _MAX_SCRUB_DEPTH = 30
 _CLAIM_TEXT_RE = re.compile(

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from analytics.core.identity import (
+    CLAIM_KEYS,
+    IDENTITY_KEYS,
     MAX_TTL_SECONDS,
+    VERIFIED_KEY,
     identity_metadata,
     legacy_hash,
     secrets_equal,
@@ -145,3 +148,12 @@ def test_digests_match_in_any_case_only_when_well_formed() -> None:
     assert verify_claim({**meta, "customer_token": f" {token.upper()} "}, "k", now=now)
     assert verify_claim({**meta, "customer_token": token + "\ud800"}, "k", now=now) is None
     assert verify_claim({**meta, "customer_token": token * 3}, "k", now=now) is None
+
+
+def test_identity_keys_are_the_claim_and_the_verdict() -> None:
+    assert CLAIM_KEYS == {"customer_id", "expires_at", "customer_token", "customer_hash"}
+    assert IDENTITY_KEYS == CLAIM_KEYS | {VERIFIED_KEY}
+    assert VERIFIED_KEY not in CLAIM_KEYS
+    assert isinstance(IDENTITY_KEYS, frozenset)
+    metadata = identity_metadata("cus_0001", "k", now=0)
+    assert set(metadata) <= CLAIM_KEYS
