@@ -35,14 +35,13 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from analytics.core.vocabulary import LANG_ZH, LANGUAGES
 from analytics.store import repositories as repo
 from analytics.store.db import make_engine
-from analytics.store.models import CHANNEL_WEB, Conversation
 from web.rasa_auth import rasa_headers
 from web.security import (
     RATE_LIMITED_TEXT,
@@ -156,25 +155,23 @@ def _engine(url: str) -> Engine:
 
 
 def _store(url: str, body: RatingIn, *, create: bool) -> bool:
-    """Stores the rating; an unknown conversation is created only when ``create``."""
+    """Stores the rating; an unknown conversation is created only when ``create``.
+
+    The store's one conversation writer does it (an existing row keeps its state: a resolved
+    chat is not re-opened by its rating).
+    """
     language = body.language if body.language in LANGUAGES else LANG_ZH
     with Session(_engine(url)) as session:
-        # An existing row keeps its state (a resolved chat is not re-opened by its rating).
-        conversation = session.scalars(
-            select(Conversation).where(Conversation.sender_id == body.session_id)
-        ).first()
-        if conversation is None:
-            if not create:
-                return False
-            conversation = repo.upsert_conversation(
-                session,
-                body.session_id,
-                customer_id=None,
-                channel=CHANNEL_WEB,
-                language=language,
-                at=datetime.now(UTC),
-            )
-        conversation.rating = body.rating
+        rated = repo.rate_conversation(
+            session,
+            body.session_id,
+            body.rating,
+            create=create,
+            language=language,
+            at=datetime.now(UTC),
+        )
+        if rated is None:
+            return False
         session.commit()
     return True
 

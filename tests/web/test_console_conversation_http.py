@@ -99,6 +99,44 @@ def test_tags_reviewed_and_notes(client: TestClient, console_env: Console) -> No
         engine.dispose()
 
 
+def test_resolving_clears_the_handoff_and_a_bad_status_is_refused(
+    client: TestClient, console_env: Console
+) -> None:
+    cid = add_conversation(
+        console_env,
+        [("user", "I want a person", "human_handoff")],
+        sender="st-1",
+        needs_handoff=True,
+    )
+    token = csrf_of(client)
+    bad = client.post(
+        f"/console/conversations/{cid}/status", data={"status": "closed", "csrf_token": token}
+    )
+    assert bad.status_code == 400
+    assert "open" in bad.json()["detail"] and "resolved" in bad.json()["detail"]
+    assert "状态" in bad.json()["detail"]
+    client.post(
+        f"/console/conversations/{cid}/status", data={"status": "resolved", "csrf_token": token}
+    )
+    engine, db = store_session(console_env)
+    try:
+        row = db.get(Conversation, cid)
+        assert (row.status, row.needs_handoff) == ("resolved", False)
+    finally:
+        db.close()
+        engine.dispose()
+    client.post(
+        f"/console/conversations/{cid}/status", data={"status": "open", "csrf_token": token}
+    )
+    engine, db = store_session(console_env)
+    try:
+        row = db.get(Conversation, cid)
+        assert (row.status, row.needs_handoff) == ("open", False)
+    finally:
+        db.close()
+        engine.dispose()
+
+
 # --- teach the bot -------------------------------------------------------------------------
 
 

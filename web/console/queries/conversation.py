@@ -1,6 +1,8 @@
 """Queries of one conversation: what its page shows, and what the founder records on it.
 
-The founder records tags, the review mark, the status, notes and intent corrections.
+The founder records tags, the review mark, the status, notes and intent corrections; the
+review mark and the status go through the store's one conversation writer
+(:mod:`analytics.store.repositories.conversations`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from analytics.store.models import CONV_RESOLVED, ROLE_USER, Conversation, Message
+from analytics.store import repositories as repo
+from analytics.store.models import ROLE_USER, Conversation, Message
 from analytics.store.models.console import (
     ConversationTag,
     IntentCorrection,
@@ -134,15 +137,17 @@ def remove_tag(db: Session, conversation_id: int, tag: str) -> None:
 
 def set_reviewed(db: Session, conversation: Conversation, reviewed: bool) -> None:
     """Marks the conversation reviewed (or not)."""
-    conversation.reviewed = reviewed
+    repo.set_reviewed(db, conversation, reviewed)
     db.commit()
 
 
 def set_status(db: Session, conversation: Conversation, status: str) -> None:
-    """Resolves (or reopens) the conversation; resolving clears the hand-off request."""
-    conversation.status = status
-    if status == CONV_RESOLVED:
-        conversation.needs_handoff = False
+    """Resolves (or reopens) the conversation; resolving clears the hand-off request.
+
+    Raises:
+        ValueError: If the status is neither ``open`` nor ``resolved`` (nothing is written).
+    """
+    repo.set_status(db, conversation, status)
     db.commit()
 
 

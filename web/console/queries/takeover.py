@@ -1,4 +1,8 @@
-"""Queries of the take-over: the active take-over, starting and ending it, what was said."""
+"""Queries of the take-over: the active take-over, starting and ending it, what was said.
+
+The conversation row itself is written only by the store's one conversation writer
+(:mod:`analytics.store.repositories.conversations`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analytics.core.language import detect_language
-from analytics.store.models import CONV_OPEN, ROLE_FOUNDER, Conversation, Message
+from analytics.store import repositories as repo
+from analytics.store.models import ROLE_FOUNDER, Conversation, Message
 from analytics.store.models.console import Takeover, utcnow
 
 EVENT_KEY_PREFIX = "console"
@@ -25,8 +30,7 @@ def start_takeover(db: Session, conversation: Conversation, author: str) -> None
     """Records that the founder answers now (idempotent); clears the hand-off request."""
     if active_takeover(db, conversation.id) is None:
         db.add(Takeover(conversation_id=conversation.id, author=author, active=True))
-    conversation.needs_handoff = False
-    conversation.status = CONV_OPEN
+    repo.take_over(db, conversation)
     db.commit()
 
 
@@ -42,18 +46,18 @@ def end_takeover(db: Session, conversation_id: int) -> None:
 def record_founder_message(db: Session, conversation: Conversation, text: str) -> Message:
     """Stores a message the founder sent to the customer.
 
-    Its language is :func:`analytics.core.language.detect_language` of the text.
+    Its language is :func:`analytics.core.language.detect_language` of the text; storing it
+    moves the conversation's ``last_message_at`` forward (:func:`analytics.store.repositories.add_message`).
     """
     now = utcnow()
-    message = Message(
-        conversation_id=conversation.id,
+    message = repo.add_message(
+        db,
+        conversation,
         event_key=f"{EVENT_KEY_PREFIX}:{conversation.sender_id}:{now.timestamp():.6f}",
         role=ROLE_FOUNDER,
         text=text,
+        at=now,
         language=detect_language(text),
-        created_at=now,
     )
-    db.add(message)
-    conversation.last_message_at = now
     db.commit()
     return message

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from analytics.store.models import CONV_OPEN, CONV_RESOLVED
+from analytics.store.models import CONV_RESOLVED
 from web.console.config import get_config
 from web.console.deps import (
     DB,
@@ -39,6 +39,7 @@ MAX_TAG_CHARS = 50
 MAX_NOTE_CHARS = 5000
 STATUS_PRESENT = "present"
 NOT_FOUND = "no such conversation"
+BAD_STATUS = "状态只能是 open 或 resolved。 / The status must be open or resolved."
 
 router = APIRouter(include_in_schema=False)  # included by web.console.routes under /console
 
@@ -110,9 +111,10 @@ def set_status(
 ) -> Response:
     """Resolves (or reopens) the conversation; resolving clears the hand-off request."""
     conversation = conversation_or_404(db, conversation_id)
-    if status not in (CONV_OPEN, CONV_RESOLVED):
-        raise HTTPException(status_code=400, detail="bad status")
-    queries.set_status(db, conversation, status)
+    try:
+        queries.set_status(db, conversation, status)
+    except ValueError as error:
+        raise HTTPException(status_code=400, detail=BAD_STATUS) from error
     return back(_here(conversation_id))
 
 
