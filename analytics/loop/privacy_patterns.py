@@ -26,7 +26,7 @@ from datetime import date
 
 import phonenumbers
 
-from analytics.core.language import CJK_RE
+from analytics.core.language import CJK_RANGES, CJK_RE
 
 logger = logging.getLogger(__name__)
 
@@ -157,11 +157,10 @@ def find_numbers(text: str) -> Iterator[Found]:
 # --- e-mail addresses ---------------------------------------------------------------
 
 _LATIN = "A-Za-z\u00c0-\u024f\u1e00-\u1eff"
-_CJK = CJK_RE.pattern[1:-1]  # the ideograph ranges of the one CJK rule
 _ZH_STOP = "的是在我你他她址到寄送住于和与了吗呢吧啊要请帮把改成为从往去来就还也都发给箱"
 # Matched on the reversed text before "@": the local part read backwards.
 _LOCAL_LATIN_RE = re.compile(rf"[0-9{_LATIN}._%+\-]{{1,{MAX_LOCAL_PART}}}+")
-_LOCAL_CJK_RE = re.compile(rf"(?:(?![{_ZH_STOP}])[0-9{_CJK}]){{1,{MAX_CJK_LOCAL_PART}}}+")
+_LOCAL_CJK_RE = re.compile(rf"(?:(?![{_ZH_STOP}])[0-9{CJK_RANGES}]){{1,{MAX_CJK_LOCAL_PART}}}+")
 _DOMAIN_RE = re.compile(r"[\w\-]{1,63}+(?:\.[\w\-]{1,63}+){1,8}+")
 _IDN_TLDS = ("中国", "中國", "公司", "网络", "網絡", "在线", "网址", "集团", "商城", "网店", "香港")
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from analytics.core.identity import verified_customer_id
 from analytics.core.language import detect_language
-from analytics.core.vocabulary import LANG_EN, LANG_ZH
+from analytics.core.vocabulary import NLU_LANGUAGES
 from analytics.loop.ingest.clean import (
     MAX_TEXT_CHARS,
     clean_float,
@@ -44,8 +44,6 @@ from analytics.store.models import CHANNEL_WEB
 
 logger = logging.getLogger(__name__)
 
-LANG_MIXED = "mixed"
-"""The NLU's language of a turn that mixes Chinese and English (user events only)."""
 KIND_USER = "user"
 KIND_BOT = "bot"
 #: Bot events the console pushed for the founder carry this author; the console
@@ -180,7 +178,7 @@ def map_event(event: dict[str, Any]) -> MappedEvent | None:
     raw_intent = parse.get("intent")
     intent: dict[str, Any] = raw_intent if isinstance(raw_intent, dict) else {}
     language = parse.get("language")
-    if language not in (LANG_ZH, LANG_EN, LANG_MIXED):
+    if language not in NLU_LANGUAGES:
         language = detect_language(text)
     raw_entities = parse.get("entities")
     entities = clean_value(raw_entities) if isinstance(raw_entities, list) else None

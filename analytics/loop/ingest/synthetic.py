@@ -21,8 +21,7 @@ from sqlalchemy import Engine, text
 
 from analytics.core.identity import VERIFIED_KEY
 from analytics.core.language import cjk_count, latin_letter_count
-from analytics.core.vocabulary import LANG_EN, LANG_ZH
-from analytics.loop.ingest.mapping import LANG_MIXED
+from analytics.core.vocabulary import LANG_EN, LANG_MIXED, LANG_ZH
 
 _TURNS: tuple[tuple[str, str, str, str], ...] = (
     # text, intent, action, bot reply

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from analytics.core.language import cjk_count, detect_language, latin_letter_count
+from analytics.core.language import (
+    CJK_RANGES,
+    CJK_RE,
+    cjk_count,
+    detect_language,
+    latin_letter_count,
+)
 
 
 @pytest.mark.parametrize(
@@ -29,3 +37,15 @@ def test_counts() -> None:
     assert cjk_count("我想买 Kenya AA") == 3
     assert latin_letter_count("我想买 Kenya AA") == 7
     assert cjk_count(None) == 0 and latin_letter_count(None) == 0
+
+
+def test_the_ranges_are_the_rule() -> None:
+    assert CJK_RE.pattern == f"[{CJK_RANGES}]"
+    edges = ["\u3400", "\u4dbf", "\u4e00", "\u9fff", "\uf900", "\ufaff"]
+    outside = ["\u33ff", "\u4dc0", "\ua000", "\uf8ff", "\ufb00", "a", "。"]
+    assert all(CJK_RE.fullmatch(ch) for ch in edges)
+    assert not any(CJK_RE.fullmatch(ch) for ch in outside)
+    # Usable inside a larger character class, as the privacy patterns do.
+    digits_or_cjk = re.compile(rf"[0-9{CJK_RANGES}]+")
+    assert digits_or_cjk.fullmatch("订单12")
+    assert not digits_or_cjk.fullmatch("order12")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analytics.core import vocabulary as v
+from analytics.core.settings import REPO_ROOT
 
 
 @pytest.mark.parametrize(
@@ -37,3 +38,12 @@ def test_segment_names_in_both_languages() -> None:
         assert en.isascii() and not zh.isascii()
     with pytest.raises(KeyError):
         v.segment_name("vip")
+
+
+def test_mixed_is_an_nlu_label_not_a_customer_language() -> None:
+    assert v.LANG_MIXED == "mixed"
+    assert v.NLU_LANGUAGES == (v.LANG_ZH, v.LANG_EN, v.LANG_MIXED)
+    assert v.LANG_MIXED not in v.LANGUAGES
+    nlu_data = REPO_ROOT / "nlu_data"
+    folders = {path.name for path in nlu_data.iterdir() if path.is_dir()} - {"lookups"}
+    assert folders == set(v.NLU_LANGUAGES)
