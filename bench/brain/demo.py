@@ -107,6 +107,11 @@ def read_latency(url: str, n: int = 2000) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Seeds the demo shop, scores it, prints the metrics and writes them to the report.
+
+    Args:
+        argv: Command-line arguments (default ``sys.argv[1:]``).
+    """
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--customers", type=int, default=2000)
     ap.add_argument("--no-write", action="store_true")
