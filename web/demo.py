@@ -35,7 +35,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from analytics.core.identity import KEY_CUSTOMER_ID, KEY_EXPIRES_AT, KEY_TOKEN, identity_metadata
-from analytics.core.settings import REPO_ROOT, demo_mode, env_setting
+from analytics.core.settings import REPO_ROOT, demo_mode
 from analytics.core.vocabulary import LANG_EN, LANG_ZH, LANGUAGES
 from analytics.demo.customers import DEMO_IDS, DEMO_LANGUAGES, DEMO_NAMES, DEMO_ZH
 from analytics.store.catalogue import load_catalogue
@@ -47,13 +47,12 @@ logger = logging.getLogger(__name__)
 WIDGET_DIST = REPO_ROOT / "widget" / "dist"
 STATIC_DIR = Path(__file__).resolve().parent / "static" / "demo"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
-ENV_DEMO_IDENTITY_SECRET = "DEMO_IDENTITY_SECRET"
 DEMO_TOKEN_TTL_S = 3600
 
 
 def demo_secret() -> str | None:
-    """``DEMO_IDENTITY_SECRET`` (read per request), or ``None`` when unset."""
-    return env_setting(ENV_DEMO_IDENTITY_SECRET) or None
+    """``DEMO_IDENTITY_SECRET`` from the settings, or ``None`` when unset (or blank)."""
+    return get_settings().demo_identity_secret or None
 
 
 def _origins(url: str) -> list[str]:

@@ -23,12 +23,8 @@ import re
 import time
 from typing import Any
 
-from analytics.core.settings import env_int
+from web.settings import get_settings
 
-ENV_TOKEN_TTL = "CHAT_SESSION_TOKEN_TTL_S"
-ENV_TOKEN_RESUME = "CHAT_SESSION_TOKEN_RESUME_S"
-DEFAULT_TOKEN_TTL_S = 24 * 3600
-DEFAULT_TOKEN_RESUME_S = 300
 TOKEN_VERSION = "v1"
 KEY_CONTEXT = b"leafbean widget session token v1"
 CLOCK_SKEW_MS = 60_000
@@ -43,12 +39,13 @@ def session_key(secret: str) -> bytes:
 
 
 def max_age_ms() -> int:
-    """How old a token may be here: the resume window, never more than the token's life."""
-    ttl_s = env_int(ENV_TOKEN_TTL, DEFAULT_TOKEN_TTL_S)
-    resume_s = env_int(ENV_TOKEN_RESUME, DEFAULT_TOKEN_RESUME_S)
-    ttl_s = ttl_s if ttl_s > 0 else DEFAULT_TOKEN_TTL_S
-    resume_s = resume_s if resume_s > 0 else DEFAULT_TOKEN_RESUME_S
-    return min(ttl_s, resume_s) * 1000
+    """How old a token may be here: the resume window, never more than the token's life.
+
+    Both come from the settings (``CHAT_SESSION_TOKEN_RESUME_S`` and
+    ``CHAT_SESSION_TOKEN_TTL_S``), which accept only positive values.
+    """
+    settings = get_settings()
+    return min(settings.session_token_ttl_s, settings.session_token_resume_s) * 1000
 
 
 def verify_session_token(

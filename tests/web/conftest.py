@@ -157,12 +157,16 @@ def console_env(
     monkeypatch.setenv("CONSOLE_TEST_CONVERSATIONS_DIR", str(tests_dir))
     monkeypatch.setenv("CONSOLE_WORK_DIR", str(tmp_path / "work"))
     monkeypatch.setenv("RASA_URL", "http://127.0.0.1:9")  # nothing listens there
-    monkeypatch.delenv("RASA_JWT_SECRET", raising=False)
-    monkeypatch.delenv("CONSOLE_SECURE_COOKIES", raising=False)
-    monkeypatch.delenv("CONSOLE_LOGIN_PER_MINUTE", raising=False)
-    monkeypatch.delenv("CONSOLE_RATE_PER_MINUTE", raising=False)
-    monkeypatch.delenv("CHAT_TRUSTED_PROXIES", raising=False)
-    monkeypatch.setenv("PROFILE", "")  # empty, so a checkout's .env cannot fill it in
+    # Empty, not deleted: a blank variable takes the default, a deleted one the .env value.
+    for name in (
+        "RASA_JWT_SECRET",
+        "CONSOLE_SECURE_COOKIES",
+        "CONSOLE_LOGIN_PER_MINUTE",
+        "CONSOLE_RATE_PER_MINUTE",
+        "CHAT_TRUSTED_PROXIES",
+        "PROFILE",
+    ):
+        monkeypatch.setenv(name, "")
     _reset_caches()
     yield Console(url, db_path, nlu_dir, tests_dir)
     _reset_caches()

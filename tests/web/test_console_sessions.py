@@ -296,7 +296,7 @@ def test_a_generated_one_time_password_is_never_logged(
     console_env: Console, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str], tmp_path: object,
 ) -> None:  # fmt: skip
-    monkeypatch.delenv("CONSOLE_PASSWORD")
+    monkeypatch.setenv("CONSOLE_PASSWORD", "")  # empty, so a checkout's .env cannot fill it in
     engine = make_engine(console_env.url)
     work = console_env.db_path.parent / "work-otp"
     try:

@@ -20,14 +20,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from analytics.core.settings import Settings
 from analytics.store.db import make_engine
 from analytics.store.models.console import KnownClient
 from tests.web.conftest import PASSWORD, SESSION_SECRET, Console
 from tests.web.servers import serve_in_subprocess, serve_in_thread
+from web import settings as web_settings
 from web.console import auth, throttle
 
 CONCURRENT = 50
-LIMIT = throttle.DEFAULT_LOGIN_PER_MINUTE
+LIMIT = Settings.model_fields["console_login_per_minute"].default
 ATTACKER = "127.0.0.2"
 FOUNDER = "127.0.0.3"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -207,7 +209,8 @@ def test_a_correct_password_clears_the_pair_counter(console_env: Console) -> Non
 
 
 def test_the_limit_is_a_setting(console_env: Console, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(throttle.ENV_LOGIN_PER_MINUTE, "2")
+    monkeypatch.setenv("CONSOLE_LOGIN_PER_MINUTE", "2")
+    web_settings.get_settings.cache_clear()
     engine = make_engine(console_env.url)
     try:
         with Session(engine) as db:

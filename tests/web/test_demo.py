@@ -82,6 +82,7 @@ def test_without_a_demo_secret_the_shop_runs_anonymously_with_a_note(
     shop: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DEMO_IDENTITY_SECRET", "")  # empty, so .env cannot fill it in
+    web_settings.get_settings.cache_clear()
     page = shop.get("/shop?customer=cus_0001")
     assert page.status_code == 200
     assert "data-customer-token" not in page.text and "data-customer-id" not in page.text
@@ -100,7 +101,8 @@ def test_outside_demo_mode_the_demo_pages_do_not_exist(
 ) -> None:
     assert shop.get("/shop?customer=cus_0001").status_code == 200
     for name, value in setting.items():
-        monkeypatch.setenv(name, value)  # no restart: checked on every request
+        monkeypatch.setenv(name, value)
+    web_settings.get_settings.cache_clear()  # demo mode itself is checked on every request
     for path in ("/", "/shop", "/shop?customer=cus_0001", "/static/demo/teacup.svg"):
         response = shop.get(path)
         assert response.status_code == 404, path

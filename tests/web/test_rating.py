@@ -69,6 +69,7 @@ def no_token_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Token lifetimes at their defaults (a checkout's .env cannot change them)."""
     monkeypatch.setenv("CHAT_SESSION_TOKEN_TTL_S", "")
     monkeypatch.setenv("CHAT_SESSION_TOKEN_RESUME_S", "")
+    web_settings.get_settings.cache_clear()
 
 
 @pytest.mark.parametrize("case", VECTORS["verify"], ids=lambda case: case["name"])

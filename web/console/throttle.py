@@ -4,7 +4,7 @@ Every login attempt reserves a slot *before* the password is checked (Argon2 is
 deliberately slow, so a flood of guesses must not reach it). Three counters, each over a
 one-minute window that starts with its first attempt:
 
-* ``pair:<ip>|<user>``: :data:`ENV_LOGIN_PER_MINUTE` (default 5) attempts per username and
+* ``pair:<ip>|<user>``: ``CONSOLE_LOGIN_PER_MINUTE`` (default 5) attempts per username and
   client address: the limit a founder who mistypes meets;
 * ``ip:<ip>``: four times that per client address, whatever the usernames (spraying);
 * ``user:<user>``: ten times that per username from all addresses together (a distributed
@@ -35,15 +35,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from analytics.core.settings import env_int
 from analytics.store.models.console import KnownClient, LoginAttempts
 from web.security import rate_key
 from web.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-ENV_LOGIN_PER_MINUTE = "CONSOLE_LOGIN_PER_MINUTE"
-DEFAULT_LOGIN_PER_MINUTE = 5
 WINDOW_S = 60
 IP_FACTOR = 4
 USER_FACTOR = 10
@@ -69,8 +66,11 @@ class Verdict:
 
 
 def login_limit() -> int:
-    """Attempts per username and client address per minute (``CONSOLE_LOGIN_PER_MINUTE``)."""
-    return max(1, env_int(ENV_LOGIN_PER_MINUTE, DEFAULT_LOGIN_PER_MINUTE))
+    """Attempts per username and client address per minute (``CONSOLE_LOGIN_PER_MINUTE``).
+
+    The settings accept only a positive number.
+    """
+    return get_settings().login_per_minute
 
 
 def _digest(key: str) -> str:
