@@ -8,8 +8,12 @@ One job at a time, in a thread of the web process:
    *candidate* with them (``rasa train nlu``).
 3. Evaluate both on the held-out split (``rasa test nlu``, weighted F1 of intents).
 4. If the candidate is at least as good, train the full model the way ``make train`` does
-   (same file name, so ``make run`` sees it as up to date) and load it into the running
-   Rasa server with ``PUT /model`` (a short-lived JWT in the ``Authorization`` header).
+   (the file :func:`analytics.loop.rasa_model.model_path` names, so ``make run`` sees it as
+   up to date) and load it into the running Rasa server with ``PUT /model`` (a short-lived
+   JWT in the ``Authorization`` header).
+
+``rasa`` runs in the repository root, which Rasa puts on its import path: the bot's own
+components (``bot.nlu...`` in ``config.yml``) load without a ``PYTHONPATH``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 import httpx
 from ruamel.yaml import YAML
 
+from analytics.loop import rasa_model
 from web.console.config import ConsoleConfig
 from web.console.teach import CORRECTIONS_FILE
 from web.rasa_auth import rasa_headers
@@ -191,7 +196,6 @@ class Retrainer:
 
     def _exec(self, job: Job, args: list[str], config: ConsoleConfig) -> None:
         env = dict(os.environ)
-        env.setdefault("PYTHONPATH", str(config.repo_root))
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         job.log.append("$ " + " ".join(args))
         proc = subprocess.Popen(
@@ -291,23 +295,20 @@ class Retrainer:
             shutil.rmtree(work / "data", ignore_errors=True)
 
     def _model_path(self, config: ConsoleConfig) -> Path:
-        if config.nlu_dir == (config.repo_root / "nlu_data").resolve():
-            try:
-                out = subprocess.run(
-                    ["make", "-s", "model-path"],
-                    cwd=config.repo_root,
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                ).stdout.strip()
-                if out.endswith(".tar.gz"):
-                    return (config.repo_root / out).resolve()
-            except (OSError, subprocess.SubprocessError):
-                pass
+        """The full model's file.
+
+        For the repository's own ``nlu_data/`` it is the model ``make train`` writes
+        (:func:`analytics.loop.rasa_model.model_path`, in the repository's ``models/``);
+        for another NLU folder (a test's copy) a name hashed from its files, in the
+        console's models folder.
+        """
+        if config.nlu_dir == (config.repo_root / rasa_model.NLU_DATA).resolve():
+            return rasa_model.model_path(config.repo_root)
         digest = hashlib.sha256()
         for path in sorted(config.nlu_dir.rglob("*.yml")):
             digest.update(path.read_bytes())
-        return config.models_dir / f"leafbean-console-{digest.hexdigest()[:12]}.tar.gz"
+        name = f"leafbean-console-{digest.hexdigest()[: rasa_model.MODEL_HASH_CHARS]}"
+        return config.models_dir / f"{name}{rasa_model.MODEL_SUFFIX}"
 
     def _train_full(self, job: Job, config: ConsoleConfig) -> Path:
         model = self._model_path(config)
@@ -329,7 +330,7 @@ class Retrainer:
                 "--out",
                 str(model.parent),
                 "--fixed-model-name",
-                model.name[: -len(".tar.gz")],
+                model.name.removesuffix(rasa_model.MODEL_SUFFIX),
             ],
             config,
         )
