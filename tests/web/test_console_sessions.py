@@ -287,9 +287,12 @@ def test_every_console_post_needs_the_csrf_token(client: TestClient) -> None:
         assert client.post(path, data={"x": "1"}).status_code == 403, path
         assert client.post(path, data={"csrf_token": "forged"}).status_code == 403, path
         assert client.post(path, headers={"X-CSRF-Token": "forged"}).status_code == 403, path
+        assert client.post(path, data={"csrf_token": "伪造的令牌"}).status_code == 403, path
     client.get("/console/login")
     refused = client.post("/console/login", data={"username": "founder", "password": PASSWORD})
     assert refused.status_code == 403
+    forged = {"username": "founder", "password": PASSWORD, "csrf_token": "伪造的令牌"}
+    assert client.post("/console/login", data=forged).status_code == 403
 
 
 def test_a_generated_one_time_password_is_never_logged(

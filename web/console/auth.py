@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import os
 import secrets
@@ -196,16 +195,6 @@ def set_session_language(db: Session, session: ConsoleSession, lang: str) -> Non
 def new_csrf_token() -> str:
     """Returns a fresh random CSRF token."""
     return secrets.token_urlsafe(32)
-
-
-def tokens_match(expected: str | None, given: str | None) -> bool:
-    """Compares two tokens in constant time; missing tokens never match."""
-    if not expected or not given:
-        return False
-    try:
-        return hmac.compare_digest(expected.encode(), given.encode())
-    except UnicodeEncodeError:
-        return False
 
 
 def _write_one_time_password(path: Path, username: str, password: str) -> None:

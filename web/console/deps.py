@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from analytics.core.identity import secrets_equal
 from analytics.core.vocabulary import (
     LANG_EN,
     LANG_ZH,
@@ -135,7 +136,7 @@ async def require_csrf(request: Request, user: User) -> auth.ConsoleSession:
         form = await request.form()
         value = form.get(auth.CSRF_FIELD)
         given = value if isinstance(value, str) else None
-    if not auth.tokens_match(user.csrf, given):
+    if not secrets_equal(given, user.csrf):
         raise HTTPException(status_code=403, detail="CSRF token missing or wrong")
     return user
 

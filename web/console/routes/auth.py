@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from analytics.core.identity import secrets_equal
 from web.console import auth, throttle
 from web.console.deps import (
     DB,
@@ -68,7 +69,7 @@ def login(
     lang: Annotated[str, Form()] = "",
 ) -> Response:
     """Reserves an attempt, checks the password and starts a session."""
-    if not auth.tokens_match(request.cookies.get(auth.LOGIN_CSRF_COOKIE), csrf_token):
+    if not secrets_equal(csrf_token, request.cookies.get(auth.LOGIN_CSRF_COOKIE)):
         raise HTTPException(status_code=403, detail="CSRF token missing or wrong")
     client = client_ip(request)
     ui = normalize_lang(lang)
