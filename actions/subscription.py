@@ -19,7 +19,12 @@ from actions import formatting as fmt
 from actions.account import plan_name
 from actions.base import ShopAction, Turn
 from analytics.brain import offers
-from analytics.brain.offers import OFFERS, choose_retention_offer
+from analytics.brain.offers import (
+    OFFER_DISCOUNT_3_BOXES,
+    OFFER_DISCOUNT_NEXT_ORDER,
+    OFFER_FREE_MONTH,
+    choose_retention_offer,
+)
 from analytics.store import repositories as repo
 from analytics.store.models import SUB_PAUSED, Subscription
 
@@ -31,7 +36,11 @@ PENDING_OFFER = "retention_offer"
 PAUSE_DAYS = 30
 CANCEL_REASON_CHAT = "cancelled in chat"
 #: retention offer kind (:data:`analytics.brain.offers.OFFERS`) -> the response making it.
-OFFER_RESPONSES: dict[str, str] = {kind: f"utter_retention_offer_{kind}" for kind in OFFERS}
+OFFER_RESPONSES: dict[str, str] = {
+    OFFER_FREE_MONTH: "utter_retention_offer_free_month",
+    OFFER_DISCOUNT_3_BOXES: "utter_retention_offer_discount_3_boxes",
+    OFFER_DISCOUNT_NEXT_ORDER: "utter_retention_offer_discount_next_order",
+}
 
 
 def now() -> datetime:
