@@ -24,6 +24,8 @@ SQLITE_BUSY_TIMEOUT_S = 30
 POOL_SIZE = 5
 MAX_OVERFLOW = 10
 POOL_RECYCLE_S = 1800
+WRITE_INTENT_OPTION = "leafbean_write_intent"
+"""Execution option of :func:`make_sessionmaker` ``(write_intent=True)`` engines."""
 
 
 def _is_sqlite(url: str) -> bool:
@@ -74,7 +76,8 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            immediate = conn.get_execution_options().get(WRITE_INTENT_OPTION, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
 
@@ -88,7 +91,7 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
     return create_engine(url, echo=echo, **options)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+def make_sessionmaker(engine: Engine, *, write_intent: bool = False) -> sessionmaker[Session]:
     """Create a session factory bound to ``engine``.
 
     Sessions do not expire objects on commit, so results can be used after the
@@ -96,11 +99,17 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
     Args:
         engine: The engine to bind.
+        write_intent: The sessions will write after reading. On SQLite their transactions
+            start with ``BEGIN IMMEDIATE``, so they wait (up to the busy timeout) for
+            another writer instead of failing with "database is locked" when a read
+            transaction turns into a write after someone else committed. No effect on
+            other backends.
 
     Returns:
         A ``sessionmaker`` producing :class:`sqlalchemy.orm.Session` objects.
     """
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    bind = engine.execution_options(**{WRITE_INTENT_OPTION: True}) if write_intent else engine
+    return sessionmaker(bind=bind, expire_on_commit=False)
 
 
 def alembic_config(url: str) -> Any:

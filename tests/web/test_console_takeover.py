@@ -189,6 +189,17 @@ def _founder_messages(stack: LiveStack, conversation_id: int) -> list[str]:
         engine.dispose()
 
 
+def _wait_for_founder_messages(
+    stack: LiveStack, conversation_id: int, expected: list[str], timeout_s: float = 10.0
+) -> list[str]:
+    deadline = time.monotonic() + timeout_s
+    found = _founder_messages(stack, conversation_id)
+    while found != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+        found = _founder_messages(stack, conversation_id)
+    return found
+
+
 def test_founder_takes_over_a_live_widget_conversation_and_hands_back(
     live_stack: LiveStack, browser: Browser
 ) -> None:
@@ -217,7 +228,8 @@ def test_founder_takes_over_a_live_widget_conversation_and_hands_back(
     founder.fill("#say-text", reply)
     founder.locator("#say-form button[type=submit]").click()
     expect(widget.bubbles("founder").last).to_contain_text(reply, timeout=30_000)
-    assert _founder_messages(live_stack, conversation_id) == [reply]
+    # The console delivers first and then stores the message: wait for the store.
+    assert _wait_for_founder_messages(live_stack, conversation_id, [reply]) == [reply]
 
     # While taken over, the bot stays silent.
     bot_before = widget.bubbles("bot").count()

@@ -55,22 +55,36 @@ LANGUAGE_OPTIONS = ((LANG_ZH, "中文"), (LANG_EN, "English"))
 # --- database ---------------------------------------------------------------------------
 
 _engines: dict[str, tuple[Engine, sessionmaker[Session]]] = {}
+_writers: dict[str, sessionmaker[Session]] = {}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Requests that never change state (their sessions only read)."""
 _engines_lock = threading.Lock()
 _founder_ready: set[str] = set()
 
 
-def _factory() -> sessionmaker[Session]:
+def _factory(*, write_intent: bool = False) -> sessionmaker[Session]:
     url = get_settings().database_url
     with _engines_lock:
         if url not in _engines:
             engine = make_engine(url)
             _engines[url] = (engine, make_sessionmaker(engine))
-        return _engines[url][1]
+        engine, readers = _engines[url]
+        if not write_intent:
+            return readers
+        if url not in _writers:
+            _writers[url] = make_sessionmaker(engine, write_intent=True)
+        return _writers[url]
 
 
-def get_db() -> Iterator[Session]:
-    """A session on the store for one request."""
-    with _factory()() as db:
+def get_db(request: Request) -> Iterator[Session]:
+    """A session on the store for one request.
+
+    A request that changes state (anything but GET, HEAD and OPTIONS) reads and then writes;
+    its session declares that up front (``BEGIN IMMEDIATE`` on SQLite), so it waits for the
+    ingest worker's commit instead of failing with "database is locked".
+    """
+    write_intent = request.method not in SAFE_METHODS
+    with _factory(write_intent=write_intent)() as db:
         yield db
 
 
@@ -80,6 +94,7 @@ def dispose_engines() -> None:
         for engine, _ in _engines.values():
             engine.dispose()
         _engines.clear()
+        _writers.clear()
         _founder_ready.clear()
     FACTS.reset()
 
