@@ -82,9 +82,6 @@ __all__ = [
     "demo_marker",
     "demo_mode",
     "ensure_sqlite_parent",
-    "env_flag",
-    "env_int",
-    "env_setting",
     "get_settings",
     "load_settings",
     "parse_env_file",
@@ -417,65 +414,6 @@ def reveal(value: SecretStr | None) -> str | None: ...
 def reveal(value: SecretStr | None) -> str | None:
     """The text of a secret, or None when it is unset."""
     return None if value is None else value.get_secret_value()
-
-
-def _field_value(name: str) -> Any:  # noqa: ANN401 - a field of any type
-    if name not in ENV_NAMES:
-        raise KeyError(f"{name} is not a setting: add it to analytics.core.settings.Settings")
-    return getattr(get_settings(), name.lower())
-
-
-def env_setting(name: str, default: str | None = None) -> str | None:
-    """One setting as text, by its variable's name (prefer ``get_settings().<field>``).
-
-    Args:
-        name: The variable's name (a field of :class:`Settings`).
-        default: The value when the setting is unset and has no default.
-
-    Returns:
-        The value (a secret's text, a list comma-separated), or ``default``.
-
-    Raises:
-        KeyError: ``name`` is not a setting.
-    """
-    value = _field_value(name)
-    if value is None:
-        return default
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return ",".join(str(item) for item in value)
-    return str(value)
-
-
-def env_flag(name: str, default: bool = False) -> bool:
-    """A yes/no setting by its variable's name (prefer ``get_settings().<field>``).
-
-    Args:
-        name: The variable's name (a field of :class:`Settings`).
-        default: The value when the setting is unset and has no default.
-
-    Returns:
-        The flag.
-    """
-    value = _field_value(name)
-    return default if value is None else bool(value)
-
-
-def env_int(name: str, default: int) -> int:
-    """A whole-number setting by its variable's name (prefer ``get_settings().<field>``).
-
-    Args:
-        name: The variable's name (a field of :class:`Settings`).
-        default: The value when the setting is unset and has no default.
-
-    Returns:
-        The number.
-    """
-    value = _field_value(name)
-    return default if value is None else int(value)
 
 
 def demo_mode(root: Path = REPO_ROOT, settings: Settings | None = None) -> bool:

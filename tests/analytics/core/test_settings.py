@@ -17,9 +17,6 @@ from analytics.core.settings import (
     default_database_url,
     demo_marker,
     demo_mode,
-    env_flag,
-    env_int,
-    env_setting,
     get_settings,
     load_settings,
     reveal,
@@ -217,21 +214,6 @@ def test_a_view_is_rebuilt_with_the_settings(monkeypatch: pytest.MonkeyPatch) ->
     assert view() == 9007 and built == [9006, 9007]
     view.cache_clear()
     assert view() == 9007 and built == [9006, 9007, 9007]
-
-
-def test_the_by_name_accessors_read_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONSOLE_LOGIN_PER_MINUTE", "7")
-    monkeypatch.setenv("CHAT_RATE_EXEMPT_LOOPBACK", "off")
-    monkeypatch.setenv("DEMO_IDENTITY_SECRET", SECRET)
-    monkeypatch.setenv("RASA_PUBLIC_URL", "")
-    monkeypatch.setenv("CHAT_TRUSTED_PROXIES", "127.0.0.1")
-    assert env_int("CONSOLE_LOGIN_PER_MINUTE", 5) == 7
-    assert env_flag("CHAT_RATE_EXEMPT_LOOPBACK", True) is False
-    assert env_setting("DEMO_IDENTITY_SECRET") == SECRET
-    assert env_setting("RASA_PUBLIC_URL", "fallback") == "fallback"
-    assert env_setting("CHAT_TRUSTED_PROXIES") == "127.0.0.1/32"
-    with pytest.raises(KeyError, match="NOT_A_SETTING is not a setting"):
-        env_setting("NOT_A_SETTING")
 
 
 def test_demo_mode(tmp_path: Path) -> None:
