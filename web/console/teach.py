@@ -24,13 +24,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from analytics.core.language import cjk_count, latin_letter_count
-from analytics.core.vocabulary import LANG_EN, LANG_ZH
+from analytics.core.vocabulary import LANG_EN, LANG_MIXED, LANG_ZH, NLU_LANGUAGES
 from analytics.store.catalogue import load_catalogue
 
 CORRECTIONS_FILE = "corrections.yml"
-LANG_MIXED = "mixed"
-"""The NLU data folder of examples in both scripts (not a language of the vocabulary)."""
-LANG_DIRS = (LANG_ZH, LANG_EN, LANG_MIXED)
+LANG_DIRS = NLU_LANGUAGES
+"""The NLU data folders: zh, en and mixed (examples in both scripts)."""
 ORDER_ID_INTENTS = frozenset({"order_status", "refund_request", "report_problem"})
 ANNOTATION_RE = re.compile(r"\[(?P<text>[^\]]+?)\]\((?P<entity>[^:)]+?)(?::(?P<value>[^)]+))?\)")
 ORDER_RE = re.compile(r"(?<![A-Za-z0-9])LB\d{6}(?!\d)", re.IGNORECASE)
