@@ -6,7 +6,7 @@
 #   make identity CUSTOMER=id   the signed identity metadata (one line of JSON) a website sends
 #   make score  refresh the brain's scores now (make run does it at start and daily)
 #   make train  train the Rasa model if config.yml, bot/ or nlu_data/ changed
-#   make bench-nlu | eval-nlu | bench-brain | bench-brain-scale | bench-loop | bench-console | bench-privacy
+#   make bench-nlu | eval-nlu | bench-brain | bench-brain-scale | bench-loop | bench-console | bench-privacy | bench-knowledge
 #               benchmarks; results and their commands in docs/benchmarks.md
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -35,7 +35,7 @@ export RASA_TELEMETRY_ENABLED := false
 
 include widget/Makefile.mk
 
-.PHONY: help run test install env db train shell identity preflight lint typecheck test-main test-rasa test-data clean score bench-brain bench-brain-scale bench-loop bench-console bench-nlu eval-nlu bench-privacy
+.PHONY: help run test install env db train shell identity preflight lint typecheck test-main test-rasa test-data clean score bench-brain bench-brain-scale bench-loop bench-console bench-nlu eval-nlu bench-privacy bench-knowledge
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -109,6 +109,9 @@ bench-loop: install
 
 bench-privacy: install
 	$(PY) -m bench.privacy.redact
+
+bench-knowledge: install
+	$(PY) -m bench.knowledge.run --write-doc
 
 BENCH_DB := sqlite:///$(CURDIR)/var/bench/shop.db
 bench-console: install env
