@@ -1,7 +1,4 @@
-"""The founder's FAQ (knowledge/) and the held-apart question set (bench/knowledge/) agree.
-
-Standard library only: the front matter is three flat `key: value` lines, read by hand.
-"""
+"""The founder's FAQ (knowledge/) and the held-apart question set (bench/knowledge/) agree."""
 
 from __future__ import annotations
 
@@ -11,6 +8,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from analytics.store.knowledge import Passage, load_knowledge
 
 REPO = Path(__file__).resolve().parents[2]
 KNOWLEDGE = REPO / "knowledge"
@@ -25,67 +24,24 @@ TOPICS = {
     "contact",
     "privacy",
 }
-FRONT_MATTER_KEYS = {"topic", "title_zh", "title_en"}
-HEADING = re.compile(r"^## (?P<zh>.+?) / (?P<en>.+?) \{#(?P<id>[a-z0-9]+(?:-[a-z0-9]+)*)\}\s*$")
-LANG_MARKER = re.compile(r"^<!-- (zh|en) -->$")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 LANG_SHARES = {"zh": (0.40, 0.50), "en": (0.35, 0.45), "mixed": (0.10, 0.20)}
 MIN_QUESTIONS = 220
 MIN_UNANSWERABLE = 20
 
-
-def knowledge_files() -> list[Path]:
-    return sorted(p for p in KNOWLEDGE.glob("*.md") if p.name != "README.md")
-
-
-def split_front_matter(text: str) -> tuple[dict[str, str], list[str]]:
-    lines = text.splitlines()
-    assert lines and lines[0] == "---", "the file must start with '---' front matter"
-    end = lines.index("---", 1)
-    meta = {}
-    for line in lines[1:end]:
-        key, sep, value = line.partition(":")
-        assert sep, f"front matter line without ':': {line!r}"
-        meta[key.strip()] = value.strip()
-    return meta, lines[end + 1 :]
+# The one parser (analytics.store.knowledge) enforces the format itself: front matter keys,
+# headings, language blocks, no stray text, unique ids; loading fails on any breach.
+ALL_PASSAGES = load_knowledge(KNOWLEDGE)
+KNOWLEDGE_BY_FILE: dict[str, list[Passage]] = {}
+for _passage in ALL_PASSAGES:
+    KNOWLEDGE_BY_FILE.setdefault(_passage.file.stem, []).append(_passage)
+PASSAGES = {p.id: p for p in ALL_PASSAGES}
 
 
-def parse_passages(body: list[str]) -> list[dict]:
-    """Each `## ` heading opens a passage; `<!-- zh -->` / `<!-- en -->` open its blocks."""
-    passages: list[dict] = []
-    lang = None
-    for line in body:
-        if line.startswith("## "):
-            match = HEADING.match(line)
-            assert match, f"heading not '## 中文 / English {{#id}}': {line!r}"
-            passages.append({"id": match["id"], "heading": match.groupdict(), "blocks": {}})
-            lang = None
-        elif line.startswith("# "):
-            raise AssertionError(f"top-level heading in a knowledge file: {line!r}")
-        elif LANG_MARKER.match(line):
-            assert passages, "a language block before the first passage"
-            lang = LANG_MARKER.match(line).group(1)
-            assert lang not in passages[-1]["blocks"], f"{passages[-1]['id']}: two {lang} blocks"
-            passages[-1]["blocks"][lang] = []
-        elif lang is not None:
-            passages[-1]["blocks"][lang].append(line)
-        else:
-            assert not line.strip(), f"text outside a language block: {line!r}"
-    for passage in passages:
-        passage["blocks"] = {k: "\n".join(v).strip() for k, v in passage["blocks"].items()}
-    return passages
-
-
-def load_knowledge() -> dict[str, tuple[dict[str, str], list[dict]]]:
-    loaded = {}
-    for path in knowledge_files():
-        meta, body = split_front_matter(path.read_text(encoding="utf-8"))
-        loaded[path.stem] = (meta, parse_passages(body))
-    return loaded
-
-
-KNOWLEDGE_BY_FILE = load_knowledge()
-PASSAGES = {p["id"]: p for _, passages in KNOWLEDGE_BY_FILE.values() for p in passages}
+def blocks(passage: Passage) -> dict[str, str]:
+    """The passage's language blocks by language."""
+    texts = {"zh": passage.text_zh, "en": passage.text_en}
+    return {lang: text for lang, text in texts.items() if text is not None}
 
 
 def load_questions() -> list[dict]:
@@ -102,41 +58,40 @@ def test_every_topic_has_its_file() -> None:
 
 @pytest.mark.parametrize("stem", sorted(TOPICS))
 def test_front_matter_names_the_topic_in_both_languages(stem: str) -> None:
-    meta, _ = KNOWLEDGE_BY_FILE[stem]
-    assert set(meta) == FRONT_MATTER_KEYS
-    assert meta["topic"] == stem
-    assert CJK.search(meta["title_zh"])
-    assert meta["title_en"] and not CJK.search(meta["title_en"])
+    first = KNOWLEDGE_BY_FILE[stem][0]
+    assert first.topic == stem
+    assert CJK.search(first.topic_title_zh)
+    assert first.topic_title_en and not CJK.search(first.topic_title_en)
 
 
 @pytest.mark.parametrize("stem", sorted(TOPICS))
 def test_passage_ids_carry_the_topic_prefix(stem: str) -> None:
-    _, passages = KNOWLEDGE_BY_FILE[stem]
+    passages = KNOWLEDGE_BY_FILE[stem]
     assert len(passages) >= 5, f"{stem}: only {len(passages)} passages"
     for passage in passages:
-        assert passage["id"].startswith(stem + "-"), passage["id"]
+        assert passage.id.startswith(stem + "-"), passage.id
 
 
 def test_passage_ids_are_unique_across_files() -> None:
-    ids = [p["id"] for _, passages in KNOWLEDGE_BY_FILE.values() for p in passages]
+    ids = [p.id for p in ALL_PASSAGES]
     assert [i for i, n in Counter(ids).items() if n > 1] == []
 
 
 def test_every_passage_has_text_in_the_right_script() -> None:
     for pid, passage in PASSAGES.items():
-        blocks = passage["blocks"]
-        assert blocks, f"{pid}: no <!-- zh --> or <!-- en --> block"
-        for lang, text in blocks.items():
+        texts = blocks(passage)
+        assert texts, f"{pid}: no <!-- zh --> or <!-- en --> block"
+        for lang, text in texts.items():
             assert text, f"{pid}: empty {lang} block"
-        if "zh" in blocks:
-            assert CJK.search(blocks["zh"]), f"{pid}: zh block without Chinese"
-        if "en" in blocks:
-            assert not CJK.search(blocks["en"]), f"{pid}: Chinese characters in the en block"
-        assert CJK.search(passage["heading"]["zh"]), f"{pid}: heading's first half not Chinese"
+        if "zh" in texts:
+            assert CJK.search(texts["zh"]), f"{pid}: zh block without Chinese"
+        if "en" in texts:
+            assert not CJK.search(texts["en"]), f"{pid}: Chinese characters in the en block"
+        assert CJK.search(passage.title_zh), f"{pid}: heading's first half not Chinese"
 
 
 def test_both_one_language_kinds_exist() -> None:
-    kinds = Counter(tuple(sorted(p["blocks"])) for p in PASSAGES.values())
+    kinds = Counter(tuple(sorted(blocks(p))) for p in PASSAGES.values())
     assert kinds[("zh",)] >= 3 and kinds[("en",)] >= 1 and kinds[("en", "zh")] >= 40
 
 
@@ -178,8 +133,8 @@ def test_language_shares() -> None:
 
 def test_cross_language_cases_exist() -> None:
     def one_language(pid: str | None) -> str | None:
-        blocks = PASSAGES[pid]["blocks"] if pid else {}
-        return next(iter(blocks)) if len(blocks) == 1 else None
+        texts = blocks(PASSAGES[pid]) if pid else {}
+        return next(iter(texts)) if len(texts) == 1 else None
 
     pairs = Counter(
         (row["language"], one_language(row["passage"]))
