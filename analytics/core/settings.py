@@ -240,6 +240,16 @@ class Settings(BaseSettings):
     console_rasa_bin: RepoPath = Path(".venv-rasa/bin/rasa")
     """The rasa executable of the Rasa environment."""
 
+    # Knowledge base and attachments (issue 15)
+    knowledge_dir: RepoPath = Path("knowledge")
+    """The founder's FAQ: one Markdown file per topic (knowledge/README.md)."""
+    knowledge_reload_seconds: Annotated[int, Field(ge=1, le=60)] = 10
+    """How often the action server looks for edited knowledge files (at most 60 s)."""
+    upload_dir: RepoPath = Path("var/uploads")
+    """Where customers' photos from the widget are stored."""
+    upload_max_bytes: Annotated[int, Field(ge=1024, le=20 * 1024 * 1024)] = 5 * 1024 * 1024
+    """Largest photo a customer may attach, in bytes."""
+
     # Benchmarks
     shared_data_dir: RepoPath = Path("../shared/data")
     """The public data sets the brain benchmarks read."""
