@@ -112,6 +112,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("Console", ("CONSOLE_USER", "CONSOLE_SECURE_COOKIES", "CONSOLE_LOGIN_PER_MINUTE", "CONSOLE_RATE_PER_MINUTE"), ""),  # noqa: E501
     ("Production (bot/endpoints.prod.yml, ingest --source rabbitmq)", ("TRACKER_DB_HOST", "TRACKER_DB_PORT", "TRACKER_DB_NAME", "TRACKER_DB_USER", "TRACKER_DB_PASSWORD", "REDIS_HOST", "REDIS_PORT", "REDIS_DB", "RABBITMQ_HOST", "RABBITMQ_PORT", "RABBITMQ_VHOST", "RABBITMQ_USER", "RABBITMQ_PASSWORD", "RABBITMQ_QUEUE", "RABBITMQ_EXCHANGE"), ""),  # noqa: E501
     ('Console "Teach" and retraining: where it writes (relative: inside this checkout)', ("CONSOLE_NLU_DIR", "CONSOLE_TEST_CONVERSATIONS_DIR", "CONSOLE_DOMAIN_DIR", "CONSOLE_MODELS_DIR", "CONSOLE_WORK_DIR", "CONSOLE_RASA_BIN"), ""),  # noqa: E501
+    ("Knowledge base and photos", ("KNOWLEDGE_DIR", "KNOWLEDGE_RELOAD_SECONDS", "UPLOAD_DIR", "UPLOAD_MAX_BYTES"), ""),  # noqa: E501
     ("Benchmarks", ("SHARED_DATA_DIR",), ""),
 )  # fmt: skip
 
