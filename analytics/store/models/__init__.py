@@ -28,6 +28,7 @@ from analytics.store.models.console import (
     Takeover,
     utcnow,
 )
+from analytics.store.models.knowledge import KnowledgeAnswer
 from analytics.store.models.loop import (
     DeadLetter,
     IngestCheckpoint,
@@ -136,6 +137,7 @@ __all__ = [
     "IngestCheckpoint",
     "IngestGap",
     "IntentCorrection",
+    "KnowledgeAnswer",
     "KnownClient",
     "LiveRisk",
     "LoginAttempts",
