@@ -233,17 +233,54 @@ class PassageRetriever(BaseEstimator):
         return self.confidence(question) >= self.threshold
 
 
-def tune_threshold(
-    retriever: PassageRetriever, questions: Iterable[tuple[str, str | None]]
+def choose_threshold(
+    rows: Iterable[tuple[float, str | None, str | None]], wrong_cost: float = 0.0
 ) -> float:
-    """The threshold that decides the most development questions correctly.
+    """The threshold with the best decisions over ``(confidence, expected, top)`` rows.
 
-    A question with a passage counts as right when it is kept and its passage ranks first;
-    one without (``None``) when it is refused. Among tied thresholds, the median one.
+    A row with an expected passage is right when kept and ``top`` is that passage, wrong
+    when kept with another passage, and missed when refused; a row expecting ``None`` is
+    right when refused and wrong when kept. Score: right decisions minus ``wrong_cost``
+    times the wrong answers given (with 0, a wrong answer is as bad as a refusal; with
+    1, a wrong answer undoes a right one). Among tied thresholds, the median one.
+
+    Args:
+        rows: Top confidence, expected passage id or ``None``, and the top passage id.
+        wrong_cost: Extra cost of a wrong answer over a refusal.
+
+    Returns:
+        The best threshold, on a grid of hundredths.
+    """
+    rows = list(rows)
+    value_at = {}
+    for step in range(0, 101):
+        cut = step / 100
+        right = wrong = 0
+        for conf, passage, top in rows:
+            kept = conf >= cut
+            if passage is None:
+                right += not kept
+                wrong += kept
+            elif kept:
+                right += top == passage
+                wrong += top != passage
+        value_at[cut] = right - wrong_cost * wrong
+    best_value = max(value_at.values())
+    best = [cut for cut, value in value_at.items() if value == best_value]
+    return best[len(best) // 2]
+
+
+def tune_threshold(
+    retriever: PassageRetriever,
+    questions: Iterable[tuple[str, str | None]],
+    wrong_cost: float = 0.0,
+) -> float:
+    """The threshold that decides development questions best (see ``choose_threshold``).
 
     Args:
         retriever: A fitted retriever.
         questions: ``(question, passage id or None)`` pairs of a development set.
+        wrong_cost: Extra cost of a wrong answer over a refusal.
 
     Returns:
         The best threshold, rounded to two decimals.
@@ -253,13 +290,4 @@ def tune_threshold(
         hits = retriever.retrieve(question, k=1)
         top = hits[0] if hits else None
         rows.append((top.confidence if top else 0.0, passage, top.passage_id if top else None))
-    right_at = {}
-    for step in range(0, 101):
-        cut = step / 100
-        right_at[cut] = sum(
-            (conf < cut) if passage is None else (conf >= cut and top == passage)
-            for conf, passage, top in rows
-        )
-    best_right = max(right_at.values())
-    best = [cut for cut, right in right_at.items() if right == best_right]
-    return best[len(best) // 2]
+    return choose_threshold(rows, wrong_cost)
