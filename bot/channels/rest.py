@@ -24,16 +24,31 @@ Before Rasa sees a message the door refuses, with ``{"error": <code>, "message":
 Control characters and lone surrogates are removed from the text and the metadata; identity
 keys are removed from the metadata and ``verified_customer_id`` is set when the host website's
 token verifies (:mod:`bot.channels.identity`). The client cannot choose ``input_channel``.
+
+The founder's takeover messages (:mod:`bot.channels.rest_pending`): the answer to a message
+starts with the founder messages written since the customer's previous exchange, each once,
+marked ``"author": "founder"`` (with ``timestamp``), then the bot's replies (none while the
+founder has the conversation: the message is recorded and the bot stays silent).
+``GET /webhooks/rest/pending?sender=<id>`` (identity, if any, in the headers
+``X-Customer-Id``, ``X-Customer-Expires-At``, ``X-Customer-Token``) or ``POST
+/webhooks/rest/pending`` ``{"sender", "metadata"?}`` (identity in the metadata, as when sending)
+returns the pending founder messages without sending one, and marks them delivered. The sender
+checks, ``reserved_sender`` and the rate limits apply as on the webhook; a caller who is not the
+conversation's verified customer gets ``[]``. Contract: ``docs/channels-rest.md``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import uuid
+from asyncio import Queue
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.rest import QueueOutputChannel
 from rasa.core.channels.rest import RestInput as RasaRestInput
 from rasa.utils.endpoints import bool_arg
 from sanic import Blueprint, response
@@ -52,6 +67,7 @@ from bot.channels.door import (
 )
 from bot.channels.identity import accept_legacy_from_env, secrets_from_env
 from bot.channels.limits import DoorGuard, DoorLimits, Refusal, client_address
+from bot.channels.rest_pending import carried_by, claim_pending, pending_caller
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +124,10 @@ class RestInput(RasaRestInput):
         async def receive(request: Request) -> HTTPResponse | ResponseStream:
             return await self._receive(request, on_new_message)
 
+        @bp.route("/pending", methods=["GET", "POST"])
+        async def pending(request: Request) -> HTTPResponse:
+            return await self._pending(request)
+
         @bp.exception(PayloadTooLarge)
         async def body_too_large(request: Request, _: Exception) -> HTTPResponse:
             # Sanic refused the body before reading it (bot/serve.py caps request sizes).
@@ -146,32 +166,89 @@ class RestInput(RasaRestInput):
         refusal = self.guard.admit_sender(sender)
         if refusal is not None:
             return refusal_response(refusal)
+        agent = getattr(request.app.ctx, "agent", None)
+        message_id = uuid.uuid4().hex
         if bool_arg(request, "stream", default=False):
             # Sanic 21 (Rasa's) has response.stream; newer Sanic stubs do not.
             return response.stream(  # type: ignore[attr-defined,no-any-return]
-                self._stream(on_new_message, prepared, sender), content_type="text/event-stream"
+                self._stream(on_new_message, prepared, sender, agent, message_id),
+                content_type="text/event-stream",
             )
         try:
             collector = CollectingOutputChannel()
-            await self._process(on_new_message, prepared, sender, collector)
-            return response.json(collector.messages)
+            await self._process(on_new_message, prepared, sender, collector, message_id)
+            founder = await self._founder_messages(agent, sender, message_id)
+            return response.json(founder + collector.messages)
         finally:
             self.guard.done(sender)
+
+    async def _founder_messages(self, agent: Any, sender: str, message_id: str) -> list[Any]:
+        """The founder messages the answer to ``message_id`` carries (none if that fails)."""
+        try:
+            return await carried_by(agent, sender, message_id)
+        except Exception:
+            logger.exception("Could not read the founder messages of %s", sender)
+            return []
+
+    async def _pending(self, request: Request) -> HTTPResponse:
+        """``GET|POST /pending``: the founder messages pending for the caller, marked delivered."""
+        address = request_address(request, self.limits)
+        refusal = self.guard.check_address(address)
+        if refusal is not None:
+            return refusal_response(refusal)
+        asked = pending_caller(request, self.limits)
+        if isinstance(asked, Refusal):
+            return refusal_response(asked)
+        sender, caller = asked
+        refusal = self.guard.admit_sender(sender)
+        if refusal is not None:
+            return refusal_response(refusal)
+        try:
+            agent = getattr(request.app.ctx, "agent", None)
+            messages = await claim_pending(agent, sender, caller)
+        except Exception:
+            logger.exception("Could not fetch the founder messages of %s", sender)
+            messages = []
+        finally:
+            self.guard.done(sender)
+        return response.json(messages, headers={"Cache-Control": "no-store"})
 
     def _stream(
         self,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         prepared: Prepared,
         sender: str,
+        agent: Any,
+        message_id: str,
     ) -> Callable[[Any], Awaitable[None]]:
-        """The streaming answer; the sender's in-flight slot is released when it ends."""
-        stream = self.stream_response(
-            on_new_message, prepared.text, sender, self.name(), prepared.metadata
-        )
+        """The streaming answer; the sender's in-flight slot is released when it ends.
+
+        Founder messages pending before the message are claimed and written first; one the
+        founder wrote while the message was on its way is written after the bot's replies.
+        """
+
+        async def write(resp: Any, items: list[Any]) -> None:
+            for item in items:
+                await resp.write(json.dumps(item) + "\n")
 
         async def guarded(resp: Any) -> None:
             try:
-                await stream(resp)
+                try:
+                    early = await claim_pending(agent, sender, prepared.customer_id)
+                except Exception:
+                    logger.exception("Could not fetch the founder messages of %s", sender)
+                    early = []
+                await write(resp, early)
+                queue: Queue = Queue()
+                collector = QueueOutputChannel(queue)
+                task = asyncio.ensure_future(
+                    self._process(on_new_message, prepared, sender, collector, message_id)
+                )
+                task.add_done_callback(lambda _: queue.put_nowait("DONE"))
+                while (item := await queue.get()) != "DONE":
+                    await write(resp, [item])
+                await task
+                await write(resp, await self._founder_messages(agent, sender, message_id))
             finally:
                 self.guard.done(sender)
 
@@ -183,6 +260,7 @@ class RestInput(RasaRestInput):
         prepared: Prepared,
         sender: str,
         collector: CollectingOutputChannel,
+        message_id: str | None = None,
     ) -> None:
         message = UserMessage(
             prepared.text,
@@ -190,6 +268,7 @@ class RestInput(RasaRestInput):
             sender,
             input_channel=self.name(),
             metadata=prepared.metadata,
+            message_id=message_id,
         )
         try:
             await on_new_message(message)
