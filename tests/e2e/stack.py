@@ -25,6 +25,9 @@ from analytics.core.identity import identity_metadata
 REPO = Path(__file__).resolve().parents[2]
 RASA_PYTHON = REPO / ".venv-rasa" / "bin" / "python"
 START_TIMEOUT_S = 180.0
+#: The response generator of bot/endpoints.yml (Traditional Chinese replies), for every
+#: endpoints file written here.
+NLG_ENDPOINT = "nlg:\n  type: bot.nlg.ScriptAwareNLG\n"
 
 
 def free_port() -> int:
@@ -152,6 +155,7 @@ def write_endpoints(workdir: Path, action_url: str) -> Path:
     path = workdir / "endpoints.yml"
     path.write_text(
         f"action_endpoint:\n  url: {action_url}/webhook\n  token: {ACTION_TOKEN}\n"
+        f"{NLG_ENDPOINT}"
         "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
         f"  db: {workdir / 'tracker.db'}\n"
         "event_broker:\n  type: SQL\n  dialect: sqlite\n"
@@ -208,6 +212,7 @@ def write_production_endpoints(
     path = workdir / "endpoints.prod.yml"
     path.write_text(
         f"action_endpoint:\n  url: {action_url}/webhook\n  token: {ACTION_TOKEN}\n"
+        f"{NLG_ENDPOINT}"
         "tracker_store:\n  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n  port: 5432\n"
         f"  db: {tracker_db}\n  username: postgres\n  password: ''\n"
         f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: 6379\n  db: {redis_db}\n"
