@@ -206,7 +206,8 @@ def door_server(workdir: Path) -> Iterator[DoorServer]:
         endpoints = workdir / "endpoints.yml"
         endpoints.write_text(
             f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {workdir / 'tracker.db'}\n"
-            f"action_endpoint:\n  url: {action_url}/webhook\n  token: {action_token}\n",
+            f"action_endpoint:\n  url: {action_url}/webhook\n  token: {action_token}\n"
+            "nlg:\n  type: bot.nlg.ScriptAwareNLG\n",  # as bot/endpoints.yml
             encoding="utf-8",
         )
         with server.log.open("wb") as log:
