@@ -50,6 +50,9 @@ MAX_SENDER_CHARS = 128
 _SENDER_RE = re.compile(r"^(?=\S)[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,128}(?<=\S)$")
 # Text longer than this (before cleaning) is refused without looking at it.
 _RAW_LENGTH_FACTOR = 4
+#: Metadata keys only a channel sets after its own check (a client's are dropped): the
+#: widget's photo reference (bot.channels.uploads).
+CHANNEL_KEYS = frozenset({"upload_id"})
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,11 @@ def prepare_message(
     if json_size(cleaned) > limits.max_metadata_bytes:
         return too_large(limits.max_metadata_bytes)
     verdict = sanitize_metadata(metadata, secrets=secrets, accept_legacy=accept_legacy, now=now)
-    result = {key: value for key, value in cleaned.items() if key not in IDENTITY_KEYS}
+    result = {
+        key: value
+        for key, value in cleaned.items()
+        if key not in IDENTITY_KEYS and key not in CHANNEL_KEYS
+    }
     if VERIFIED_KEY in verdict:
         result[VERIFIED_KEY] = verdict[VERIFIED_KEY]
     return Prepared(text, result)

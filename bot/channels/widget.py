@@ -14,14 +14,16 @@ Socket.io events (client -> server):
   it (:mod:`bot.channels.widget_session`); otherwise the socket gets a fresh session and none
   of the other's history. Each confirmation carries a new token (rotation); connected sockets
   also get a new ``session_confirm`` every few minutes (``CHAT_SESSION_TOKEN_RESUME_S`` / 3).
-* ``user_uttered`` ``{"session_id", "message", "client_id", "metadata"}``, sent with an
-  acknowledgement callback. Messages are processed one at a time per session, in arrival
+* ``user_uttered`` ``{"session_id", "message", "client_id", "metadata", "upload_id"?}``, sent
+  with an acknowledgement callback; ``upload_id`` (a photo of this session, uploaded first,
+  :mod:`bot.channels.uploads`) is kept as ``metadata.upload_id``, another session's is refused
+  (``bad_upload``). Messages are processed one at a time per session, in arrival
   order; a ``client_id`` already seen in the session (in memory or in the tracker) is
   acknowledged again but not processed twice. The acknowledgement is ``{"ok": true,
   "client_id", "timestamp"}`` (plus ``"duplicate": true``) or ``{"ok": false, "error",
   "client_id", "message"?: "<zh> / <en>", "limit"?, "retry_after"?}`` with ``error`` one of
   ``too_long``, ``too_large``, ``empty``, ``bad_message``, ``bad_metadata``, ``rate_limited``,
-  ``no_session``, ``bad_client_id``, ``bad_request``, ``server``.
+  ``no_session``, ``bad_client_id``, ``bad_request``, ``bad_upload``, ``server``.
 
 The door's limits and identity rule apply as on REST (:mod:`bot.channels.door`): text and
 metadata cleaned and size-checked, identity keys replaced by ``verified_customer_id`` when the
@@ -52,6 +54,12 @@ from sanic import Blueprint, Sanic
 from bot.channels.door import Prepared, prepare_message
 from bot.channels.identity import accept_legacy_from_env, secrets_from_env
 from bot.channels.limits import DoorGuard, DoorLimits, Refusal, client_address
+from bot.channels.uploads import (
+    ERROR_BAD_UPLOAD,
+    MESSAGE_BAD_UPLOAD,
+    META_UPLOAD_ID,
+    Uploads,
+)
 from bot.channels.widget_routes import (
     AUTHOR_BOT,
     CLIENT_ID_RE,
@@ -162,6 +170,7 @@ class WidgetInput(SocketIOInput):
         self.limits = limits or DoorLimits.from_env()
         self.tokens = tokens or SessionTokens.from_env()
         self.guard = DoorGuard(self.limits)
+        self.uploads = Uploads.from_env(self.limits)
         self.app: Sanic | None = None
         self.recent_ids = RecentIds()
         self._locks: OrderedDict[str, asyncio.Lock] = OrderedDict()
@@ -356,6 +365,14 @@ class WidgetInput(SocketIOInput):
             return {"ok": False, "error": "bad_request", "client_id": client_id}
         if isinstance(prepared, dict):
             return prepared
+        upload_id = data.get(META_UPLOAD_ID)
+        if upload_id is not None:
+            # Only a photo this very session uploaded (bot.channels.uploads).
+            if self.uploads.store.owner(upload_id) != session_id:
+                logger.warning("Widget session %s referenced an upload it does not own", session_id)
+                return {"ok": False, "error": ERROR_BAD_UPLOAD, "client_id": client_id,
+                        "message": MESSAGE_BAD_UPLOAD}  # fmt: skip
+            prepared.metadata[META_UPLOAD_ID] = upload_id
         address = self._addresses.get(sid, "unknown")
         refusal = self.guard.admit(session_id, address)
         if refusal is not None:

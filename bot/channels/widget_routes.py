@@ -8,6 +8,7 @@ Under ``/webhooks/widget`` on the Rasa server:
   client id) and whether it is paused, nothing else of the tracker. A browser request whose
   ``Origin`` is not one of ``SITE_ORIGINS`` gets 403; an allowed origin is echoed in
   ``Access-Control-Allow-Origin`` (never ``*``), always with ``Vary: Origin``.
+* ``POST /upload``: a customer's photo (:mod:`bot.channels.uploads`).
 * ``POST /founder/<sender_id>/message`` ``{"text", "image"?}``, ``.../pause``,
   ``.../resume``, ``.../typing`` ``{"on": bool}``: the founder's console. They need
   ``Authorization: Bearer <JWT>``, HS256 with ``RASA_JWT_SECRET`` (the secret Rasa's own API
@@ -39,6 +40,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.hygiene import clean_text
 from bot.channels.limits import client_address
+from bot.channels.uploads import META_UPLOAD_ID, add_upload_route
 from bot.channels.widget_session import is_session_id
 
 if TYPE_CHECKING:
@@ -90,6 +92,8 @@ def history_item(event: Event) -> dict[str, Any] | None:
         client_id = metadata.get(META_CLIENT_ID)
         if isinstance(client_id, str) and CLIENT_ID_RE.match(client_id):
             item["client_id"] = client_id
+        if isinstance(metadata.get(META_UPLOAD_ID), str):
+            item["photo"] = True  # the customer attached a photo (not served back)
         return item
     if isinstance(event, BotUttered):
         data = event.data or {}
@@ -185,6 +189,8 @@ def add_routes(bp: Blueprint, channel: WidgetInput) -> None:
     @bp.route("/", methods=["GET"])
     async def health(_: Request) -> HTTPResponse:
         return response.json({"status": "ok"})
+
+    add_upload_route(bp, channel, SANIC_CORS_EVALUATED)
 
     @bp.route("/history/<session_id>", methods=["GET"])
     async def history(request: Request, session_id: str) -> HTTPResponse:

@@ -199,6 +199,7 @@ def door_server(workdir: Path) -> Iterator[DoorServer]:
         CHAT_TRUSTED_PROXIES="127.0.0.1",
         CHAT_IP_PER_MINUTE=str(IP_PER_MINUTE),
         SITE_ORIGINS=SITE_ORIGIN,
+        UPLOAD_DIR=str(workdir / "uploads"),  # the widget's photos (tests/bot/test_uploads.py)
     )
     for name in ("IDENTITY_ACCEPT_LEGACY_HASH", "RASA_AUTH_TOKEN", "CHAT_MAX_MESSAGE_CHARS"):
         env.pop(name, None)
