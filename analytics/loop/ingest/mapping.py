@@ -33,6 +33,7 @@ from typing import Any
 from analytics.core.identity import verified_customer_id
 from analytics.core.language import detect_language
 from analytics.core.vocabulary import NLU_LANGUAGES
+from analytics.loop.ingest.attachments import upload_id_of
 from analytics.loop.ingest.clean import (
     MAX_TEXT_CHARS,
     clean_float,
@@ -75,6 +76,8 @@ class MappedEvent:
         action: The action name (action events) or the response name (bot events).
         channel: The input channel of a user event.
         customer: The external id of the customer the door verified on a user event.
+        upload_id: The photo a user event carries (``metadata.upload_id`` as the widget
+            channel set it; :mod:`analytics.loop.ingest.attachments` checks it again).
     """
 
     kind: str
@@ -89,6 +92,7 @@ class MappedEvent:
     action: str | None = None
     channel: str | None = None
     customer: str | None = None
+    upload_id: str | None = None
 
 
 def event_key(sender_id: str, event: str, timestamp: Any) -> str:
@@ -195,4 +199,5 @@ def map_event(event: dict[str, Any]) -> MappedEvent | None:
         entities=entities,
         channel=channel_name(clean_text(raw_channel) if isinstance(raw_channel, str) else None),
         customer=clean_optional(verified_customer_id(metadata)),
+        upload_id=upload_id_of(metadata),
     )

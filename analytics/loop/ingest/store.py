@@ -10,20 +10,26 @@ list fails. Attribution:
   user message), if any;
 * a conversation's ``customer_id`` is set once, from ``None`` to the first verified
   customer who speaks in it, and never moved to a later speaker;
-* live risk is updated for each message's own customer.
+* live risk is updated for each message's own customer;
+* a user message's photo (``metadata.upload_id``) is recorded in ``attachments`` when its
+  upload under ``UPLOAD_DIR`` belongs to the same conversation
+  (:mod:`analytics.loop.ingest.attachments`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import cast
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from analytics.brain.sentiment import SentimentScorer
+from analytics.core.settings import get_settings
 from analytics.core.vocabulary import LANGUAGES
+from analytics.loop.ingest.attachments import CarriedUpload, record_attachments
 from analytics.loop.ingest.mapping import (
     HANDOFF_ACTION,
     KIND_ACTION,
@@ -73,15 +79,19 @@ class StoreCounts:
 class MessageStore:
     """Writes mapped events, remembering per sender what later events need."""
 
-    def __init__(self, scorer: SentimentScorer, *, live_risk: bool = True) -> None:
+    def __init__(
+        self, scorer: SentimentScorer, *, live_risk: bool = True, upload_dir: Path | None = None
+    ) -> None:
         """Create a store writer.
 
         Args:
             scorer: The sentiment scorer.
             live_risk: Update live risk after user messages of verified customers.
+            upload_dir: Where the widget's photos are (default: ``UPLOAD_DIR``).
         """
         self._scorer = scorer
         self._live_risk = live_risk
+        self._upload_dir = upload_dir
         self._customers: dict[str, int | None] = {}
         self._last_action: dict[str, str] = {}
         self._last_customer: dict[str, int | None] = {}
@@ -238,6 +248,12 @@ class MessageStore:
         ]
         counts.messages += insert_messages(session, rows)
         session.flush()
+        carried = [
+            CarriedUpload(m.event_key, m.sender_id, m.upload_id) for m in user_fresh if m.upload_id
+        ]
+        if carried:
+            upload_dir = self._upload_dir or get_settings().upload_dir
+            record_attachments(session, upload_dir, carried)
         self._update_live_risk(session, user_fresh, customer_of, sentiment_of, counts)
 
     def _attribute(self, session: Session, messages: list[MappedEvent]) -> dict[str, int | None]:

@@ -12,6 +12,7 @@ All share one ``Base`` (one constraint naming convention); Alembic migrates
 :data:`Base.metadata <analytics.store.models.shop.Base>` (see :mod:`analytics.store.schema`).
 """
 
+from analytics.store.models.attachments import Attachment
 from analytics.store.models.console import (
     HANDOFF_INDEX,
     ConsoleState,
@@ -106,6 +107,7 @@ from analytics.store.models.shop import (
 )
 
 __all__ = [
+    "Attachment",
     "ALL_MODELS",
     "Base",
     "CATEGORIES",
