@@ -7,6 +7,7 @@ English, then to the key itself.
 from __future__ import annotations
 
 from analytics.core.vocabulary import LANG_ZH, LANGUAGES
+from web.console.i18n_knowledge import KNOWLEDGE_TEXTS
 
 LANGS = LANGUAGES
 DEFAULT_LANG = LANG_ZH
@@ -193,6 +194,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "rasa_unreachable": ("无法连接 Rasa 服务器：", "Cannot reach the Rasa server: "),
     "via": ("通过", "via"),
 }
+TEXTS.update(KNOWLEDGE_TEXTS)  # the knowledge page (web/console/routes/knowledge.py)
 
 
 def normalize_lang(value: str | None) -> str:

@@ -7,7 +7,8 @@
 * :mod:`~web.console.routes.customer`: the customer list and one customer's page;
 * :mod:`~web.console.routes.insights`: the charts;
 * :mod:`~web.console.routes.teach`: corrections, training-data diff, retraining;
-* :mod:`~web.console.routes.dead_letters`: events the ingest worker could not store.
+* :mod:`~web.console.routes.dead_letters`: events the ingest worker could not store;
+* :mod:`~web.console.routes.knowledge`: the FAQ files (edit in place) and what they answered.
 
 Routes are thin: they read the request, call the page's module in
 :mod:`web.console.queries` and render a template of ``web/templates/console/``; shared
@@ -31,11 +32,12 @@ from web.console.routes import (
     dead_letters,
     inbox,
     insights,
+    knowledge,
     takeover,
     teach,
 )
 
-PAGES = (auth, inbox, conversation, takeover, customer, insights, teach, dead_letters)
+PAGES = (auth, inbox, conversation, takeover, customer, insights, teach, dead_letters, knowledge)
 STATIC_NAME = "console-static"
 
 router = APIRouter(include_in_schema=False)
