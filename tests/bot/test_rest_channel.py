@@ -188,3 +188,166 @@ def test_a_widget_session_cannot_be_written_to_over_rest(door_server: DoorServer
     for other in (session.upper(), session[:31], f"rest-{session}"):
         reply = say(door_server, {"sender": other, "message": "你好"})
         assert reply.status == 200 and reply.body, (other, reply.body)
+
+
+# -- the founder's takeover messages (bot.channels.rest_pending) -------------------------
+
+
+def founder(server: DoorServer, s: str, what: str, body: Any = None) -> None:
+    """The console's call (the widget channel's founder route, as RasaBridge makes it)."""
+    url = f"{server.url}/webhooks/widget/founder/{s}/{what}"
+    reply = http(url, body or {}, token=server.founder_jwt())
+    assert reply.status == 200, reply.body
+
+
+def pending(server: DoorServer, query: str, headers: dict[str, str] | None = None) -> Reply:
+    return http(f"{server.url}/webhooks/rest/pending?{query}", headers=headers)
+
+
+def fetch(server: DoorServer, s: str, headers: dict[str, str] | None = None) -> list[str]:
+    reply = pending(server, f"sender={s}", headers)
+    assert reply.status == 200 and reply.headers["cache-control"] == "no-store", reply.body
+    assert all(item["author"] == "founder" for item in reply.body)
+    return [item["text"] for item in reply.body]
+
+
+def identity_headers(metadata: dict[str, Any]) -> dict[str, str]:
+    return {
+        "X-Customer-Id": str(metadata["customer_id"]),
+        "X-Customer-Expires-At": str(metadata["expires_at"]),
+        "X-Customer-Token": str(metadata["customer_token"]),
+    }
+
+
+def test_takeover_replies_reach_the_rest_customer_once(door_server: DoorServer) -> None:
+    s = sender()
+    assert say(door_server, {"sender": s, "message": "你好"}).body  # the bot answers
+    assert fetch(door_server, s) == []
+    founder(door_server, s, "pause")
+    # While the founder has the conversation the bot is silent, and the message is recorded.
+    assert say(door_server, {"sender": s, "message": "在吗？"}).body == []
+    assert door_server.user_events(s)[-1]["text"] == "在吗？"
+    founder(door_server, s, "message", {"text": "您好，我是店主"})
+    assert fetch(door_server, s) == ["您好，我是店主"]
+    assert fetch(door_server, s) == []  # once
+    founder(door_server, s, "message", {"text": "退款已经办好了"})
+    founder(door_server, s, "message", {"text": "还有别的问题吗？"})
+    reply = say(door_server, {"sender": s, "message": "谢谢"})
+    assert [(m["author"], m["text"]) for m in reply.body] == [
+        ("founder", "退款已经办好了"),
+        ("founder", "还有别的问题吗？"),
+    ]
+    assert all(m["recipient_id"] == s and m["timestamp"] > 0 for m in reply.body)
+    assert fetch(door_server, s) == []
+    founder(door_server, s, "resume")
+    back = say(door_server, {"sender": s, "message": "你好"}).body
+    assert back and all("author" not in m for m in back)  # the bot again, no founder repeat
+    # The delivery marks are tracker events only: no message in the history.
+    marks = [e for e in door_server.tracker(s)["events"] if e["event"] == "agent"]
+    assert len(marks) == 1 and marks[0]["metadata"]["delivered"] == "rest"
+
+
+def test_a_founder_message_written_through_rasas_api_comes_first(door_server: DoorServer) -> None:
+    """RasaBridge without the widget channel: Rasa's events API, same event."""
+    s = sender()
+    assert say(door_server, {"sender": s, "message": "你好"}).body
+    event = {"event": "bot", "text": "I'm the founder", "metadata": {"author": "founder"}}
+    url = f"{door_server.url}/conversations/{s}/tracker/events"
+    assert http(url, [event], token=door_server.founder_jwt()).status == 200
+    reply = say(door_server, {"sender": s, "message": "hello"}).body
+    assert reply[0] == {**reply[0], "text": "I'm the founder", "author": "founder"}
+    assert len(reply) > 1 and all("author" not in m for m in reply[1:])  # then the bot
+
+
+def test_another_sender_never_sees_it(door_server: DoorServer) -> None:
+    s, other = sender(), sender()
+    assert say(door_server, {"sender": s, "message": "你好"}).status == 200
+    assert say(door_server, {"sender": other, "message": "你好"}).status == 200
+    founder(door_server, s, "message", {"text": f"只给 {s}"})
+    assert fetch(door_server, other) == []
+    assert all("author" not in m for m in say(door_server, {"sender": other, "message": "hi"}).body)
+    assert fetch(door_server, s) == [f"只给 {s}"]
+
+
+def test_a_verified_customers_conversation_needs_their_identity(door_server: DoorServer) -> None:
+    s = sender()
+    valid = identity(door_server, "cus_0001")
+    assert say(door_server, {"sender": s, "message": "我的订单", "metadata": valid}).status == 200
+    founder(door_server, s, "message", {"text": "您的订单明天到"})
+    forged = {**valid, "customer_token": "0" * 64}
+    expired = identity(door_server, "cus_0001", ttl=-5)
+    other = identity(door_server, "cus_0002")
+    for claim in (None, forged, expired, other):
+        assert fetch(door_server, s, identity_headers(claim) if claim else None) == []
+        body = {"sender": s, "message": "hi", "metadata": claim or {}}
+        assert all("author" not in m for m in say(door_server, body).body)
+        post = http(f"{door_server.url}/webhooks/rest/pending", {"sender": s, "metadata": claim})
+        assert (post.status, post.body) == (200, [])
+    # The customer, with a fresh token, still gets it, once.
+    fresh = identity(door_server, "cus_0001")
+    post = http(f"{door_server.url}/webhooks/rest/pending", {"sender": s, "metadata": fresh})
+    assert [m["text"] for m in post.body] == ["您的订单明天到"]
+    assert fetch(door_server, s, identity_headers(fresh)) == []
+
+
+def test_hostile_pending_requests(door_server: DoorServer) -> None:
+    s = sender()
+    assert say(door_server, {"sender": s, "message": "你好"}).status == 200
+    founder(door_server, s, "message", {"text": "secret for s"})
+    for query, error in [
+        ("", "bad_sender"),
+        ("sender=", "bad_sender"),
+        (f"sender={s}&sender={s}", "bad_sender"),
+        ("sender=a%00b", "bad_sender"),
+        ("sender=%20" + s, "bad_sender"),
+        ("sender=" + "x" * 129, "bad_sender"),
+        ("sender=%ff%fe", "bad_encoding"),
+        ("sender=%ed%a0%80", "bad_encoding"),  # a lone surrogate in UTF-8
+        (f"sender={new_session_id()}", "reserved_sender"),
+        ("&".join(f"a{i}=1" for i in range(50)) + f"&sender={s}", "bad_sender"),
+    ]:
+        refused(pending(door_server, query), 400, error)
+    for raw, error in [
+        (b"\xff", "bad_encoding"),
+        (b"[]", "bad_json"),
+        (json.dumps({"sender": s, "metadata": [1]}).encode(), "bad_metadata"),
+        (json.dumps({"sender": s, "metadata": "{not"}).encode(), "bad_metadata"),
+        (json.dumps({"sender": {"$ne": ""}}).encode(), "bad_sender"),
+    ]:
+        refused(http(f"{door_server.url}/webhooks/rest/pending", raw=raw), 400, error)
+    big = {"sender": s, "metadata": {"x": "y" * 20_000}}
+    refused(http(f"{door_server.url}/webhooks/rest/pending", big), 413, "too_large")
+    junk = {"X-Customer-Id": "cus_0001", "X-Customer-Expires-At": "9" * 40, "X-Customer-Token": "é"}
+    assert pending(door_server, "sender=%27%20OR%201%3D1%3B%20--", junk).body == []
+    assert pending(door_server, f"sender={sender()}").body == []  # unknown conversation
+    assert fetch(door_server, s) == ["secret for s"]  # none of that consumed it
+
+
+def test_a_fetch_and_a_message_racing_deliver_each_founder_message_once(
+    door_server: DoorServer,
+) -> None:
+    s = sender()
+    assert say(door_server, {"sender": s, "message": "你好"}).status == 200
+    founder(door_server, s, "pause")
+    founder(door_server, s, "message", {"text": "只说一次"})
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        fetches = [pool.submit(pending, door_server, f"sender={s}") for _ in range(6)]
+        message = pool.submit(say, door_server, {"sender": s, "message": "在吗"})
+        replies = [f.result() for f in fetches] + [message.result()]
+    assert all(r.status == 200 for r in replies), [r.body for r in replies]
+    got = [m["text"] for r in replies for m in r.body]
+    assert got == ["只说一次"]
+
+
+def test_the_streamed_answer_starts_with_the_founder_message(door_server: DoorServer) -> None:
+    s = sender()
+    assert say(door_server, {"sender": s, "message": "你好"}).status == 200
+    founder(door_server, s, "message", {"text": "先看这条"})
+    reply = http(
+        f"{door_server.url}/webhooks/rest/webhook?stream=true",
+        raw=json.dumps({"sender": s, "message": "你好"}).encode(),
+    )
+    lines = [json.loads(line) for line in str(reply.body).splitlines() if line.strip()]
+    assert reply.status == 200 and lines[0]["text"] == "先看这条"
+    assert lines[0]["author"] == "founder" and len(lines) > 1
+    assert fetch(door_server, s) == []
