@@ -1,11 +1,14 @@
 """Pending confirmations ("are you sure?"), bound to the customer who asked.
 
 When an action asks the customer to confirm something (cancel or pause the
-subscription, accept a retention offer), three slots remember the question:
+subscription, accept a retention offer, file a refund request), four slots remember the
+question:
 
-- ``pending_action``: what is waiting (``cancel_subscription``, ...);
+- ``pending_action``: what is waiting (``cancel_subscription``, ``refund_request``, ...);
 - ``pending_customer_id``: the verified customer who was asked;
-- ``pending_at``: when (Unix seconds, the action server's clock).
+- ``pending_at``: when (Unix seconds, the action server's clock);
+- ``pending_detail``: what the question is about, when the kind needs it (the order
+  number of a refund), so a later message cannot change what "yes" applies to.
 
 An answer is acted on only if it comes, verified, from that same customer within
 ``PENDING_CONFIRMATION_SECONDS`` (10 minutes by default). Anything else (another
@@ -32,7 +35,8 @@ logger = logging.getLogger(__name__)
 
 SLOT_PENDING_CUSTOMER = "pending_customer_id"
 SLOT_PENDING_AT = "pending_at"
-PENDING_SLOTS = (SLOT_PENDING, SLOT_PENDING_CUSTOMER, SLOT_PENDING_AT)
+SLOT_PENDING_DETAIL = "pending_detail"
+PENDING_SLOTS = (SLOT_PENDING, SLOT_PENDING_CUSTOMER, SLOT_PENDING_AT, SLOT_PENDING_DETAIL)
 UTTER_OTHER_CUSTOMER = "utter_confirmation_other_customer"
 UTTER_EXPIRED = "utter_confirmation_expired"
 
@@ -52,16 +56,25 @@ def pending_kind(tracker: Tracker) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def ask(turn: Turn, kind: str, *, now: float | None = None) -> list[EventType]:
+def pending_detail(tracker: Tracker) -> str | None:
+    """What the pending question is about (e.g. an order number), if it said."""
+    value = tracker.get_slot(SLOT_PENDING_DETAIL)
+    return value if isinstance(value, str) and value else None
+
+
+def ask(
+    turn: Turn, kind: str, *, detail: str | None = None, now: float | None = None
+) -> list[EventType]:
     """The events that remember a question asked to the turn's verified customer.
 
     Args:
         turn: The current turn (its customer must be verified).
         kind: What is pending.
+        detail: What it is about, when the kind needs it (e.g. an order number).
         now: The current Unix time (defaults to the clock).
 
     Returns:
-        The three slot events.
+        The four slot events.
 
     Raises:
         ValueError: When the turn has no verified customer.
@@ -73,6 +86,7 @@ def ask(turn: Turn, kind: str, *, now: float | None = None) -> list[EventType]:
         SlotSet(SLOT_PENDING, kind),
         SlotSet(SLOT_PENDING_CUSTOMER, turn.customer.external_id),
         SlotSet(SLOT_PENDING_AT, at),
+        SlotSet(SLOT_PENDING_DETAIL, detail),
     ]
 
 

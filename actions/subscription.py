@@ -1,10 +1,17 @@
 """Cancelling and pausing the subscription box, with a confirmation step.
 
 The question the bot is waiting on lives in the ``pending_action`` slot:
-``cancel_subscription``, ``pause_subscription`` or ``retention_offer``, bound to the
-customer who was asked and to the time of asking (:mod:`actions.pending`).
-``action_confirm`` (affirm) and ``action_decline`` (deny) resolve it, but only for
-that same verified customer and within the allowed time.
+``cancel_subscription``, ``pause_subscription``, ``retention_offer`` or
+``refund_request`` (:mod:`actions.refunds`), bound to the customer who was asked and to
+the time of asking (:mod:`actions.pending`). ``action_confirm`` (affirm) and
+``action_decline`` (deny) resolve it, but only for that same verified customer and
+within the allowed time.
+
+What is confirmed is carried out and said from what was stored: an accepted offer
+becomes a ``discount`` subscription event (:func:`analytics.brain.offers.accept_offer`)
+and the reply quotes its price, number of boxes and end date; a pause quotes the stored
+``paused_until``. Each change is also filed for the founder's "Requests" queue
+(:func:`analytics.store.repositories.record_change`).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from actions import brain, pending
 from actions import formatting as fmt
 from actions.account import plan_name
 from actions.base import ShopAction, Turn
+from actions.refunds import PENDING_REFUND, file_refund
 from analytics.brain import offers
 from analytics.brain.offers import (
     OFFER_DISCOUNT_3_BOXES,
@@ -26,7 +34,15 @@ from analytics.brain.offers import (
     choose_retention_offer,
 )
 from analytics.store import repositories as repo
-from analytics.store.models import SUB_PAUSED, Subscription
+from analytics.store.models import (
+    CHANGE_CANCEL,
+    CHANGE_OFFER,
+    CHANGE_PAUSE,
+    SUB_PAUSED,
+    Subscription,
+    SubscriptionEvent,
+)
+from analytics.store.repositories.subscriptions import RENEWAL_PERIOD
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +69,75 @@ def clear_pending() -> list[EventType]:
     return pending.clear()
 
 
+def file_change(turn: Turn, subscription: Subscription, kind: str, detail: str) -> None:
+    """Files a change the bot just made for the founder's "Requests" queue."""
+    assert turn.customer is not None
+    repo.record_change(
+        turn.session,
+        turn.customer.id,
+        kind=kind,
+        detail=detail,
+        at=now(),
+        subscription_id=subscription.id,
+        sender_id=turn.sender_id,
+        language=turn.language,
+    )
+
+
 def do_cancel(turn: Turn, subscription: Subscription, *, open_offer: bool) -> list[EventType]:
     """Cancels for real (declining the open offer, if any) and tells the customer."""
     if open_offer:
         offers.resolve_offer(turn.session, subscription, accepted=False, at=now())
     repo.cancel_subscription(turn.session, subscription, reason=CANCEL_REASON_CHAT, at=now())
+    file_change(turn, subscription, CHANGE_CANCEL, f"{subscription.plan} canceled")
     turn.say("utter_subscription_canceled", plan=plan_name(turn, subscription))
+    return clear_pending()
+
+
+def do_pause(turn: Turn, subscription: Subscription) -> list[EventType]:
+    """Pauses for :data:`PAUSE_DAYS` and tells the customer the stored end date."""
+    repo.pause_subscription(
+        turn.session, subscription, until=now() + timedelta(days=PAUSE_DAYS), at=now()
+    )
+    until = fmt.day(subscription.paused_until, turn.phrases)
+    file_change(turn, subscription, CHANGE_PAUSE, f"{subscription.plan} paused until {until}")
+    turn.say("utter_subscription_paused", plan=plan_name(turn, subscription), until=until)
+    return clear_pending()
+
+
+def offer_accepted_values(
+    turn: Turn, subscription: Subscription, discount: SubscriptionEvent
+) -> dict[str, str]:
+    """The values of ``utter_offer_accepted``, all read from the stored discount."""
+    assert discount.ends_at is not None and discount.price_cents is not None
+    boxes = round((discount.ends_at - discount.at) / RENEWAL_PERIOD)
+    return {
+        "plan": plan_name(turn, subscription),
+        "price": fmt.money(discount.price_cents),
+        "regular_price": fmt.money(subscription.price_cents),
+        "boxes": str(boxes),
+        "first": fmt.day(discount.at, turn.phrases),
+        "until": fmt.day(discount.ends_at, turn.phrases),
+    }
+
+
+def do_accept_offer(turn: Turn, subscription: Subscription) -> list[EventType]:
+    """Applies the accepted offer and tells the customer exactly what was stored."""
+    applied = offers.accept_offer(turn.session, subscription, at=now())
+    if applied is None:
+        turn.say("utter_nothing_pending")
+        return clear_pending()
+    record, discount = applied
+    values = offer_accepted_values(turn, subscription, discount)
+    file_change(
+        turn,
+        subscription,
+        CHANGE_OFFER,
+        f"{record.kind}: {discount.price_cents} cents per box instead of "
+        f"{subscription.price_cents} for {values['boxes']} box(es), "
+        f"renewals from {values['first']} until {values['until']}",
+    )
+    turn.say("utter_offer_accepted", **values)
     return clear_pending()
 
 
@@ -123,6 +202,8 @@ def retention_offer_response(turn: Turn, subscription: Subscription) -> str | No
     )
     if offer is None or offers.recently_offered(turn.session, subscription, now()):
         return None
+    if repo.running_discount(turn.session, subscription, now()) is not None:
+        return None  # one discount at a time: the one running is not replaced
     response = OFFER_RESPONSES.get(offer.kind)
     if response is None:
         logger.warning("No response makes the retention offer %r; not offered", offer.kind)
@@ -176,21 +257,17 @@ class ActionConfirm(ShopAction):
             return []
         if state is not pending.Standing.VALID:
             return pending.refuse(turn, state)
+        if kind == PENDING_REFUND:
+            return file_refund(turn)
         subscription = subscription_or_say(turn)
         if subscription is None:
             return clear_pending()
-        plan = plan_name(turn, subscription)
         if kind == PENDING_CANCEL:
             return do_cancel(turn, subscription, open_offer=False)
         if kind == PENDING_PAUSE:
-            until = now() + timedelta(days=PAUSE_DAYS)
-            repo.pause_subscription(turn.session, subscription, until=until, at=now())
-            turn.say("utter_subscription_paused", plan=plan, until=fmt.day(until, turn.phrases))
-            return clear_pending()
+            return do_pause(turn, subscription)
         if kind == PENDING_OFFER:
-            offers.resolve_offer(turn.session, subscription, accepted=True, at=now())
-            turn.say("utter_offer_accepted", plan=plan)
-            return clear_pending()
+            return do_accept_offer(turn, subscription)
         logger.warning("Unknown pending action %r", kind)
         turn.say("utter_nothing_pending")
         return clear_pending()
@@ -212,6 +289,9 @@ class ActionDecline(ShopAction):
             return clear_pending()
         if state is not pending.Standing.VALID:
             return pending.refuse(turn, state)
+        if kind == PENDING_REFUND:
+            turn.say("utter_refund_not_filed")
+            return clear_pending()
         subscription = subscription_or_say(turn)
         if subscription is None:
             return clear_pending()

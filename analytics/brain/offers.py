@@ -23,6 +23,7 @@ from analytics.core.vocabulary import (
     SEGMENT_CHAMPIONS,
     SEGMENT_LOYAL,
 )
+from analytics.store import repositories as repo
 from analytics.store.models import (
     OFFER_COOLDOWN,
     OUTCOME_ACCEPTED,
@@ -34,6 +35,7 @@ from analytics.store.models import (
     CustomerScore,
     RetentionOfferRecord,
     Subscription,
+    SubscriptionEvent,
 )
 
 logger = logging.getLogger(__name__)
@@ -93,6 +95,37 @@ def resolve_offer(
     return record
 
 
+def accept_offer(
+    session: Session, subscription: Subscription, *, at: datetime
+) -> tuple[RetentionOfferRecord, SubscriptionEvent] | None:
+    """Marks the subscription's open offer accepted and applies its terms.
+
+    The terms (:data:`OFFER_TERMS`) become a ``discount`` subscription event: the price
+    of the next renewals and the date the regular price returns
+    (:func:`analytics.store.repositories.apply_discount`).
+
+    Returns:
+        The resolved offer and the discount event, or None when there was no open offer.
+
+    Raises:
+        ValueError: When the subscription cannot take the discount (canceled, or another
+            discount still running); nothing is changed then.
+    """
+    record = resolve_offer(session, subscription, accepted=True, at=at)
+    if record is None:
+        return None
+    terms = OFFER_TERMS[record.kind]
+    event = repo.apply_discount(
+        session,
+        subscription,
+        percent_off=terms.percent_off,
+        boxes=terms.boxes,
+        at=at,
+        note=f"retention offer {record.kind} (#{record.id})",
+    )
+    return record, event
+
+
 # --- which offer, if any, before a cancellation goes through ---------------------------
 
 
@@ -126,6 +159,22 @@ class RetentionOffer:
 OFFER_FREE_MONTH = "free_month"
 OFFER_DISCOUNT_3_BOXES = "discount_3_boxes"
 OFFER_DISCOUNT_NEXT_ORDER = "discount_next_order"
+
+@dataclass(frozen=True)
+class OfferTerms:
+    """What an accepted offer does to the subscription: ``percent_off`` the next ``boxes``."""
+
+    percent_off: int
+    boxes: int
+
+
+OFFER_TERMS: dict[str, OfferTerms] = {
+    OFFER_FREE_MONTH: OfferTerms(percent_off=100, boxes=1),
+    OFFER_DISCOUNT_3_BOXES: OfferTerms(percent_off=20, boxes=3),
+    OFFER_DISCOUNT_NEXT_ORDER: OfferTerms(percent_off=20, boxes=1),
+}
+"""Every offer kind's terms, applied by :func:`accept_offer` (the responses say the same)."""
+
 
 OFFERS: dict[str, RetentionOffer] = {
     kind: RetentionOffer(kind)

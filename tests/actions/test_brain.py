@@ -148,13 +148,18 @@ def test_vip_complaint_and_refund_go_to_the_founder_first(
         make_tracker("太慢了", intent="complain", customer=DEMO_VIP_AT_RISK, sender="vip-1"),
         DOMAIN,
     )
-    ActionRefundRequest().run(
+    asked = ActionRefundRequest().run(
         dispatcher,
         make_tracker("退款", intent="refund_request", customer=DEMO_VIP_AT_RISK, sender="vip-2"),
         DOMAIN,
     )
+    yes = make_tracker(
+        "好的", intent="affirm", customer=DEMO_VIP_AT_RISK, sender="vip-2", slots=slot_values(asked)
+    )
+    ActionConfirm().run(dispatcher, yes, DOMAIN)  # a refund is filed once confirmed
     assert responses(dispatcher) == [
         "utter_handoff_priority",
+        "utter_confirm_refund",
         "utter_refund_created",
         "utter_handoff_priority",
     ]

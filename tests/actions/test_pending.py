@@ -31,7 +31,12 @@ from tests.actions.domain import DOMAIN
 from tests.actions.test_brain import VIP, store_score, subscription_status
 
 SENDER = "shared-sender"
-CLEARED = {"pending_action": None, "pending_customer_id": None, "pending_at": None}
+CLEARED = {
+    "pending_action": None,
+    "pending_customer_id": None,
+    "pending_at": None,
+    "pending_detail": None,
+}
 
 
 def statuses(session: Session) -> tuple[str, str]:

@@ -60,6 +60,7 @@ def test_confirming_cancels_for_real(
         "pending_action": None,
         "pending_customer_id": None,
         "pending_at": None,
+        "pending_detail": None,
     }
     subscription = subscription_of(session, DEMO_ZH)
     assert subscription.status == "canceled" and subscription.canceled_at is not None

@@ -4,6 +4,7 @@
   conversations and messages (the shop's own data and what the loop writes per message).
 * :mod:`~analytics.store.models.scores`: the brain's current scores per customer.
 * :mod:`~analytics.store.models.offers`: retention offers made in conversations.
+* :mod:`~analytics.store.models.requests`: changes to a customer's data made in chat.
 * :mod:`~analytics.store.models.loop`: live risk, ingest checkpoints, dead letters, gaps.
 * :mod:`~analytics.store.models.console`: the founder's console (users, sessions, notes, tags,
   corrections, takeovers, precomputed facts).
@@ -43,6 +44,14 @@ from analytics.store.models.offers import (
     OUTCOME_OFFERED,
     RetentionOfferRecord,
 )
+from analytics.store.models.requests import (
+    CHANGE_CANCEL,
+    CHANGE_KINDS,
+    CHANGE_OFFER,
+    CHANGE_PAUSE,
+    DECIDED_BY_BOT,
+    ChangeRequest,
+)
 from analytics.store.models.scores import (
     CustomerScore,
 )
@@ -58,6 +67,7 @@ from analytics.store.models.shop import (
     CONV_RESOLVED,
     CONVERSATION_STATUSES,
     EVENT_CANCEL,
+    EVENT_DISCOUNT,
     EVENT_PAUSE,
     EVENT_RENEW,
     EVENT_RESUME,
@@ -115,10 +125,15 @@ __all__ = [
     "CATEGORY_COFFEE",
     "CATEGORY_SUBSCRIPTION",
     "CATEGORY_TEA",
+    "CHANGE_CANCEL",
+    "CHANGE_KINDS",
+    "CHANGE_OFFER",
+    "CHANGE_PAUSE",
     "CHANNEL_WEB",
     "CONVERSATION_STATUSES",
     "CONV_OPEN",
     "CONV_RESOLVED",
+    "ChangeRequest",
     "ConsoleState",
     "ConsoleUser",
     "Conversation",
@@ -128,8 +143,10 @@ __all__ = [
     "Customer",
     "CustomerFacts",
     "CustomerScore",
+    "DECIDED_BY_BOT",
     "DeadLetter",
     "EVENT_CANCEL",
+    "EVENT_DISCOUNT",
     "EVENT_PAUSE",
     "EVENT_RENEW",
     "EVENT_RESUME",

@@ -72,6 +72,8 @@ EVENT_RESUME = "resume"
 EVENT_SKIP = "skip"
 EVENT_CANCEL = "cancel"
 EVENT_RENEW = "renew"
+#: a price change for the renewals from ``at`` until ``ends_at`` (an applied retention offer).
+EVENT_DISCOUNT = "discount"
 SUBSCRIPTION_EVENT_KINDS = (
     EVENT_START,
     EVENT_PAUSE,
@@ -79,11 +81,13 @@ SUBSCRIPTION_EVENT_KINDS = (
     EVENT_SKIP,
     EVENT_CANCEL,
     EVENT_RENEW,
+    EVENT_DISCOUNT,
 )
 
 REFUND_OPEN = "open"
 REFUND_APPROVED = "approved"
 REFUND_REJECTED = "rejected"
+"""Stored value of a refused request (the console and the customer read "refused")."""
 REFUND_STATUSES = (REFUND_OPEN, REFUND_APPROVED, REFUND_REJECTED)
 
 SOURCE_CHAT = "chat"
@@ -305,6 +309,11 @@ class SubscriptionEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(Text)
+    #: ``discount``: the price of each renewal from ``at`` until ``ends_at``; ``renew``: the
+    #: price charged (None on rows written before migration 0810).
+    price_cents: Mapped[int | None] = mapped_column(Integer)
+    #: ``discount``: renewals on or after this time pay the subscription's price again.
+    ends_at: Mapped[datetime | None]
 
     subscription: Mapped[Subscription] = relationship(back_populates="events")
 
@@ -326,9 +335,19 @@ class RefundRequest(Base):
         ForeignKey("orders.id", ondelete="SET NULL"), index=True
     )
     reason: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
     source: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
+    #: the conversation the request was made in (its decision is sent there), if any.
+    sender_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    #: the customer's reply language when they asked (the decision is sent in it).
+    language: Mapped[str | None] = mapped_column(String(8))
+    decided_at: Mapped[datetime | None]
+    #: the console user who approved or refused it.
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    #: when the decision reached the conversation (None: not sent yet, or Rasa failed).
+    notified_at: Mapped[datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="refund_requests")
     order: Mapped[Order | None] = relationship()

@@ -1,14 +1,31 @@
-"""Refund requests: created once per customer and order while one is open."""
+"""Refund requests: created once per customer and order while one is open, then decided.
+
+The bot files a request (after the customer confirms it); the founder approves or refuses
+it in the console with a note (:func:`decide_refund`); the decision is sent to the
+conversation the request came from and :func:`mark_refund_notified` records that it
+arrived. :func:`refund_requests_of` is what "what happened to my refund?" reads: only the
+customer's own requests.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analytics.store.models import REFUND_OPEN, SOURCE_CHAT, Customer, Order, RefundRequest
+from analytics.core.vocabulary import LANGUAGES
+from analytics.store.models import (
+    REFUND_APPROVED,
+    REFUND_OPEN,
+    REFUND_REJECTED,
+    SOURCE_CHAT,
+    Customer,
+    Order,
+    RefundRequest,
+)
 from analytics.store.repositories._checks import require_aware
 
 logger = logging.getLogger(__name__)
@@ -22,6 +39,8 @@ def create_refund_request(
     reason: str,
     source: str = SOURCE_CHAT,
     at: datetime,
+    sender_id: str | None = None,
+    language: str | None = None,
 ) -> RefundRequest:
     """Create a refund request, or return the open one that already exists.
 
@@ -35,6 +54,8 @@ def create_refund_request(
         reason: Why the customer wants a refund (non-empty).
         source: Where the request came from (``chat``, ``email``, ...).
         at: When it was requested (timezone-aware).
+        sender_id: The conversation it was asked in (the decision is sent there).
+        language: The customer's reply language then (``zh`` or ``en``).
 
     Returns:
         The new or existing open refund request.
@@ -75,8 +96,98 @@ def create_refund_request(
         status=REFUND_OPEN,
         source=source,
         created_at=at,
+        sender_id=sender_id,
+        language=language if language in LANGUAGES else None,
     )
     session.add(request)
     session.flush()
     logger.info("Refund request %s for customer %s", request.id, customer_id)
     return request
+
+
+MAX_NOTE_CHARS = 2000
+"""The founder's decision note is cut to this many characters."""
+MAX_DECIDER_CHARS = 100
+
+
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+"""Control characters (but tab and newlines) and lone surrogates: dropped from notes."""
+
+
+def clean_text(text: str, limit: int) -> str:
+    """Makes text a founder or the bot wrote storable.
+
+    Control characters (but tab and newlines) and lone surrogates are dropped
+    (PostgreSQL refuses NUL), then it is stripped and cut to ``limit`` characters.
+    """
+    return _UNSTORABLE.sub("", text).strip()[:limit]
+
+
+class AlreadyDecidedError(ValueError):
+    """The request was decided already (by someone else, or in another tab)."""
+
+
+def decide_refund(
+    session: Session,
+    request_id: int,
+    *,
+    approve: bool,
+    note: str,
+    by: str,
+    at: datetime,
+) -> RefundRequest:
+    """Approve or refuse an open refund request, with the founder's note.
+
+    Args:
+        session: The database session.
+        request_id: The request's primary key.
+        approve: True to approve, False to refuse (stored as ``rejected``).
+        note: The founder's note to the customer (control characters dropped,
+            stripped, cut to :data:`MAX_NOTE_CHARS`; may be empty).
+        by: The console user deciding.
+        at: When (timezone-aware).
+
+    Returns:
+        The decided request.
+
+    Raises:
+        LookupError: If there is no such request.
+        AlreadyDecidedError: If it is not open any more.
+        ValueError: If ``at`` is naive.
+    """
+    require_aware(at, "at")
+    request = session.get(RefundRequest, request_id, with_for_update=True)
+    if request is None:
+        raise LookupError(f"no refund request {request_id}")
+    if request.status != REFUND_OPEN:
+        raise AlreadyDecidedError(f"refund request {request_id} is {request.status} already")
+    request.status = REFUND_APPROVED if approve else REFUND_REJECTED
+    request.decided_at = at
+    request.decided_by = by[:MAX_DECIDER_CHARS]
+    request.decision_note = clean_text(note, MAX_NOTE_CHARS) or None
+    session.flush()
+    logger.info("Refund request %s %s by %s", request_id, request.status, request.decided_by)
+    return request
+
+
+def mark_refund_notified(session: Session, request_id: int, *, at: datetime) -> None:
+    """Records that the decision on a refund request reached its conversation."""
+    require_aware(at, "at")
+    request = session.get(RefundRequest, request_id)
+    if request is not None:
+        request.notified_at = at
+        session.flush()
+
+
+def refund_requests_of(
+    session: Session, customer_id: int, *, limit: int = 3
+) -> list[RefundRequest]:
+    """The customer's own refund requests, newest first (at most ``limit``)."""
+    return list(
+        session.scalars(
+            select(RefundRequest)
+            .where(RefundRequest.customer_id == customer_id)
+            .order_by(RefundRequest.created_at.desc(), RefundRequest.id.desc())
+            .limit(limit)
+        )
+    )
