@@ -1,5 +1,9 @@
 """Console routes of one conversation: reading, tagging, reviewing, notes, teaching the bot.
 
+The customer's photos (widget uploads, ``attachments``) are shown on the page and served
+at ``/conversations/<id>/attachments/<attachment id>``, behind the login, only for their
+own conversation.
+
 Teaching is confirming or correcting intents (written into ``nlu_data/``) and saving the
 conversation as a test story.
 """
@@ -12,6 +16,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from analytics.core.settings import get_settings
 from analytics.store.models import CONV_RESOLVED
 from web.console.config import get_config
 from web.console.deps import (
@@ -27,6 +32,7 @@ from web.console.deps import (
 )
 from web.console.i18n import t
 from web.console.queries import conversation as queries
+from web.console.queries.attachments import photo_file, photos_by_message
 from web.console.teach import (
     TeachError,
     domain_intents,
@@ -62,7 +68,27 @@ def conversation_page(request: Request, user: User, db: DB, conversation_id: int
         intents=domain_intents(get_config().domain_dir),
         via_widget=rasa_bridge().via_widget,
         diff=request.query_params.get("diff", ""),
+        photos=photos_by_message(db, conversation_id),
     )
+
+
+#: The headers of a customer's photo: never sniffed, never cached, never a document.
+PHOTO_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "private, no-store",
+    "Content-Disposition": "inline",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+@router.get("/conversations/{conversation_id}/attachments/{attachment_id}")
+def attachment(user: User, db: DB, conversation_id: int, attachment_id: int) -> Response:
+    """A customer's photo (``attachments``), only on its own conversation's address."""
+    photo = photo_file(db, get_settings().upload_dir, conversation_id, attachment_id)
+    if photo is None:
+        raise HTTPException(status_code=404, detail="no such photo in this conversation")
+    return Response(photo.data, media_type=photo.content_type, headers=PHOTO_HEADERS)
 
 
 @router.get("/api/conversations/{conversation_id}/messages")
