@@ -31,6 +31,7 @@ import numpy as np
 from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from analytics.brain import retrieval
 from analytics.brain.retrieval import PassageRetriever, choose_threshold, passage_text
 from analytics.store.knowledge import Passage, load_knowledge
 from bench.docs import REPO, git_commit, run_line, write_subsection
@@ -218,6 +219,10 @@ def evaluate(rows: list[dict[str, Any]], passages: list[Passage], dev: list[dict
     """Runs both retrievers over the rows; returns the Markdown report."""
     start = time.perf_counter()
     ours = PassageRetriever().fit(passages)
+    first_ms = (time.perf_counter() - start) * 1000
+    retrieval._text_counts.cache_clear()  # a refit that re-tokenizes every passage
+    start = time.perf_counter()
+    ours = PassageRetriever().fit(passages)
     fit_ms = (time.perf_counter() - start) * 1000
 
     def rank_ours(question: str) -> tuple[list[str], float]:
@@ -234,7 +239,10 @@ def evaluate(rows: list[dict[str, Any]], passages: list[Passage], dev: list[dict
         run("TF-IDF baseline", rank_base, rows, tuned_threshold(rank_base, dev)),
     ]
     text = report(rows, runs, passages)
-    return f"{text}\nFitting the index on {len(passages)} passages: {fit_ms:.0f} ms."
+    return (
+        f"{text}\nFitting the index on {len(passages)} passages: {fit_ms:.0f} ms "
+        f"({first_ms:.0f} ms the first time in a process, which loads jieba's dictionary)."
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
