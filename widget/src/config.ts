@@ -8,6 +8,7 @@
  */
 import { safeHttpUrl } from "./dom";
 import { initialLang, type Lang } from "./i18n";
+import { DEFAULT_MAX_PHOTO_BYTES } from "./photo";
 
 /** Longest message, in UTF-16 code units (the channel counts characters: never less). */
 export const MAX_CHARS = 2000;
@@ -27,6 +28,8 @@ export interface Config {
   ratingUrl: string | null;
   title: string | null;
   openAtStart: boolean;
+  /** Largest photo the customer may attach (`data-upload-max-bytes`, default 5 MiB). */
+  maxPhotoBytes: number;
 }
 
 function attr(script: HTMLScriptElement | null, name: string): string | null {
@@ -67,7 +70,14 @@ export function readConfig(script: HTMLScriptElement | null): Config | null {
     ratingUrl,
     title: attr(script, "title"),
     openAtStart: attr(script, "open") === "true",
+    maxPhotoBytes: maxPhotoBytes(attr(script, "upload-max-bytes")),
   };
+}
+
+/** `data-upload-max-bytes` (set it like the Rasa server's UPLOAD_MAX_BYTES), else 5 MiB. */
+function maxPhotoBytes(value: string | null): number {
+  const n = value && /^[0-9]{1,9}$/.test(value) ? Number(value) : 0;
+  return n > 0 ? n : DEFAULT_MAX_PHOTO_BYTES;
 }
 
 /** The identity part of a message's metadata (empty for an anonymous visitor). */

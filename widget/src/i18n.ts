@@ -39,6 +39,17 @@ export interface Strings {
   signedIn: (name: string | null) => string;
   quickReplies: string;
   messages: string;
+  attach: string;
+  removePhoto: string;
+  photoToSend: string;
+  photoSent: string;
+  photoAttached: string;
+  photoUploading: string;
+  photoEmpty: string;
+  photoWrongType: string;
+  photoTooBig: (mb: number) => string;
+  photoFailed: string;
+  photoOffline: string;
 }
 
 const ZH: Strings = {
@@ -81,6 +92,17 @@ const ZH: Strings = {
   signedIn: (name) => (name ? `已登录：${name}` : "已登录"),
   quickReplies: "快捷回复",
   messages: "聊天记录",
+  attach: "发送图片",
+  removePhoto: "移除这张图片",
+  photoToSend: "待发送的图片",
+  photoSent: "📷 图片",
+  photoAttached: "📷 已附图片",
+  photoUploading: "正在上传图片…",
+  photoEmpty: "这个文件是空的。",
+  photoWrongType: "只能发送 JPEG、PNG 或 WebP 格式的图片。",
+  photoTooBig: (mb) => `图片太大了（最大 ${mb} MB），请压缩后再发送。`,
+  photoFailed: "图片没有发送成功，请再试一次。",
+  photoOffline: "网络连接恢复后才能发送图片。",
 };
 
 const EN: Strings = {
@@ -124,6 +146,17 @@ const EN: Strings = {
   signedIn: (name) => (name ? `Signed in as ${name}` : "Signed in"),
   quickReplies: "Quick replies",
   messages: "Conversation",
+  attach: "Send a photo",
+  removePhoto: "Remove this photo",
+  photoToSend: "Photo to send",
+  photoSent: "📷 Photo",
+  photoAttached: "📷 Photo attached",
+  photoUploading: "Uploading the photo…",
+  photoEmpty: "This file is empty.",
+  photoWrongType: "Only JPEG, PNG or WebP photos can be sent.",
+  photoTooBig: (mb) => `The photo is too large (${mb} MB at most); please send a smaller one.`,
+  photoFailed: "The photo could not be sent; please try again.",
+  photoOffline: "Photos can be sent once the connection is back.",
 };
 
 export const STRINGS: Record<Lang, Strings> = { zh: ZH, en: EN };

@@ -22,6 +22,10 @@ export interface ChatMessage {
   timestamp: number;
   buttons?: Button[];
   image?: string | null;
+  /** The customer's own photo as sent from this page (a `data:image/` URL, never stored). */
+  localImage?: string;
+  /** The customer attached a photo to this message (history: the photo is not served back). */
+  photo?: boolean;
   clientId?: string;
   status?: Status;
   note?: string;
@@ -53,6 +57,7 @@ export function historyMessages(items: unknown): ChatMessage[] {
       image: safeHttpUrl(m.image),
       clientId: typeof m.client_id === "string" ? m.client_id : undefined,
       status: role === "user" ? "sent" : undefined,
+      photo: role === "user" && m.photo === true,
     });
   }
   return history;
@@ -118,14 +123,17 @@ export function renderMessage(m: ChatMessage, opts: RenderOptions): HTMLElement 
   else node.append(el("span", "lb-sr", `${m.role === "user" ? t.you : t.bot}:`));
   const bubble = el("div", "lb-bubble");
   appendLinkified(bubble, m.text);
-  if (m.image) {
+  const local = m.localImage && m.localImage.startsWith("data:image/") ? m.localImage : null;
+  if (m.image || local) {
     const img = el("img", "lb-image");
-    img.src = m.image;
-    img.alt = t.image;
+    img.src = (local ?? m.image) as string;
+    img.alt = local ? t.photoSent : t.image;
     img.loading = "lazy";
     img.referrerPolicy = "no-referrer";
     img.addEventListener("load", opts.onImageLoad);
     bubble.append(img);
+  } else if (m.photo && !m.text.startsWith("📷")) {
+    bubble.append(el("span", "lb-photo-note", ` ${t.photoAttached}`));
   }
   node.append(bubble);
   const meta = el("div", "lb-meta");

@@ -13,13 +13,17 @@ export class Outbox {
     this.store = store;
   }
 
-  /** Queues ``text`` (sent) shown as ``display`` (a quick reply's title), with a new client id. */
-  add(text: string, display?: string): Outgoing {
+  /**
+   * Queues ``text`` (sent) shown as ``display`` (a quick reply's title, or the photo label),
+   * with a new client id and the photo it carries, if any.
+   */
+  add(text: string, display?: string, uploadId?: string): Outgoing {
     const item = {
       clientId: randomId("m"),
       text,
       at: Date.now() / 1000,
       ...(display ? { display } : {}),
+      ...(uploadId ? { uploadId } : {}),
     };
     this.store.update((s) => {
       s.queue.push(item);

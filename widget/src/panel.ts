@@ -6,6 +6,7 @@
 import { MAX_CHARS } from "./config";
 import { el, randomId } from "./dom";
 import type { Lang, Strings } from "./i18n";
+import { ACCEPT } from "./photo";
 import { CSS } from "./styles";
 import type { ConnectionState } from "./transport";
 
@@ -34,6 +35,12 @@ export interface Panel {
   sendBtn: HTMLButtonElement;
   counter: HTMLSpanElement;
   note: HTMLDivElement;
+  attachBtn: HTMLButtonElement;
+  fileInput: HTMLInputElement;
+  preview: HTMLDivElement;
+  previewImg: HTMLImageElement;
+  previewLabel: HTMLSpanElement;
+  previewRemove: HTMLButtonElement;
 }
 
 function launcherIcon(): SVGSVGElement {
@@ -117,18 +124,30 @@ export function buildPanel(host: HTMLElement, signedIn: boolean, rating: boolean
   counter.setAttribute("aria-live", "polite");
   const sendBtn = el("button", "lb-send");
   sendBtn.type = "submit";
-  form.append(inputLabel, input, counter, sendBtn);
+  const attachBtn = button("lb-attach", "📎");
+  const fileInput = el("input", "lb-file");
+  fileInput.type = "file";
+  fileInput.accept = ACCEPT;
+  fileInput.hidden = true;
+  fileInput.tabIndex = -1;
+  form.append(attachBtn, fileInput, inputLabel, input, counter, sendBtn);
+  const preview = el("div", "lb-preview");
+  preview.hidden = true;
+  const previewImg = el("img", "lb-preview-img");
+  const previewLabel = el("span", "lb-preview-label");
+  const previewRemove = button("lb-preview-remove", "×");
+  preview.append(previewImg, previewLabel, previewRemove);
   const note = el("div", "lb-note");
   note.hidden = true;
   note.setAttribute("role", "alert");
 
-  panel.append(header, banner, identity, log, form, note);
+  panel.append(header, banner, identity, log, preview, form, note);
   root.append(panel, launcher);
   shadow.appendChild(root);
   return {
     root, launcher, badge, panel, titleEl, statusEl, langBtn, endBtn, closeBtn, banner,
     identity, log, greeting, typing, typingLabel, form, input, inputLabel, sendBtn, counter,
-    note,
+    note, attachBtn, fileInput, preview, previewImg, previewLabel, previewRemove,
   };
 }
 
@@ -144,6 +163,10 @@ export interface PanelActions {
   submit(): void;
   /** The input's text changed. */
   typed(): void;
+  /** The customer chose a file to attach. */
+  attach(file: File): void;
+  /** The customer removed the attached photo. */
+  removePhoto(): void;
 }
 
 /** Connects the panel's controls to ``on``. */
@@ -169,6 +192,13 @@ export function bindPanel(ui: Panel, on: PanelActions): void {
     }
   });
   ui.input.addEventListener("input", () => on.typed());
+  ui.attachBtn.addEventListener("click", () => ui.fileInput.click());
+  ui.fileInput.addEventListener("change", () => {
+    const file = ui.fileInput.files?.[0];
+    ui.fileInput.value = ""; // choosing the same file again fires "change" again
+    if (file) on.attach(file);
+  });
+  ui.previewRemove.addEventListener("click", () => on.removePhoto());
 }
 
 export interface TextOptions {
@@ -196,6 +226,11 @@ export function applyStrings(ui: Panel, t: Strings, opts: TextOptions): void {
   ui.inputLabel.textContent = t.inputLabel;
   ui.sendBtn.textContent = t.send;
   ui.banner.textContent = t.founderJoined;
+  ui.attachBtn.setAttribute("aria-label", t.attach);
+  ui.attachBtn.title = t.attach;
+  ui.previewImg.alt = t.photoToSend;
+  ui.previewRemove.setAttribute("aria-label", t.removePhoto);
+  ui.previewRemove.title = t.removePhoto;
   const state = ui.statusEl.dataset.state;
   showStatus(ui, t, state === "online" || state === "offline" ? state : "connecting");
 }
@@ -252,4 +287,20 @@ export function showPaused(ui: Panel, paused: boolean): void {
 /** Keeps the newest line of the log in view. */
 export function scrollDown(ui: Panel): void {
   ui.log.scrollTop = ui.log.scrollHeight;
+}
+
+/** The photo waiting to be sent above the input (null hides it); ``busy`` while uploading. */
+export function showPhoto(
+  ui: Panel,
+  t: Strings,
+  photo: { preview: string; name: string } | null,
+  busy = false,
+): void {
+  ui.preview.hidden = photo === null;
+  ui.previewImg.src = photo ? photo.preview : "";
+  ui.previewLabel.textContent = photo ? (busy ? t.photoUploading : photo.name) : "";
+  ui.preview.setAttribute("aria-busy", String(busy));
+  ui.previewRemove.disabled = busy;
+  ui.attachBtn.disabled = busy;
+  ui.sendBtn.disabled = busy || ui.sendBtn.disabled;
 }

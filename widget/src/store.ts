@@ -12,6 +12,8 @@ export interface Outgoing {
   text: string;
   display?: string;
   at: number;
+  /** The photo this message carries (uploaded before it was queued). */
+  uploadId?: string;
 }
 
 export interface Stored {

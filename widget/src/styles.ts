@@ -102,6 +102,21 @@ export const CSS = `
 .lb-send:disabled { background: #9aa59d; cursor: not-allowed; }
 .lb-note { font-size: 12px; color: #b3261e; padding: 0 12px 8px; background: #fff; }
 .lb-note[hidden] { display: none; }
+.lb-attach {
+  background: none; border: 1px solid var(--lb-border); border-radius: 10px; min-width: 40px;
+  height: 40px; font-size: 18px; cursor: pointer; color: var(--lb-ink);
+}
+.lb-attach:hover { border-color: var(--lb-green); }
+.lb-attach:disabled { opacity: .5; cursor: not-allowed; }
+.lb-preview {
+  display: flex; align-items: center; gap: 8px; padding: 6px 10px; background: #fff;
+  border-top: 1px solid var(--lb-border); font-size: 12px; color: var(--lb-muted);
+}
+.lb-preview[hidden] { display: none; }
+.lb-preview-img { width: 48px; height: 48px; object-fit: cover; border-radius: 8px; border: 1px solid var(--lb-border); }
+.lb-preview-label { flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.lb-preview-remove { background: none; border: 0; font-size: 20px; cursor: pointer; color: var(--lb-muted); }
+.lb-photo-note { font-size: 12px; opacity: .85; }
 .lb-counter { font-size: 11px; color: var(--lb-muted); align-self: center; }
 .lb-counter.lb-over { color: #b3261e; font-weight: 700; }
 .lb-sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }

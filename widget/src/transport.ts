@@ -243,6 +243,7 @@ export class Transport {
         message: item.text,
         client_id: item.clientId,
         metadata,
+        ...(item.uploadId ? { upload_id: item.uploadId } : {}),
       })) as Ack;
     } catch {
       // Disconnected or slow: resend later; the channel processes a client id once.

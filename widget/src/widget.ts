@@ -24,9 +24,11 @@ import {
   showCounter,
   showOpen,
   showPaused,
+  showPhoto,
   showStatus,
   type Panel,
 } from "./panel";
+import { checkPhoto, uploadPhoto, type Photo } from "./photo";
 import { buildRating, postRating, pressFace, showRated, type RatingBox } from "./rating";
 import { Store } from "./store";
 import { Transport, type Delivery } from "./transport";
@@ -46,6 +48,9 @@ class ChatWidget {
   private unread = 0;
   private paused = false;
   private isOpen = false;
+  /** The photo attached and not sent yet, and whether it is being uploaded. */
+  private photo: Photo | null = null;
+  private uploading = false;
 
   constructor(cfg: Config, host: HTMLElement) {
     this.cfg = cfg;
@@ -65,6 +70,8 @@ class ChatWidget {
       endChat: () => this.showRating(),
       submit: () => this.submit(),
       typed: () => this.updateCounter(),
+      attach: (file) => void this.attach(file),
+      removePhoto: () => this.setPhoto(null),
     });
     this.applyStrings();
     this.log.redraw();
@@ -148,6 +155,10 @@ class ChatWidget {
   private submit(): void {
     const input = this.ui.input;
     const text = input.value.trim();
+    if (this.photo) {
+      if (text.length <= MAX_CHARS) void this.sendPhoto(text);
+      return;
+    }
     if (!text) return;
     if (text.length > MAX_CHARS) {
       this.updateCounter();
@@ -160,11 +171,66 @@ class ChatWidget {
     input.focus();
   }
 
-  private send(text: string, display?: string): void {
-    const item = this.outbox.add(text, display);
+  private send(text: string, display?: string, photo?: { uploadId: string; preview: string }): void {
+    const item = this.outbox.add(text, display, photo?.uploadId);
     this.log.removeRating();
-    this.log.append(queuedMessage(item));
+    this.log.append({ ...queuedMessage(item), ...(photo ? { localImage: photo.preview } : {}) });
     void this.transport.flush();
+  }
+
+  // -- photos ----------------------------------------------------------------------------
+  /** Checks a chosen file (type by its bytes, size) and shows it, or says what is wrong. */
+  private async attach(file: File): Promise<void> {
+    if (this.uploading) return;
+    const checked = await checkPhoto(file, this.cfg.maxPhotoBytes, this.t);
+    if ("problem" in checked) {
+      this.setPhoto(null);
+      this.showNotice(checked.problem, 8);
+      return;
+    }
+    this.setPhoto(checked.photo);
+    this.ui.input.focus();
+  }
+
+  private setPhoto(photo: Photo | null): void {
+    this.photo = photo;
+    showPhoto(this.ui, this.t, photo && { preview: photo.preview, name: photo.file.name });
+    this.updateCounter();
+  }
+
+  /**
+   * Uploads the attached photo, then queues the message that carries it: the caption, or
+   * the `/send_photo` payload shown as "📷 Photo". The upload needs the connection (the
+   * session token); the message then goes through the queue like any other.
+   */
+  private async sendPhoto(caption: string): Promise<void> {
+    const photo = this.photo;
+    const sessionId = this.transport.sessionId;
+    const token = sessionId ? this.store.tokenFor(sessionId) : null;
+    if (!photo || this.uploading) return;
+    if (!this.transport.ready || !sessionId || !token) {
+      this.showNotice(this.t.photoOffline, 6);
+      return;
+    }
+    this.uploading = true;
+    showPhoto(this.ui, this.t, { preview: photo.preview, name: photo.file.name }, true);
+    try {
+      const result = await uploadPhoto(this.cfg.serverUrl, sessionId, token, photo);
+      if (!result.ok) {
+        const seconds = result.retryAfter ? Math.min(result.retryAfter, 60) : 8;
+        this.showNotice(result.notice ?? this.t.photoFailed, seconds);
+        return;
+      }
+      this.ui.input.value = "";
+      this.photo = null;
+      const upload = { uploadId: result.uploadId, preview: photo.preview };
+      if (caption) this.send(caption, undefined, upload);
+      else this.send("/send_photo", this.t.photoSent, upload);
+    } finally {
+      this.uploading = false;
+      this.setPhoto(this.photo);
+      this.ui.input.focus();
+    }
   }
 
   private onDelivery(clientId: string, result: Delivery): void {
