@@ -186,3 +186,12 @@ def test_reply_script_reads_event_dicts_and_looks_at_a_bounded_number() -> None:
     assert reply_script(events) == HANS  # the Traditional message is 61 messages back
     assert reply_script(events, max_messages=100) == HANT
     assert reply_script([{"event": "bot", "text": "訂單"}, {"event": "user", "text": None}]) == HANS
+
+
+@pytest.mark.parametrize(
+    "text", ["我的訂單到哪了", "請問可以退款嗎", "我想買西湖龍井", "佢哋幾時寄嘢㗎"]
+)
+def test_the_nlu_language_detector_reads_traditional_as_chinese(text: str) -> None:
+    from bot.nlu.language import detect_language
+
+    assert detect_language(text, neutral_terms=["西湖龙井"]) == "zh"
