@@ -7,10 +7,10 @@ send no preflight) stores one photo of a widget session:
 * the session token must be a valid one of that session (:mod:`bot.channels.widget_session`);
 * the photo is at most ``UPLOAD_MAX_BYTES`` (default 5 MiB) and, by its first bytes (never
   by its name or declared type), a JPEG, PNG or WebP; Pillow must decode it as that format,
-  with at most :data:`MAX_PIXELS` pixels;
-* it is re-encoded (first frame only, orientation applied, longest side at most
-  :data:`MAX_SIDE`), so no EXIF/GPS, XMP, ICC, comments, text chunks or bytes appended to
-  the image (a polyglot's payload) survive;
+  with at most 40 million pixels (:mod:`bot.channels.photos`);
+* it is re-encoded (first frame only, orientation applied, longest side at most 2560
+  pixels), so no EXIF/GPS, XMP, ICC, comments, text chunks or bytes appended to the image
+  (a polyglot's payload) survive;
 * it is written under ``UPLOAD_DIR`` (default ``var/uploads``) as ``<id>.<jpg|png|webp>``
   with a random 32-hex-digit id, beside ``<id>.json`` naming its session, type, size and
   SHA-256;
@@ -35,20 +35,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import json
 import logging
 import os
 import re
 import secrets
 import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image, ImageOps
 from sanic import Blueprint, response
 from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
@@ -66,6 +63,15 @@ from bot.channels.limits import (
     is_loopback,
     rate_key,
 )
+from bot.channels.photos import (
+    DEFAULT_MAX_BYTES,
+    FORMATS,
+    MESSAGE_EMPTY_PHOTO,
+    CleanImage,
+    ImageRefused,
+    clean_image,
+    too_large_message,
+)
 
 if TYPE_CHECKING:
     from bot.channels.widget import WidgetInput
@@ -77,166 +83,28 @@ ENV_UPLOAD_MAX_BYTES = "UPLOAD_MAX_BYTES"
 ENV_SESSION_PER_HOUR = "UPLOAD_SESSION_PER_HOUR"
 ENV_IP_PER_HOUR = "UPLOAD_IP_PER_HOUR"
 DEFAULT_UPLOAD_DIR = "var/uploads"
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_SESSION_PER_HOUR = 20
 DEFAULT_IP_PER_HOUR = 60
 SESSION_PER_MINUTE = 5
 #: Multipart framing and the two form fields around the photo.
 FORM_OVERHEAD_BYTES = 64 * 1024
-#: Most pixels of a photo (read from its header before it is decoded).
-MAX_PIXELS = 40_000_000
-#: Longest side of the stored photo.
-MAX_SIDE = 2560
 #: Photos decoded at the same time (the rest wait).
 MAX_CONCURRENT = 2
-JPEG_QUALITY = 88
-WEBP_QUALITY = 85
 UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 META_UPLOAD_ID = "upload_id"
 
-JPEG, PNG, WEBP = "image/jpeg", "image/png", "image/webp"
-#: Content type -> (Pillow format, file extension).
-FORMATS: dict[str, tuple[str, str]] = {
-    JPEG: ("JPEG", "jpg"),
-    PNG: ("PNG", "png"),
-    WEBP: ("WEBP", "webp"),
-}
 
 ERROR_UNAUTHORIZED = "unauthorized"
 ERROR_BAD_REQUEST = "bad_request"
-ERROR_BAD_TYPE = "bad_type"
-ERROR_BAD_IMAGE = "bad_image"
-ERROR_TOO_MANY_PIXELS = "too_many_pixels"
 ERROR_BAD_UPLOAD = "bad_upload"
 MESSAGE_UNAUTHORIZED = (
     "会话已失效，请刷新页面后再发送图片。 / Your chat session has expired; reload the page and "
     "send the photo again."
 )
 MESSAGE_BAD_REQUEST = "请求格式无效。 / The request is not valid."
-MESSAGE_EMPTY_PHOTO = "图片是空的。 / The photo is empty."
-MESSAGE_BAD_TYPE = (
-    "只能发送 JPEG、PNG 或 WebP 格式的图片。 / Only JPEG, PNG or WebP photos can be sent."
-)
-MESSAGE_BAD_IMAGE = "图片无法读取，可能已损坏。 / The photo could not be read; it may be damaged."
-MESSAGE_TOO_MANY_PIXELS = (
-    "图片尺寸太大了，请缩小后再发送。 / The photo's dimensions are too large; please resize it."
-)
 MESSAGE_BAD_UPLOAD = (
     "找不到这张图片，请重新选择后再发送。 / That photo was not found; please attach it again."
 )
-
-
-def too_large_message(limit: int) -> str:
-    """The polite refusal of an over-large photo (zh / en)."""
-    mib = limit / (1024 * 1024)
-    return (
-        f"图片太大了（最大 {mib:g} MB），请压缩后再发送。 / "
-        f"The photo is too large ({mib:g} MB at most); please send a smaller one."
-    )
-
-
-def sniff(data: bytes) -> str | None:
-    """The content type of an image by its first bytes: JPEG, PNG or WebP, else None."""
-    if data[:3] == b"\xff\xd8\xff":
-        return JPEG
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return PNG
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return WEBP
-    return None
-
-
-@dataclass(frozen=True)
-class CleanImage:
-    """A photo after :func:`clean_image`: re-encoded bytes and what they are."""
-
-    content_type: str
-    data: bytes
-    width: int
-    height: int
-
-    @property
-    def extension(self) -> str:
-        """The file extension of its type."""
-        return FORMATS[self.content_type][1]
-
-
-class ImageRefused(ValueError):
-    """A photo that is not stored; ``refusal`` says why and how to tell the customer."""
-
-    def __init__(self, refusal: Refusal) -> None:
-        """Wraps the refusal."""
-        super().__init__(refusal.error)
-        self.refusal = refusal
-
-
-def _refuse(status: int, error: str, message: str, limit: int | None = None) -> ImageRefused:
-    return ImageRefused(Refusal(status, error, message, limit=limit))
-
-
-def clean_image(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> CleanImage:
-    """Checks a photo and re-encodes it without any metadata.
-
-    Args:
-        data: The bytes the customer sent.
-        max_bytes: The largest accepted photo.
-
-    Returns:
-        The cleaned photo (same format, first frame, orientation applied, at most
-        :data:`MAX_SIDE` pixels on its longest side).
-
-    Raises:
-        ImageRefused: Empty, too large, not JPEG/PNG/WebP by its bytes, undecodable, or
-            more than :data:`MAX_PIXELS` pixels.
-    """
-    if not data:
-        raise _refuse(400, ERROR_EMPTY, MESSAGE_EMPTY_PHOTO)
-    if len(data) > max_bytes:
-        raise _refuse(413, ERROR_TOO_LARGE, too_large_message(max_bytes), limit=max_bytes)
-    content_type = sniff(data)
-    if content_type is None:
-        raise _refuse(415, ERROR_BAD_TYPE, MESSAGE_BAD_TYPE)
-    pil_format = FORMATS[content_type][0]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[pil_format])
-            if image.width * image.height > MAX_PIXELS:
-                raise _refuse(422, ERROR_TOO_MANY_PIXELS, MESSAGE_TOO_MANY_PIXELS)
-            if content_type == JPEG:
-                image.draft("RGB", (MAX_SIDE, MAX_SIDE))
-            image.load()
-            image = ImageOps.exif_transpose(image) or image
-            image = _normalise_mode(image, content_type)
-            image.thumbnail((MAX_SIDE, MAX_SIDE))
-            image.info = {}
-            out = io.BytesIO()
-            if content_type == JPEG:
-                image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
-            elif content_type == PNG:
-                image.save(out, "PNG", optimize=False)
-            else:
-                image.save(out, "WEBP", quality=WEBP_QUALITY)
-    except ImageRefused:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise _refuse(422, ERROR_TOO_MANY_PIXELS, MESSAGE_TOO_MANY_PIXELS) from error
-    except Exception as error:  # noqa: BLE001 - any decoder failure means "not an image"
-        logger.info("Refused a photo that does not decode: %s", type(error).__name__)
-        raise _refuse(422, ERROR_BAD_IMAGE, MESSAGE_BAD_IMAGE) from error
-    return CleanImage(content_type, out.getvalue(), image.width, image.height)
-
-
-def _normalise_mode(image: Image.Image, content_type: str) -> Image.Image:
-    """The image in a mode its format stores plainly (RGB or L for JPEG, RGB(A) otherwise)."""
-    if content_type == JPEG:
-        return image if image.mode in ("RGB", "L") else image.convert("RGB")
-    if image.mode in ("RGB", "RGBA", "L", "LA") and content_type == PNG:
-        return image
-    if image.mode in ("RGB", "RGBA"):
-        return image
-    has_alpha = "A" in image.getbands() or "transparency" in image.info
-    return image.convert("RGBA" if has_alpha else "RGB")
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,8 @@ from PIL import Image  # noqa: E402
 
 from bot.channels.door import prepare_message  # noqa: E402
 from bot.channels.limits import DoorLimits  # noqa: E402
-from bot.channels.uploads import (  # noqa: E402
-    MAX_SIDE,
-    CleanImage,
-    ImageRefused,
-    UploadGuard,
-    UploadStore,
-    clean_image,
-    sniff,
-)
+from bot.channels.photos import MAX_SIDE, CleanImage, ImageRefused, clean_image, sniff  # noqa: E402
+from bot.channels.uploads import UploadGuard, UploadStore  # noqa: E402
 from bot.channels.widget_routes import history_item  # noqa: E402
 from tests.bot.door_server import SITE_ORIGIN, DoorServer, Reply, http  # noqa: E402
 from tests.bot.test_widget_channel import Client, run  # noqa: E402
