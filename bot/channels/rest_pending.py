@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import AgentUttered, BotUttered, Event, UserUttered
 from sanic.request import Request
 
@@ -71,6 +72,8 @@ IDENTITY_HEADERS = {
     KEY_LEGACY_HASH: "X-Customer-Hash",
 }
 _MAX_EXPIRES_DIGITS = 12
+_LEDGER_TYPES = (UserUttered.type_name, BotUttered.type_name, AgentUttered.type_name)
+_MAX_WRAPPERS = 4
 
 
 @dataclass(frozen=True)
@@ -144,21 +147,35 @@ def _verified(metadata: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def founder_message(event: Event) -> FounderMessage | None:
-    """The founder message an event records, or None (any other event, bot replies included)."""
-    if not isinstance(event, BotUttered):
+def _as_dict(event: Event | Mapping[str, Any]) -> Mapping[str, Any]:
+    return event if isinstance(event, Mapping) else event.as_dict()
+
+
+def _metadata(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = item.get("metadata")
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
+def founder_message(event: Event | Mapping[str, Any]) -> FounderMessage | None:
+    """The founder message an event records, or None (any other event, bot replies included).
+
+    Args:
+        event: A Rasa event, or its serialized form (``Event.as_dict()``).
+    """
+    item = _as_dict(event)
+    if item.get("event") != BotUttered.type_name:
         return None
-    if not isinstance(event.metadata, Mapping):
+    if _metadata(item).get(META_AUTHOR) != AUTHOR_FOUNDER:
         return None
-    if event.metadata.get(META_AUTHOR) != AUTHOR_FOUNDER:
-        return None
-    data = event.data if isinstance(event.data, Mapping) else {}
-    image = data.get("image")
+    data = item.get("data")
+    image = data.get("image") if isinstance(data, Mapping) else None
     image = image if is_safe_url(image) else None
-    text = event.text if isinstance(event.text, str) else ""
-    if not text and not image:
+    text = item.get("text")
+    text = text if isinstance(text, str) else ""
+    timestamp = item.get("timestamp")
+    if (not text and not image) or not isinstance(timestamp, (int, float)):
         return None
-    return FounderMessage(text, float(event.timestamp), image)
+    return FounderMessage(text, float(timestamp), image)
 
 
 def delivery_mark(caller: str | None) -> AgentUttered:
@@ -166,25 +183,21 @@ def delivery_mark(caller: str | None) -> AgentUttered:
     return AgentUttered(metadata={META_DELIVERED: REST_CHANNEL, META_CUSTOMER: caller})
 
 
-def is_delivery_mark(event: Event) -> bool:
-    """Whether an event is a REST delivery mark (:func:`delivery_mark`)."""
+def is_delivery_mark(event: Event | Mapping[str, Any]) -> bool:
+    """Whether an event (or its serialized form) is a REST delivery mark."""
+    item = _as_dict(event)
     return (
-        isinstance(event, AgentUttered)
-        and isinstance(event.metadata, Mapping)
-        and event.metadata.get(META_DELIVERED) == REST_CHANNEL
+        item.get("event") == AgentUttered.type_name
+        and _metadata(item).get(META_DELIVERED) == REST_CHANNEL
     )
 
 
-def _mark_caller(event: Event) -> str | None:
-    value = (event.metadata or {}).get(META_CUSTOMER)
-    return value if isinstance(value, str) and value else None
-
-
-def ledger_of(events: Iterable[Event]) -> Ledger:
+def ledger_of(events: Iterable[Event | Mapping[str, Any]]) -> Ledger:
     """Walks a conversation's events (all sessions, oldest first) and settles every delivery.
 
     Args:
-        events: The tracker's events.
+        events: The tracker's events, or their serialized forms (as the tracker store keeps
+            them); other event types than user, bot and agent are ignored.
 
     Returns:
         The :class:`Ledger`: what each customer message's answer carried, what is pending.
@@ -194,23 +207,63 @@ def ledger_of(events: Iterable[Event]) -> Ledger:
     channel: str | None = None
     waiting: list[_Written] = []
     for event in events:
-        if isinstance(event, UserUttered):
-            caller = _verified(event.metadata)
+        item = _as_dict(event)
+        kind = item.get("event")
+        if kind == UserUttered.type_name:
+            caller = _verified(_metadata(item))
             taken = [w for w in waiting if w.entitled(caller)]
             waiting = [w for w in waiting if not w.entitled(caller)]
-            if event.message_id:
-                ledger.carried[event.message_id] = [
-                    w.message for w in taken if w.channel == REST_CHANNEL
-                ]
-            channel = event.input_channel
+            message_id = item.get("message_id")
+            if isinstance(message_id, str) and message_id:
+                ledger.carried[message_id] = [w.message for w in taken if w.channel == REST_CHANNEL]
+            input_channel = item.get("input_channel")
+            channel = input_channel if isinstance(input_channel, str) else None
             owner = caller or owner
-        elif (message := founder_message(event)) is not None:
+        elif (message := founder_message(item)) is not None:
             waiting.append(_Written(message, owner, channel))
-        elif is_delivery_mark(event):
-            caller = _mark_caller(event)
+        elif is_delivery_mark(item):
+            caller = _verified({VERIFIED_KEY: _metadata(item).get(META_CUSTOMER)})
             waiting = [w for w in waiting if not (w.channel == REST_CHANNEL and w.entitled(caller))]
     ledger.undelivered = waiting
     return ledger
+
+
+def _sql_store(store: Any) -> SQLTrackerStore | None:
+    """The SQL tracker store under Rasa's wrappers (fail-safe, awaitable), if it is one."""
+    for _ in range(_MAX_WRAPPERS):
+        if isinstance(store, SQLTrackerStore):
+            return store
+        store = getattr(store, "_tracker_store", None)
+    return None
+
+
+async def conversation_events(store: Any, sender_id: str) -> list[Mapping[str, Any]] | None:
+    """The user, bot and agent events of a conversation, all sessions, oldest first.
+
+    With an SQL tracker store only those rows are read, and not replayed into a tracker
+    (a 400-event conversation: about 100 ms less per message); any other store gives its
+    full tracker.
+
+    Args:
+        store: Rasa's tracker store (``agent.tracker_store``).
+        sender_id: The conversation.
+
+    Returns:
+        The serialized events, or None for an unknown conversation.
+    """
+    sql = _sql_store(store)
+    if sql is None:
+        tracker = await store.retrieve_full_tracker(sender_id)
+        return None if tracker is None else [e.as_dict() for e in tracker.events]
+    with sql.session_scope() as session:
+        rows = (
+            session.query(sql.SQLEvent.data)
+            .filter(sql.SQLEvent.sender_id == sender_id, sql.SQLEvent.type_name.in_(_LEDGER_TYPES))
+            .order_by(sql.SQLEvent.id)
+            .all()
+        )
+    events = [json.loads(row.data) for row in rows]
+    return events or None
 
 
 async def carried_by(agent: Any, sender_id: str, message_id: str) -> list[dict[str, Any]]:
@@ -229,10 +282,10 @@ async def carried_by(agent: Any, sender_id: str, message_id: str) -> list[dict[s
     store = getattr(agent, "tracker_store", None)
     if store is None:
         return []
-    tracker = await store.retrieve_full_tracker(sender_id)
-    if tracker is None:
+    events = await conversation_events(store, sender_id)
+    if events is None:
         return []
-    return [m.reply(sender_id) for m in ledger_of(tracker.events).carried_by(message_id)]
+    return [m.reply(sender_id) for m in ledger_of(events).carried_by(message_id)]
 
 
 async def claim_pending(agent: Any, sender_id: str, caller: str | None) -> list[dict[str, Any]]:
@@ -254,10 +307,10 @@ async def claim_pending(agent: Any, sender_id: str, caller: str | None) -> list[
     if store is None:
         return []
     async with agent.lock_store.lock(sender_id):
-        full = await store.retrieve_full_tracker(sender_id)
-        if full is None:
+        events = await conversation_events(store, sender_id)
+        if events is None:
             return []
-        messages = ledger_of(full.events).pending_for(caller)
+        messages = ledger_of(events).pending_for(caller)
         if not messages:
             return []
         tracker = await store.retrieve(sender_id)  # the latest session: what save() expects

@@ -5,9 +5,11 @@ used: ``POST /webhooks/widget/founder/<sender_id>/{pause,resume,message,typing}`
 ``Authorization: Bearer <jwt>`` (:mod:`web.rasa_auth`). They append the events to the tracker *and*
 push them to the customer's widget over socket.io. Otherwise Rasa's own HTTP API is used
 (``POST /conversations/<sender_id>/tracker/events``): the bot pauses and resumes, and the
-founder's message is recorded in the tracker (a REST client sees it in the tracker only).
-Both are called with the same short-lived JWT in the ``Authorization`` header, never with a
-token in the URL.
+founder's message is recorded in the tracker. Either way the message is the same tracker event,
+a bot event with ``metadata.author = "founder"``: the REST door returns it to a REST customer
+with their next message or ``GET /webhooks/rest/pending`` (``bot/channels/rest_pending.py``,
+``docs/channels-rest.md``). Both are called with the same short-lived JWT in the
+``Authorization`` header, never with a token in the URL.
 """
 
 from __future__ import annotations
