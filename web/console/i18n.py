@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from analytics.core.vocabulary import LANG_ZH, LANGUAGES
 from web.console.i18n_knowledge import KNOWLEDGE_TEXTS
+from web.console.i18n_requests import REQUESTS_TEXTS
 
 LANGS = LANGUAGES
 DEFAULT_LANG = LANG_ZH
@@ -195,6 +196,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "via": ("通过", "via"),
 }
 TEXTS.update(KNOWLEDGE_TEXTS)  # the knowledge page (web/console/routes/knowledge.py)
+TEXTS.update(REQUESTS_TEXTS)  # the requests queue (web/console/routes/requests.py)
 
 
 def normalize_lang(value: str | None) -> str:

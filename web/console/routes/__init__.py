@@ -33,11 +33,23 @@ from web.console.routes import (
     inbox,
     insights,
     knowledge,
+    requests,
     takeover,
     teach,
 )
 
-PAGES = (auth, inbox, conversation, takeover, customer, insights, teach, dead_letters, knowledge)
+PAGES = (
+    auth,
+    inbox,
+    conversation,
+    takeover,
+    customer,
+    insights,
+    teach,
+    dead_letters,
+    knowledge,
+    requests,
+)
 STATIC_NAME = "console-static"
 
 router = APIRouter(include_in_schema=False)
