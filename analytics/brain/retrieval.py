@@ -42,12 +42,11 @@ logger = logging.getLogger(__name__)
 
 # Chosen with ``tune_threshold`` on tests/analytics/brain/knowledge_dev.jsonl (never on the
 # bench), where a wrong answer costs ``WRONG_COST`` more than a refusal.
-DEFAULT_THRESHOLD = 0.54
+DEFAULT_THRESHOLD = 0.67
 WRONG_COST = 2.0
 # Logistic calibration of the confidence (intercept, share, margin), fitted with
-# ``fit_calibration`` on the same dev set. The margin over the runner-up was tried as a
-# second feature and did not decide the dev questions better, so its weight is 0.
-CALIBRATION = (-2.18, 16.99, 0.0)
+# ``fit_calibration`` on the same dev set.
+CALIBRATION = (-2.3, 11.14, 2.18)
 MAX_QUESTION_CHARS = 1000
 CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 LATIN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -252,8 +251,8 @@ class PassageRetriever(BaseEstimator):
         k1: float = 1.6,
         b: float = 0.75,
         ngram_weight: float = 0.2,
-        concept_weight: float = 2.5,
-        title_weight: float = 0.5,
+        concept_weight: float = 4.0,
+        title_weight: float = 0.3,
         threshold: float = DEFAULT_THRESHOLD,
         calibration: tuple[float, float, float] = CALIBRATION,
     ) -> None:
@@ -284,7 +283,11 @@ class PassageRetriever(BaseEstimator):
 
     def _query(self, question: str) -> dict[str, float]:
         counts = Counter(tokenize(question[:MAX_QUESTION_CHARS]))
-        return {token: self._weight(token) * n for token, n in counts.items()}
+        # A concept named twice ("subscription box") is still one concept of the question.
+        return {
+            token: self._weight(token) * (1 if token.startswith("c:") else n)
+            for token, n in counts.items()
+        }
 
     def _weight(self, token: str) -> float:
         if token.startswith("g:"):
@@ -403,21 +406,23 @@ def fit_calibration(
     """Fits the confidence's logistic calibration on development questions.
 
     The label is whether the top passage is the expected one (never, for a question
-    without one); the feature is the top hit's share of the reachable score.
+    without one); the features are the top hit's share of the reachable score and its
+    margin over the runner-up.
 
     Args:
         retriever: A fitted retriever.
         questions: ``(question, passage id or None)`` pairs of a development set.
 
     Returns:
-        ``(intercept, share weight, 0.0)``, rounded to two decimals, for ``CALIBRATION``.
+        ``(intercept, share weight, margin weight)``, rounded to two decimals.
     """
     from sklearn.linear_model import LogisticRegression
 
     features, labels = [], []
     for question, passage in questions:
         hits = retriever.retrieve(question, k=1)
-        features.append([hits[0].share if hits else 0.0])
+        features.append([hits[0].share, hits[0].margin] if hits else [0.0, 0.0])
         labels.append(int(bool(hits) and passage is not None and hits[0].passage_id == passage))
-    model = LogisticRegression(C=100.0).fit(features, labels)
-    return (round(float(model.intercept_[0]), 2), round(float(model.coef_[0][0]), 2), 0.0)
+    model = LogisticRegression(C=100.0, max_iter=1000).fit(features, labels)
+    intercept, (w_share, w_margin) = model.intercept_[0], model.coef_[0]
+    return (round(float(intercept), 2), round(float(w_share), 2), round(float(w_margin), 2))

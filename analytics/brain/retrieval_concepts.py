@@ -21,10 +21,10 @@ from collections.abc import Iterator
 _TABLE: dict[str, str] = {
     # shipping
     "dispatch": "发货|寄出|发出|发走|出库|ship out|dispatch*|send out",
-    "arrive": "送达|到货|收到|几天到|多久到|arriv*|get here|show up",
+    "arrive": "送达|到货|收到|几天到|多久到|arriv*|get here|show up|到手|几天能到|多久能到|寄到",
     "ship_fee": (
         "运费|邮费|快递费|包邮|免邮|免运费|shipping cost*|shipping fee*|delivery fee*|delivery cost*|"
-        "postage|free shipping|free delivery"
+        "postage|free shipping|free delivery|shipping free|ship free|ships free"
     ),
     "courier": "快递公司|顺丰|京东物流|圆通|courier*|carrier*|sf express|jd logistics|yto",
     "tracking": (
@@ -38,11 +38,11 @@ _TABLE: dict[str, str] = {
     "address": "地址|收货地址|address*",
     "abroad": (
         "国外|海外|国际|境外|出国|香港|澳门|台湾|新加坡|美国|英国|日本|international*|abroad|overseas|hong kong|"
-        "macao|macau|taiwan|singapore|usa|united states|uk|europe*|countr*"
+        "macao|macau|taiwan|singapore|usa|united states|uk|europe*|countr*|马来西亚|澳大利亚|加拿大|韩国|德国|法国|malaysia|australia|canada|japan|korea|germany|france"
     ),
-    "customs": "关税|清关|海关|进口税|customs|dut*|import tax*|import*",
+    "customs": "关税|清关|海关|进口税|customs|duty|duties|import tax*|import*",
     "remote": "偏远|新疆|西藏|青海|内蒙|remote|rural|xinjiang|tibet|qinghai",
-    "gift": "礼物|送人|送朋友|送给|礼品|gift*|present*",
+    "gift": "礼物|送人|送朋友|送给|礼品|gift*|present|presents",
     "wrap": "包装|贺卡|卡片|wrap*|card message|gift note|note",
     "freight_collect": "到付|cash on delivery|freight collect|cod",
     # returns and refunds
@@ -53,10 +53,11 @@ _TABLE: dict[str, str] = {
         "don't like|dont want"
     ),
     "request": "申请|流程|售后|手续|request*|process|procedure|how do i return",
+    "unopened": "未拆封|没拆|没开封|没打开|没开过|unopened|still sealed|unused",
     "opened": "拆封|拆开|开封|打开|拆了|opened|unsealed",
-    "quality": "质量|受潮|发霉|异味|不新鲜|quality|mould*|mold*|stale|musty|damp",
+    "quality": "质量|受潮|发霉|异味|不新鲜|quality|mould*|mold*|stale|musty|damp|霉|味道不对",
     "damaged": "破损|压扁|压坏|碎了|摔碎|破了|裂|漏气|damag*|broke*|smash*|crush*|crack*|dent*|shatter*",
-    "wrong_item": "发错|少发|漏发|少了|少件|不一样|不对|wrong item*|wrong product*|missing|wrong",
+    "wrong_item": "发错|少发|漏发|少了|少件|不一样|不对|wrong item*|wrong product*|missing|wrong|只收到",
     # payment
     "pay": "支付|付款|付钱|买单|结账|结算|pay|paying|payment*|checkout",
     "alipay_wechat": "支付宝|微信支付|微信付|alipay|wechat pay",
@@ -65,43 +66,44 @@ _TABLE: dict[str, str] = {
         "万事达|维萨|美国运通|境外卡|外国卡|国外的卡|visa|mastercard|amex|american express|paypal|"
         "foreign card*"
     ),
+    "qr": "二维码|扫码|扫一扫|qr code|qr|scan*",
     "installment": "分期|花呗|installment*|instalment*|huabei|pay later",
-    "invoice": "发票|开票|抬头|税号|invoic*|fapiao|tax number|vat receipt",
+    "invoice": "发票|开票|抬头|税号|invoic*|fapiao|tax number|vat receipt|专票|专用发票|普票",
     "pay_failed": (
         "付款失败|支付失败|付不了|付不出|扣了|没付款|未付款|限额|declin*|fail*|charged twice|double charg*|"
         "won't go through"
     ),
     "coupon": "优惠码|优惠券|折扣码|券|coupon*|discount code*|promo*|voucher*|code",
     "points": "积分|point*|loyalty",
-    "price": "价格|多少钱|标价|人民币|美元|币种|含税|price*|currenc*|yuan|rmb|usd|dollar*|vat|tax*",
+    "price": "价格|多少钱|标价|人民币|美元|币种|含税|price*|currenc*|yuan|rmb|usd|dollar*|vat|tax|taxes|taxed",
     # contact
     "hours": "几点|上班|下班|营业时间|工作时间|在线|周末|节假日|hour*|opening time*|open|weekend*|holiday*|what time",
     "human": "人工|真人|转人工|店主|human|real person|talk to a person|founder|owner",
-    "channel": "联系|电话|邮箱|邮件|contact*|phone|call|email*|e-mail*",
+    "channel": "联系|电话|邮箱|邮件|contact*|phone|call|email*|e-mail*|邮箱地址|email address",
     "reply": "回复|多久回|回消息|reply|replies|respon*|get back to",
-    "about": "谁开的|老板|经营|run by|产地|来源|哪里来|采购|who runs|who owns|come from|origin*|sourc*",
-    "visit": "实体店|门店|线下|自提|到店|自己拿|physical|visit*|pick up|pickup|collect*|in person|walk in",
+    "about": "谁开的|老板|经营|run by|产地|来源|哪里来|采购|who runs|who owns|come from|origin*|sourc*|behind",
+    "visit": "实体店|门店|线下|自提|到店|自己拿|physical|visit*|pick up|pickup|in person|walk in|come by|located|location|drop by|stop by|pick it up",
     "complaint": "投诉|不满意|差评|建议|complain*|unhappy|feedback|dissatisfied",
     "wechat_group": "微信|群|社群|企业微信|wechat|group*|community",
     # privacy
-    "personal_data": "个人信息|数据|隐私|资料|personal data|data|privacy|information|info",
+    "personal_data": "个人信息|数据|隐私|资料|personal data|data|privacy|information|info|密码|password*|collect|手机号|电话号码|phone number*",
     "chat_log": "聊天记录|聊天内容|对话|聊天|chat*|conversation*|messages",
     "order_records": "订单记录|购买记录|交易记录|历史订单|order history|purchase history|records|transaction*",
     "keep_time": "保存多久|保留|一直保存|多久删除|keep|kept|retain*|retention|store my|how long do you keep",
     "export": "导出|一份|下载|副本|export*|download*|copy of",
     "delete": "删除|注销|删掉|删了|delet*|eras*|close my account|remove my",
-    "share_data": "给别人|出售|出租|交给|pass it to|rent|卖给|卖我|泄露|第三方|share|sharing|sell|third part*",
+    "share_data": "给别人|出售|出租|交给|pass it to|rent|卖给|卖我|泄露|第三方|share|sharing|sell my|sell your|sell data|selling my|third part*|卖用户|卖个人|卖我的|卖数据|卖信息",
     "marketing": "营销|促销|广告|推销|短信|退订|market*|promotional|unsubscrib*|spam|newsletter*|ads",
     "bot": "机器人|自动回复|bot|robot|automated|ai",
     # products and brewing
     "green_tea": "绿茶|龙井|碧螺春|茉莉|green tea|longjing|biluochun|jasmine",
     "oolong": "乌龙|铁观音|大红袍|单丛|oolong|tieguanyin|da hong pao|dancong",
     "black_tea": "红茶|正山小种|滇红|black tea|lapsang|souchong|yunnan black",
-    "white_puerh": "白茶|白毫银针|银针|普洱|white tea|silver needle|pu-erh|puerh|pu erh",
+    "white_puerh": "白茶|白毫银针|银针|普洱|white tea|silver needle|pu-erh|puerh|pu erh|熟普|生普|ripe|raw pu-erh",
     "brew": "冲泡|泡|水温|出汤|几秒|brew*|steep*|infusion*|water temperature|how hot",
-    "beans_grind": "咖啡豆|豆子|磨粉|研磨|磨成|手冲|法压|bean*|grind*|ground|pour-over|pour over|french press",
+    "beans_grind": "咖啡豆|豆子|磨粉|研磨|磨成|手冲|法压|bean*|grind*|ground|pour-over|pour over|french press|pre-ground|咖啡粉|磨好",
     "cold_drip": "冷萃|挂耳|cold brew|drip bag*",
-    "storage": "保质期|保存|放多久|过期|冰箱|新鲜|shelf life|stor*|expir*|fresh*|fridge|roast date",
+    "storage": "保质期|保存|放多久|过期|冰箱|新鲜|shelf life|store|stored|storing|storage|expir*|fresh*|fridge|roast date|go bad|变质|坏掉",
     "caffeine": "咖啡因|低因|失眠|睡觉|睡不着|孕|caffein*|decaf*|sleep*|pregnan*",
     "accessories": (
         "器具|茶具|磨豆机|手冲壶|盖碗|法压壶|保温杯|保修|accessor*|grinder*|kettle*|gaiwan*|tumbler*|"
@@ -109,20 +111,21 @@ _TABLE: dict[str, str] = {
     ),
     # subscriptions
     "subscription": "订阅|礼盒|会员|续订|续费|subscri*|box|boxes|member*|renew*",
-    "billing": "扣费|扣款|扣钱|几号|哪天|charg*|bill*|renewal date",
-    "pause": "暂停|跳过|停一个月|停一期|pause*|skip*|hold",
+    "billing": "扣费|扣款|扣钱|几号|哪天|charg*|bill|bills|billed|billing|renewal date|next payment|next charge|next billing",
+    "pause": "暂停|跳过|停一个月|停一期|pause*|skip*|hold|先别寄|不要寄|别寄|hold off",
+    "perks": "会员福利|权益|perk*|benefit*",
     "cancel": "取消|不想续|不续|退订阅|cancel*|stop my subscription|end my subscription",
-    "switch": "换成|更换|改成|互换|switch*|swap*|change to",
+    "switch": "换成|更换|改成|互换|switch*|swap*|change to|instead of",
     "renew_fail": "扣款失败|扣费失败|扣款没成功|卡过期|card expired|renewal fail*|expired card",
     # wholesale
     "wholesale": (
         "批发|进货|供货|大批量|批量|企业|公司|wholesal*|bulk|business*|supply|supplier*|cafe*|café*|"
-        "hotel*|restaurant*|company"
+        "hotel*|restaurant*|company|合作|供应|partner*"
     ),
     "minimum": "起订|最少|最低|起批|minimum*|moq|at least",
     "corporate_gift": "年会|员工|福利|中秋|春节|节日|corporate|employee*|staff|clients",
-    "branding": "logo|定制|印上|印我们|custom*|print*|branding",
-    "sample": "样品|试用|小样|sample*|trial|try first",
+    "branding": "logo|定制|印上|印我们|custom*|print*|branding|印",
+    "sample": "样品|试用|小样|sample*|trial|try first|试喝装|试用装",
     "terms": "对公|转账|账期|月结|bank transfer|net 30|payment terms|terms",
 }
 CONCEPTS: dict[str, tuple[str, ...]] = {k: tuple(v.split("|")) for k, v in _TABLE.items()}
