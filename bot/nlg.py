@@ -31,7 +31,14 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.channels.script import DEFAULT_VARIANT, HANT, VARIANTS, reply_script, to_traditional
+from bot.channels.script import (
+    DEFAULT_VARIANT,
+    HANT,
+    VARIANTS,
+    reply_script,
+    to_traditional,
+    warm_up,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +112,7 @@ class ScriptAwareNLG(TemplatedNaturalLanguageGenerator):
         self.variant = variant or DEFAULT_VARIANT
         if self.variant not in VARIANTS:
             raise ValueError(f"nlg variant must be one of {', '.join(VARIANTS)}: {self.variant!r}")
+        warm_up()
 
     async def generate(
         self,

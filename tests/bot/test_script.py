@@ -132,6 +132,22 @@ def test_variants_differ_only_in_regional_forms() -> None:
     assert to_traditional(text, "bogus") == to_traditional(text, "s2tw")
 
 
+def test_the_chained_variants_equal_opencc_s_own_configurations() -> None:
+    """s2tw = s2t then t2tw, s2hk = s2t then t2hk (one set of phrase dictionaries)."""
+    samples = [text for _, text in _domain_and_message_samples()]
+    for variant in ("s2tw", "s2hk"):
+        own = opencc.OpenCC(f"{variant}.json")
+        assert [to_traditional(t, variant) for t in samples] == [own.convert(t) for t in samples]
+
+
+def _domain_and_message_samples() -> list[tuple[str, str]]:
+    from tests.bot.traditional_nlu import held_out_examples, training_examples
+
+    texts = training_examples()[::5] + held_out_examples()
+    texts += ["里面着急，台湾", "头发干净", "这里的面包", "系统关系", "公里"]
+    return [("", t) for t in texts]
+
+
 def test_shared_characters_are_those_opencc_keeps_as_traditional() -> None:
     """SHARED_CHARS is what the installed OpenCC's STCharacters dictionary says."""
     clib = Path(opencc.__file__).parent / "clib"
