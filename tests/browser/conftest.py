@@ -68,6 +68,7 @@ def browser_env(browser_workdir: Path) -> dict[str, str]:
         # The demo shop signs its customers with the demo secret; Rasa verifies with it too.
         DEMO_MODE="on",
         DEMO_IDENTITY_SECRET=secrets.token_hex(16),
+        UPLOAD_DIR=str(browser_workdir / "uploads"),  # photos from the widget
     )
     env.pop("RASA_AUTH_TOKEN", None)
     subprocess.run(
