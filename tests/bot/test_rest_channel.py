@@ -351,3 +351,13 @@ def test_the_streamed_answer_starts_with_the_founder_message(door_server: DoorSe
     assert reply.status == 200 and lines[0]["text"] == "先看这条"
     assert lines[0]["author"] == "founder" and len(lines) > 1
     assert fetch(door_server, s) == []
+
+
+def test_a_flood_of_fetches_is_rate_limited_per_sender(door_server: DoorServer) -> None:
+    s = sender()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        replies = list(pool.map(lambda _: pending(door_server, f"sender={s}"), range(130)))
+    statuses = [r.status for r in replies]
+    assert set(statuses) == {200, 429} and statuses.count(200) <= 120
+    refused(next(r for r in replies if r.status == 429), 429, "rate_limited")
+    assert fetch(door_server, sender()) == []  # another customer is not affected
