@@ -52,7 +52,7 @@ UTTER_FALLBACK = "utter_fallback"
 #: clears the retriever's threshold by this share of the way to 1.0 (see
 #: :func:`fallback_bar`); chosen on the retrieval development set
 #: (tests/analytics/brain/knowledge_dev.jsonl), see docs/knowledge.md.
-FALLBACK_STRICTNESS = 0.2
+FALLBACK_STRICTNESS = 0.5
 #: the question given to the retriever is cut to this many characters.
 MAX_QUESTION_CHARS = 1000
 #: a longer passage is cut (at a line or sentence end when one is near) and marked "…".

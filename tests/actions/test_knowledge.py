@@ -7,6 +7,7 @@ full of template syntax, so the answers do not depend on how the retriever is tu
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,15 +18,18 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.knowledge import MAX_ANSWER_CHARS, ActionAnswerKnowledge, shorten
+from actions.knowledge import MAX_ANSWER_CHARS, ActionAnswerKnowledge, fallback_bar, shorten
+from analytics.brain.retrieval import PassageRetriever
 from analytics.core import settings as analytics_settings
 from analytics.demo.customers import DEMO_EN
 from analytics.loop.knowledge import get_knowledge_base
+from analytics.store.knowledge import load_knowledge
 from analytics.store.models import Customer, KnowledgeAnswer, RefundRequest
 from tests.actions.conftest import MakeTracker, responses
 from tests.actions.domain import DOMAIN, rendered
 
 REPO = Path(__file__).resolve().parents[2]
+DEV_SET = REPO / "tests" / "analytics" / "brain" / "knowledge_dev.jsonl"
 BRACES = "Use code {name} or {{WELCOME}}, {0[answer]} 0[ %(s)s \\1 ${x} {answer}."
 TEAPOTS = f"""---
 topic: teapots
@@ -182,9 +186,7 @@ def test_no_good_passage_says_so_and_offers_the_founder(
 def test_nlu_fallback_gets_the_fallback_unless_a_passage_is_clearly_right(
     kb_dir: Path, make_tracker: MakeTracker, session: Session
 ) -> None:
-    assert responses(answer(make_tracker("鳄鱼飞艇", intent="nlu_fallback"))) == [
-        "utter_fallback"
-    ]
+    assert responses(answer(make_tracker("鳄鱼飞艇", intent="nlu_fallback"))) == ["utter_fallback"]
     text = only_text(answer(make_tracker("紫砂壶开壶", intent="nlu_fallback")))
     assert text.startswith("新的紫砂壶第一次使用前")
     assert [r.mode for r in rows(session)] == ["refused", "direct"]
@@ -282,3 +284,29 @@ def test_shorten_cuts_long_passages_at_a_sentence() -> None:
     assert len(cut) <= MAX_ANSWER_CHARS + 1 and cut.endswith("。…")
     assert shorten("short.") == "short."
     assert shorten("x" * 5000).endswith("…")
+
+
+def dev_decisions(bar: float) -> tuple[int, int, int, int]:
+    """(answered, wrong, unanswerable refused, unanswerable) on the retrieval dev set at ``bar``."""
+    retriever = PassageRetriever().fit(load_knowledge(REPO / "knowledge"))
+    answered = wrong = refused = unanswerable = 0
+    for line in DEV_SET.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        hits = retriever.retrieve(row["question"], k=1)
+        keep = bool(hits) and retriever.answerable(row["question"]) and hits[0].confidence >= bar
+        unanswerable += row.get("passage") is None
+        refused += row.get("passage") is None and not keep
+        answered += keep
+        wrong += keep and hits[0].passage_id != row.get("passage")
+    return answered, wrong, refused, unanswerable
+
+
+def test_the_fallback_bar_is_stricter_on_the_dev_set() -> None:
+    """The numbers of docs/knowledge.md (run with -s to see them)."""
+    threshold = PassageRetriever().threshold
+    plain, strict = dev_decisions(threshold), dev_decisions(fallback_bar(threshold))
+    print(f"\nthreshold {threshold:.3f}: answered, wrong, unanswerable refused/of: {plain}")
+    print(f"fallback bar {fallback_bar(threshold):.3f}: {strict}")
+    assert strict[1] / strict[0] < plain[1] / plain[0]
+    assert strict[1] / strict[0] <= 0.07
+    assert strict[2] >= plain[2]
