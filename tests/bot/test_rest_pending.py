@@ -120,8 +120,8 @@ def test_sessions_bot_replies_and_other_events_do_not_deliver() -> None:
 def test_what_counts_as_a_founder_message() -> None:
     event = founder("hello")
     assert founder_message(event) == FounderMessage("hello", event.timestamp)
-    image = founder("", "https://shop.test/a.png")
-    assert founder_message(image) is not None and founder_message(image).image is not None
+    picture = founder_message(founder("", "https://shop.test/a.png"))
+    assert picture is not None and picture.image == "https://shop.test/a.png"
     assert founder_message(founder("", "javascript:alert(1)")) is None  # nothing to show
     unsafe = founder_message(founder("look", "data:image/png;base64,AAAA"))
     assert unsafe is not None and unsafe.image is None
