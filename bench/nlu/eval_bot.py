@@ -26,12 +26,15 @@ import random
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.nlu import scope_eval
 from bench.nlu.datasets import REPO, SEED, SHARED
+from bench.nlu.scope_eval import rejected
 
 logger = logging.getLogger(__name__)
 
@@ -68,18 +71,24 @@ def out_of_domain(seed: int = SEED, per_language: int = 300) -> list[tuple[str, 
     return texts
 
 
+def _ood_parses(ood: Sequence[float | tuple[str, float]]) -> list[tuple[str, float]]:
+    return [("", float(o)) if isinstance(o, (int, float)) else (o[0], float(o[1])) for o in ood]
+
+
 def threshold_curve(
-    in_domain: list[tuple[bool, float]], ood_confidences: list[float]
+    in_domain: list[tuple[bool, float]], ood: Sequence[float | tuple[str, float]]
 ) -> list[dict[str, float]]:
     """Shares of correct in-domain messages kept and out-of-domain messages rejected.
 
     Args:
         in_domain: (prediction correct, confidence) per held-out in-domain message.
-        ood_confidences: Top confidence per out-of-domain message.
+        ood: Per out-of-domain message its top confidence, or (top intent, confidence):
+            a message whose top intent is ``out_of_scope`` is rejected at any threshold.
 
     Returns:
         One row per threshold 0.00, 0.01, ..., 0.95.
     """
+    parses = _ood_parses(ood)
     rows = []
     for threshold in np.round(np.arange(0.0, 0.951, 0.01), 2):
         rows.append(
@@ -88,7 +97,7 @@ def threshold_curve(
                 "in_domain_kept_correct": float(
                     np.mean([ok and c >= threshold for ok, c in in_domain])
                 ),
-                "ood_rejected": float(np.mean([c < threshold for c in ood_confidences])),
+                "ood_rejected": float(np.mean([rejected(p, threshold) for p in parses])),
             }
         )
     return rows
@@ -96,7 +105,7 @@ def threshold_curve(
 
 def choose_fallback_threshold(
     in_domain: list[tuple[bool, float]],
-    ood_confidences: list[float],
+    ood_confidences: Sequence[float | tuple[str, float]],
     max_loss: float = MAX_IN_DOMAIN_LOSS,
 ) -> dict[str, float]:
     """The highest threshold that loses at most ``max_loss`` of correct in-domain answers.
@@ -106,7 +115,8 @@ def choose_fallback_threshold(
 
     Args:
         in_domain: (prediction correct, confidence) per held-out in-domain message.
-        ood_confidences: Top confidence per out-of-domain message.
+        ood_confidences: Per out-of-domain message its top confidence or (top intent,
+            confidence), as in :func:`threshold_curve`.
         max_loss: Allowed drop of the share of correct in-domain answers.
 
     Returns:
@@ -116,6 +126,17 @@ def choose_fallback_threshold(
     base = curve[0]["in_domain_kept_correct"]
     allowed = [row for row in curve if row["in_domain_kept_correct"] >= base - max_loss - 1e-12]
     return allowed[-1]
+
+
+def config_threshold(path: Path = REPO / "config.yml") -> float | None:
+    """The FallbackClassifier threshold of config.yml's pipeline (None if absent)."""
+    import yaml
+
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    for component in (config or {}).get("pipeline") or []:
+        if component.get("name") == "FallbackClassifier":
+            return float(component.get("threshold", 0.3))
+    return None
 
 
 def _rasa(*args: str) -> None:
@@ -131,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         "--out", default=str(REPO / "var" / "nlu_eval"), help="folder for rasa test nlu reports"
     )
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=config_threshold(),
+        help="also score the scope sets at this fallback threshold (default: config.yml's)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     os.environ.setdefault("RASA_MAX_CACHE_SIZE", "0")
@@ -200,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         held_out = asyncio.run(parse([messages[i].get("text") for i in test_idx]))
         ood = out_of_domain()
         ood_parses = asyncio.run(parse([t for t, _ in ood]))
+        scope_sets = scope_eval.evaluation_sets()
+        scope_parses = {
+            name: asyncio.run(parse([r.text for r in rows])) for name, rows in scope_sets.items()
+        }
 
     def raw_top(parse_data: dict[str, Any]) -> tuple[str, float]:
         for item in parse_data.get("intent_ranking") or []:
@@ -224,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         gold = [g for g, _ in rows]
         predicted = [p for _, (p, _) in rows]
-        in_domain += [(g == p, c) for g, (p, c) in rows]
+        # the threshold curve is over in-scope messages; held-out out_of_scope examples
+        # are scored with the scope sets below
+        in_domain += [(g == p, c) for g, (p, c) in rows if g != scope_eval.OUT_OF_SCOPE]
         per_intent = classification_report(gold, predicted, output_dict=True, zero_division=0)
         report["languages"][language] = {
             "n": len(rows),
@@ -236,15 +269,30 @@ def main(argv: list[str] | None = None) -> int:
                 if isinstance(v, dict) and k not in ("macro avg", "weighted avg")
             },
         }
-    ood_confidences = [raw_top(p)[1] for p in ood_parses]
-    report["fallback"] = choose_fallback_threshold(in_domain, ood_confidences)
+    ood_tops = [raw_top(p) for p in ood_parses]
+    report["fallback"] = choose_fallback_threshold(in_domain, ood_tops)
     report["fallback"]["n_out_of_domain"] = len(ood)
     report["fallback"]["max_in_domain_loss"] = MAX_IN_DOMAIN_LOSS
-    report["fallback_curve"] = threshold_curve(in_domain, ood_confidences)
+    report["fallback_curve"] = threshold_curve(in_domain, ood_tops)
+    held_out_rows = [
+        scope_eval.LabelledText(messages[i].get("text"), languages[i], messages[i].get("intent"))
+        for i in test_idx
+    ]
+    tops = {name: [raw_top(p) for p in parses] for name, parses in scope_parses.items()}
+    tops["held_out"] = [raw_top(p) for p in held_out]
+    scope_sets["held_out"] = held_out_rows
+    thresholds = {"chosen": report["fallback"]["threshold"], "config": args.threshold}
+    report["scope"] = {
+        key: scope_eval.scope_report(scope_sets, tops, value)
+        for key, value in thresholds.items()
+        if value is not None
+    }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     table = markdown(report)
     print(table)
+    for key, scope in report["scope"].items():
+        print(f"\n### At the {key} threshold\n\n" + scope_eval.markdown(scope))
     if not args.no_docs:
         write_docs(table)
     return 0

@@ -366,3 +366,71 @@ def test_aligned_keeps_or_reorders_columns_by_intent() -> None:
 
     assert model._aligned(model.estimators[0], probs) is probs
     np.testing.assert_array_equal(model._aligned(Reversed(), probs), probs[:, ::-1])
+
+
+@pytest.fixture(scope="module")
+def bot_model() -> tuple[TextIntentModel, object]:
+    """config.yml's classifier trained on all of nlu_data/ (about 10 s), with its features."""
+    import yaml
+
+    from bench.nlu.botdata import load_bot_examples
+    from bench.nlu.datasets import REPO
+    from bot.nlu.text import normalize
+
+    config = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
+    settings = next(
+        c for c in config["pipeline"] if c["name"].endswith("BilingualIntentClassifier")
+    )
+    tokenizer = BilingualTokenizer(
+        {**BilingualTokenizer.get_default_config(), "dictionary_path": None},
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        BilingualTokenizer.read_dictionary(str(REPO / "bot" / "nlu" / "userdict.txt")),
+    )
+
+    def features(texts: list[str]) -> tuple[list[str], list[str]]:
+        words = [" ".join(normalize(t.text) for t in tokenizer.tokenize_text(x)) for x in texts]
+        return words, [" ".join(normalize(x).split()) for x in texts]
+
+    examples = load_bot_examples()
+    model = TextIntentModel.from_config(settings).fit(
+        *features([e.text for e in examples]), [e.intent for e in examples]
+    )
+    return model, features
+
+
+def test_policy_questions_are_faq_and_specific_requests_are_actions(bot_model) -> None:
+    """The fixed policy-vs-action list (bench/nlu/data/policy_pairs.jsonl, not training data).
+
+    Policy questions ("what is your return policy", "订阅可以随时取消吗") must come out
+    ask_faq, so the bot answers them from the knowledge base and files nothing; a request
+    for a specific refund or cancellation must come out refund_request /
+    cancel_subscription, and a question about a refund already asked for refund_status.
+    """
+    from bench.nlu.scope_eval import load_policy_pairs
+
+    model, features = bot_model
+    pairs = load_policy_pairs()
+    assert {p.label for p in pairs} == {
+        "ask_faq",
+        "refund_request",
+        "cancel_subscription",
+        "refund_status",
+    }
+    assert all(
+        sum(p.label == "ask_faq" and p.language == lang for p in pairs) >= 3
+        for lang in ("zh", "en", "mixed")
+    )
+    predicted = model.predict(*features([p.text for p in pairs]))
+    wrong = [
+        (p.text, p.label, got) for p, got in zip(pairs, predicted, strict=True) if got != p.label
+    ]
+    assert not wrong, "\n".join(
+        f"{text!r}: {gold} expected, got {got}" for text, gold, got in wrong
+    )
+
+
+def test_obvious_out_of_scope_messages_are_out_of_scope(bot_model) -> None:
+    model, features = bot_model
+    texts = ["what's the weather in paris tomorrow", "给我讲个笑话吧", "帮我写一下 homework"]
+    assert model.predict(*features(texts)) == ["out_of_scope"] * 3

@@ -40,9 +40,13 @@ INTENTS = {
     "praise",
     "update_account",
     "report_problem",
+    # issue 15: policy questions, out-of-scope messages, the state of a refund
+    "ask_faq",
+    "out_of_scope",
+    "refund_status",
 }
 ENTITIES = {"order_id", "product"}
-ORDER_ID_INTENTS = {"order_status", "refund_request", "report_problem"}
+ORDER_ID_INTENTS = {"order_status", "refund_request", "report_problem", "refund_status"}
 ORDER_ID_RE = re.compile(r"^LB\d{6}$")
 # Same shape as Rasa's markdown-in-YAML entity annotation: [text](entity) or [text](entity:value)
 ANNOTATION_RE = re.compile(r"\[(?P<text>[^\]]+?)\]\((?P<entity>[^:)]+?)(?::(?P<value>[^)]+))?\)")
