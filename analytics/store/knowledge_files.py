@@ -1,7 +1,6 @@
 """Validated, atomic writes of the founder's knowledge files (``knowledge/*.md``).
 
-The console edits the FAQ through this module: add, edit or delete one passage, add or delete
-one topic file. Every write
+The console adds, edits and deletes passages and topic files through this module. Every write
 
 * names its file by a validated topic (``[a-z0-9]+(-[a-z0-9]+)*``, no separators, no
   ``README``), inside the knowledge folder and not through a symbolic link;
@@ -14,9 +13,8 @@ one topic file. Every write
   the file's bytes, :func:`digest`), so one edit never silently overwrites another;
 * holds an exclusive ``flock`` on the folder, writes a hidden temporary file beside the
   target, syncs it and moves it in with ``os.replace`` (readers see the old or the new file,
-  never half of one); the bot's hot reload picks the new file up.
-
-Everything outside the edited passage stays byte for byte as it was.
+  never half of one); the bot's hot reload picks the new file up. Everything outside the
+  edited passage stays byte for byte as it was.
 """
 
 from __future__ import annotations
@@ -471,6 +469,7 @@ def add_topic(folder: Path | str, topic: TopicDraft, first: PassageDraft) -> str
     title_zh, title_en = _titles(topic.title_zh, topic.title_en)
     clean_topic = replace(topic, title_zh=title_zh, title_en=title_en)
     clean = normalize_passage(first, topic.topic)
+    path.parent.mkdir(parents=True, exist_ok=True)  # the first topic of a new folder
     with _locked(path.parent):
         if path.exists() or path.is_symlink():
             raise KnowledgeEditError("topic_exists", path.name)

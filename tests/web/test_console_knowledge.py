@@ -19,6 +19,7 @@ from analytics.store.knowledge import load_knowledge
 from analytics.store.models.knowledge import KnowledgeAnswer
 from tests.web.conftest import REPO, Console, csrf_of
 from tests.web.console_data import HTML, add_conversation, store_session
+from tests.web.test_security import _assert_headers, _assert_no_inline_script
 
 DIGEST_RE = re.compile(r'name="digest" value="([0-9a-f]{64})"')
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -195,7 +196,8 @@ def test_markup_in_passages_and_questions_is_shown_as_text(
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
-    assert next(p for p in load_knowledge(kb) if p.id == "payment-xss").text_en.startswith(HTML)
+    stored = next(p for p in load_knowledge(kb) if p.id == "payment-xss").text_en
+    assert stored is not None and stored.startswith(HTML)
     _record_answers(console_env, [("payment-xss", HTML), (None, "<script>refused()</script>")])
     for path in (
         "/console/knowledge",
@@ -341,6 +343,20 @@ def test_hostile_bodies_are_refused_and_nothing_changes(client: TestClient, kb: 
         assert "UTF-8" in response.json()["detail"]
     binary = client.post(url, content=bytes(range(256)) * 4, headers=FORM)
     assert binary.status_code in (400, 403)
+    with_nul = client.post(
+        url, content=f"{encoded}&text_en=a%00b%01".encode(), headers=FORM, follow_redirects=False
+    )
+    assert with_nul.status_code == 303  # control characters are dropped (next test)
+    form = _edit_form(client, "shipping", "shipping-costs")
+    encoded = "&".join(f"{k}={quote(v)}" for k, v in form.items() if k != "text_en")
+    raw = client.post(
+        url, content=f"{encoded}&text_en=raw ünïcode".encode(), headers=FORM, follow_redirects=False
+    )
+    assert raw.status_code == 303  # UTF-8 that was not percent-encoded is still UTF-8
+    before = _snapshot(kb)
+    flood = "&".join(f"f{i}=1" for i in range(50))
+    many = client.post(url, content=f"{encoded}&{flood}".encode(), headers=FORM)
+    assert many.status_code == 400 and "too many fields" in many.json()["detail"]
     multipart = client.post(
         url, data=form, files={"f": ("x.bin", b"\x00\x01", "application/octet-stream")}
     )
@@ -405,3 +421,32 @@ def test_passage_id_traversal_is_refused(client: TestClient, kb: Path) -> None:
         assert "<b>" not in response.text.split('id="kb-error"')[1].split("</p>")[0]
     assert client.get("/console/knowledge/edit?topic=shipping&id=../x").status_code == 404
     assert _snapshot(kb) == before
+
+
+def test_pages_and_refusals_carry_the_security_headers(client: TestClient, kb: Path) -> None:
+    form = _edit_form(client, "shipping", "shipping-costs")
+    responses = {
+        path: client.get(path)
+        for path in (
+            "/console/knowledge",
+            "/console/knowledge?refused=1",
+            "/console/knowledge/edit?topic=shipping&id=shipping-costs",
+            "/console/knowledge/new?topic=shipping",
+            "/console/knowledge/new-topic",
+        )
+    }
+    responses["format refusal"] = client.post(
+        "/console/knowledge/passage/update", data=dict(form, text_zh="运费\n## x")
+    )
+    responses["stale refusal"] = client.post(
+        "/console/knowledge/passage/update", data=dict(form, digest="0" * 64)
+    )
+    responses["413"] = client.post(
+        "/console/knowledge/passage/update", data=dict(form, text_en="a" * 600_000)
+    )
+    for where, response in responses.items():
+        csp = _assert_headers(response, where)
+        assert "'unsafe-inline'" not in csp, where
+        if response.headers["content-type"].startswith("text/html"):
+            _assert_no_inline_script(response.text, csp, where)
+    assert [r.status_code for r in responses.values()][-3:] == [400, 409, 413]

@@ -65,10 +65,17 @@ def page() -> Iterator[Any]:
         pg = context.new_page()
         violations: list[str] = []
         dialogs: list[str] = []
-        pg.on(
-            "console", lambda m: violations.append(m.text) if "Content Security" in m.text else None
-        )
-        pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+        def on_console(message: Any) -> None:  # noqa: ANN401 - Playwright's ConsoleMessage
+            if "Content Security Policy" in message.text:
+                violations.append(message.text)
+
+        def on_dialog(dialog: Any) -> None:  # noqa: ANN401 - Playwright's Dialog
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        pg.on("console", on_console)
+        pg.on("dialog", on_dialog)
         pg.dialogs = dialogs
         yield pg
         browser.close()

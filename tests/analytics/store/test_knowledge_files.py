@@ -231,6 +231,13 @@ def test_the_last_passage_is_deleted_with_its_topic(folder: Path) -> None:
     _refused("not_found", kf.read_topic, folder, "nothing-here")
 
 
+def test_the_first_topic_creates_the_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "new-kb"
+    assert kf.read_topics(folder) == []
+    kf.add_topic(folder, TopicDraft("gifts", "礼品", "Gifts"), _draft("gifts-wrap"))
+    assert [p.id for p in load_knowledge(folder)] == ["gifts-wrap"]
+
+
 def test_ids_are_unique_across_files(folder: Path) -> None:
     path = folder / "shipping.md"
     kf.add_passage(folder, "shipping", _draft("shipping-extra-a"), _digest(path))

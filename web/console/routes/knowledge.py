@@ -37,6 +37,7 @@ MAX_FIELDS = 20
 FORM_TYPE = "application/x-www-form-urlencoded"
 TOO_LARGE = f"表单太大（上限 {MAX_FORM_BYTES} 字节）。 / The form is too large (limit {MAX_FORM_BYTES} bytes)."
 NOT_UTF8 = "表单不是有效的 UTF-8 文本。 / The form is not valid UTF-8 text."
+TOO_MANY_FIELDS = "表单字段太多。 / The form has too many fields."
 NOT_FORM = "只接受普通表单提交。 / Only a plain form submission is accepted."
 STATUS = {"stale": 409, "not_found": 404}
 FIELDS = ("id", "title_zh", "title_en", "text_zh", "text_en")
@@ -79,14 +80,16 @@ def parse_form(request: Request, body: bytes) -> dict[str, str]:
         raise HTTPException(status_code=415, detail=NOT_FORM)
     try:
         fields = parse_qs(
-            body.decode("ascii"),
+            body.decode("utf-8"),
             keep_blank_values=True,
             encoding="utf-8",
             errors="strict",
             max_num_fields=MAX_FIELDS,
         )
-    except (UnicodeDecodeError, ValueError) as exc:
+    except UnicodeDecodeError as exc:
         raise HTTPException(status_code=400, detail=NOT_UTF8) from exc
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=TOO_MANY_FIELDS) from exc
     return {key: values[0] for key, values in fields.items()}
 
 
