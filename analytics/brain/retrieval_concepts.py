@@ -114,7 +114,7 @@ _TABLE: dict[str, str] = {
     "billing": "扣费|扣款|扣钱|几号|哪天|charg*|bill|bills|billed|billing|renewal date|next payment|next charge|next billing",
     "pause": "暂停|跳过|停一个月|停一期|pause*|skip*|hold|先别寄|不要寄|别寄|hold off",
     "perks": "会员福利|权益|perk*|benefit*",
-    "cancel": "取消|不想续|不续|退订阅|cancel*|stop my subscription|end my subscription",
+    "cancel": "取消|停掉|不想续|不续|退订阅|cancel*|stop my subscription|end my subscription",
     "switch": "换成|更换|改成|互换|switch*|swap*|change to|instead of",
     "renew_fail": "扣款失败|扣费失败|扣款没成功|卡过期|card expired|renewal fail*|expired card",
     # wholesale

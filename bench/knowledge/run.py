@@ -251,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--write-doc", action="store_true", help="update docs/benchmarks.md")
     parser.add_argument("--questions", type=Path, default=QUESTIONS, help="question file")
     args = parser.parse_args(argv)
+    if args.write_doc and args.questions != QUESTIONS:
+        parser.error("--write-doc records the held-out set only")
     report_text = evaluate(
         load_questions(args.questions), load_knowledge(KNOWLEDGE), load_questions(DEV)
     )
@@ -260,8 +262,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     body = f"{report_text}\n\n{run_line('bench.knowledge.run')} · commit: `{commit}`"
     print(body)
     if args.write_doc:
-        if args.questions != QUESTIONS:
-            parser.error("--write-doc records the held-out set only")
         write_subsection(
             SECTION, "bench/knowledge/run.py", "Recall on the held-out questions", body
         )
