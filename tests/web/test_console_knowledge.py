@@ -15,6 +15,7 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
+from analytics.loop.knowledge import KnowledgeBase
 from analytics.store.knowledge import load_knowledge
 from analytics.store.models.knowledge import KnowledgeAnswer
 from tests.web.conftest import REPO, Console, csrf_of
@@ -450,3 +451,36 @@ def test_pages_and_refusals_carry_the_security_headers(client: TestClient, kb: P
         if response.headers["content-type"].startswith("text/html"):
             _assert_no_inline_script(response.text, csp, where)
     assert [r.status_code for r in responses.values()][-3:] == [400, 409, 413]
+
+
+def test_the_bots_knowledge_base_picks_up_console_edits(client: TestClient, kb: Path) -> None:
+    now = [0.0]
+    base = KnowledgeBase(kb, reload_seconds=10, clock=lambda: now[0])
+    assert base.current().passage("gift-cards-expiry") is None
+    created = client.post(
+        "/console/knowledge/topic/add",
+        data={
+            "csrf_token": csrf_of(client),
+            "topic": "gift-cards",
+            "topic_title_zh": "礼品卡",
+            "topic_title_en": "Gift cards",
+            "id": "gift-cards-expiry",
+            "title_zh": "礼品卡有效期",
+            "title_en": "Gift card expiry",
+            "text_zh": "礼品卡自购买之日起三年内有效，可以多次使用。",
+            "text_en": "Gift cards are valid for three years from purchase and can be used several times.",
+        },
+        follow_redirects=False,
+    )
+    assert created.status_code == 303
+    now[0] += 10  # the next look at the folder (KNOWLEDGE_RELOAD_SECONDS, at most 60)
+    snapshot = base.current()
+    assert snapshot.passage("gift-cards-expiry") is not None and snapshot.problems == ()
+    assert snapshot.retriever is not None
+    for question in ("how long is a gift card valid", "礼品卡有效期多久"):
+        assert snapshot.retriever.retrieve(question, 1)[0].passage_id == "gift-cards-expiry"
+    form = _edit_form(client, "shipping", "shipping-costs")
+    client.post("/console/knowledge/passage/update", data=dict(form, text_en="Free over 88."))
+    now[0] += 10
+    edited = base.current().passage("shipping-costs")
+    assert edited is not None and edited.text_en == "Free over 88."
