@@ -16,8 +16,9 @@ send no preflight) stores one photo of a widget session:
   SHA-256;
 * the body is read only by this route, up to ``UPLOAD_MAX_BYTES`` + 64 KiB (Sanic's global
   cap of every other route stays as :mod:`bot.serve` sets it);
-* per session at most ``UPLOAD_SESSION_PER_HOUR`` (20) and 5 a minute, per client address
-  (IPv6 per /64) at most ``UPLOAD_IP_PER_HOUR`` (60) photos; at most two are decoded at once.
+* per session at most 5 photos a minute and 20 an hour, per client address (IPv6 per /64) at
+  most 60 an hour (loopback exempt like the door's own limit); at most two are decoded at
+  once.
 
 The answer is ``201 {"ok": true, "upload_id", "content_type", "bytes", "width", "height"}``
 or ``{"ok": false, "error", "message": "<zh> / <en>"}`` with 400 (``empty``, ``bad_request``),
@@ -80,8 +81,6 @@ logger = logging.getLogger(__name__)
 
 ENV_UPLOAD_DIR = "UPLOAD_DIR"
 ENV_UPLOAD_MAX_BYTES = "UPLOAD_MAX_BYTES"
-ENV_SESSION_PER_HOUR = "UPLOAD_SESSION_PER_HOUR"
-ENV_IP_PER_HOUR = "UPLOAD_IP_PER_HOUR"
 DEFAULT_UPLOAD_DIR = "var/uploads"
 DEFAULT_SESSION_PER_HOUR = 20
 DEFAULT_IP_PER_HOUR = 60
@@ -258,13 +257,9 @@ class Uploads:
 
     @classmethod
     def from_env(cls, limits: DoorLimits, environ: Mapping[str, str] | None = None) -> Uploads:
-        """The upload handling configured by the ``UPLOAD_*`` settings."""
+        """The upload handling configured by ``UPLOAD_DIR`` and ``UPLOAD_MAX_BYTES``."""
         env = os.environ if environ is None else environ
-        guard = UploadGuard(
-            limits,
-            session_per_hour=_env_int(env, ENV_SESSION_PER_HOUR, DEFAULT_SESSION_PER_HOUR),
-            ip_per_hour=_env_int(env, ENV_IP_PER_HOUR, DEFAULT_IP_PER_HOUR),
-        )
+        guard = UploadGuard(limits)
         return cls(
             UploadStore.from_env(env), guard, _env_int(env, ENV_UPLOAD_MAX_BYTES, DEFAULT_MAX_BYTES)
         )
