@@ -152,6 +152,13 @@ def test_a_stale_form_is_refused_and_keeps_the_founders_text(client: TestClient,
     assert 'data-code="stale"' in response.text and "被改过" in response.text
     assert mine in response.text and 'id="kb-reload"' in response.text
     assert (kb / "shipping.md").read_bytes() == after_first
+    for action, extra in (("passage/delete", {"id": "shipping-costs"}), ("topic/delete", {})):
+        refused = client.post(
+            f"/console/knowledge/{action}",
+            data={"csrf_token": form["csrf_token"], "topic": "shipping", "digest": form["digest"], "confirm": "yes", **extra},
+        )  # fmt: skip
+        assert "Not deleted" in refused.text or "没有删除" in refused.text, action
+    assert (kb / "shipping.md").read_bytes() == after_first
 
 
 @pytest.mark.parametrize(

@@ -123,6 +123,10 @@ KNOWLEDGE_TEXTS: dict[str, tuple[str, str]] = {
         "没有保存：你打开表单之后，这个文件被改过（别人，或另一个窗口）。为了不覆盖那次修改，这次没有写入；你写的内容还在下面。请打开最新版本，再把改动加进去。",
         "Not saved: the file changed after you opened this form (someone else, or another window). Nothing was written, so that change is not lost; your text is still below. Open the current version and apply your edit again.",
     ),
+    "kb_err_stale_delete": (
+        "没有删除：打开页面之后这个文件被改过。请看一下现在的内容，再决定是否删除。",
+        "Not deleted: the file changed after the page was loaded. Look at it as it is now, then decide again.",
+    ),
     "kb_err_not_found": (
         "找不到这个主题或答案（可能已被删除）。",
         "No such topic or passage (it may have been deleted).",

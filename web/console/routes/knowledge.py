@@ -93,8 +93,9 @@ def parse_form(request: Request, body: bytes) -> dict[str, str]:
     return {key: values[0] for key, values in fields.items()}
 
 
-def _error_text(lang: str, error: KnowledgeEditError) -> str:
-    return " ".join(x for x in (t(lang, f"kb_err_{error.code}"), error.detail) if x)
+def _error_text(lang: str, error: KnowledgeEditError, *, deleting: bool = False) -> str:
+    key = "kb_err_stale_delete" if deleting and error.code == "stale" else f"kb_err_{error.code}"
+    return " ".join(x for x in (t(lang, key), error.detail) if x)
 
 
 def _topic_or_404(topic: str) -> kf.TopicFile:
@@ -251,7 +252,7 @@ async def delete_passage(request: Request, body: Body, user: Csrf) -> Response:
             kf.delete_passage, _folder(), topic, passage_id, form.get("digest", "")
         )
     except KnowledgeEditError as error:
-        return back(edit_url, err=_error_text(user.lang, error))
+        return back(edit_url, err=_error_text(user.lang, error, deleting=True))
     return _saved(user, topic, key="kb_deleted")
 
 
@@ -265,5 +266,5 @@ async def delete_topic(request: Request, body: Body, user: Csrf) -> Response:
     try:
         await run_in_threadpool(kf.delete_topic, _folder(), topic, form.get("digest", ""))
     except KnowledgeEditError as error:
-        return back(HERE, err=_error_text(user.lang, error))
+        return back(HERE, err=_error_text(user.lang, error, deleting=True))
     return back(HERE, msg=t(user.lang, "kb_deleted"))
