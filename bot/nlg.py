@@ -11,7 +11,8 @@ condition and channel, same ``{placeholder}`` filling) plus one step: when the
 conversation's reply script is Traditional (:func:`bot.channels.script.reply_script`: the
 newest customer message in the tracker that is not script-neutral is Traditional), the
 chosen variation's text, button and quick-reply titles and the string values filled into it are
-converted with OpenCC before the placeholders are filled, so the tracker, the widget's
+converted with OpenCC before the placeholders are filled (in one pass: a value is never
+read as a template, see :func:`fill`), so the tracker, the widget's
 history and the console show what the customer saw. Button payloads, images and custom
 payloads are never changed. Values in :data:`VERBATIM_VARIABLES` (text the founder typed)
 stay as written. The founder's takeover messages do not pass through here at all.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from typing import Any
 
 from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
@@ -44,6 +46,9 @@ logger = logging.getLogger(__name__)
 
 #: Response variables whose values are the founder's own words: never converted.
 VERBATIM_VARIABLES = frozenset({"founder_note", "decision_note", "founder_text"})
+#: Keys of a response whose placeholders are filled (as in Rasa's generator).
+_FILLED_KEYS = ("text", "image", "custom", "buttons", "attachment", "quick_replies")
+_PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")
 #: Keys of a response whose list items' ``title`` is shown to the customer.
 _TITLED_LISTS = ("buttons", "quick_replies")
 
@@ -82,6 +87,33 @@ def convert_values(values: dict[str, Any], variant: str) -> dict[str, Any]:
     }
 
 
+def fill(template: Any, values: dict[str, Any]) -> Any:
+    """Fills ``{name}`` placeholders in one pass (strings inside lists and dicts too).
+
+    Unlike Rasa's interpolator, a value is never read as a template and never makes the
+    whole response come out unfilled: Rasa gives back the raw template when a filled text
+    contains ``0[`` (its internal ``{0[name]}`` marker), so a passage or product text with
+    ``10[`` in it would show ``{answer}``. A placeholder without a value stays as it is.
+
+    Args:
+        template: A response part (text, or a list/dict holding texts).
+        values: The slot values and the action's values.
+
+    Returns:
+        The filled part (dicts are filled in place, as Rasa does).
+    """
+    if isinstance(template, str):
+        return _PLACEHOLDER.sub(
+            lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template
+        )
+    if isinstance(template, list):
+        return [fill(item, values) for item in template]
+    if isinstance(template, dict):
+        for key, value in template.items():
+            template[key] = fill(value, values)
+    return template
+
+
 class ScriptAwareNLG(TemplatedNaturalLanguageGenerator):
     """Rasa's templated generator that answers Traditional Chinese writers in Traditional."""
 
@@ -113,6 +145,20 @@ class ScriptAwareNLG(TemplatedNaturalLanguageGenerator):
         if self.variant not in VARIANTS:
             raise ValueError(f"nlg variant must be one of {', '.join(VARIANTS)}: {self.variant!r}")
         warm_up()
+
+    def _fill_response(
+        self,
+        response: dict[str, Any],
+        filled_slots: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Fills the response's placeholders with :func:`fill` (Rasa's keys, in place)."""
+        values = self._response_variables(filled_slots or {}, kwargs)
+        if values:
+            for key in _FILLED_KEYS:
+                if key in response:
+                    response[key] = fill(response[key], values)
+        return response
 
     async def generate(
         self,

@@ -172,3 +172,25 @@ def test_the_endpoints_files_configure_the_generator() -> None:
     assert hk.variant == "s2hk"
     with pytest.raises(ValueError):
         ScriptAwareNLG(EndpointConfig(variant="s2twp"), DOMAIN)
+
+
+def test_values_are_never_read_as_templates() -> None:
+    responses = {"utter_answer": [{"text": "{answer}\n\n来源：{title}", "buttons": [
+        {"title": "{title}", "payload": "/ask{\"q\": \"x\"}"}]}]}  # fmt: skip
+    nlg = ScriptAwareNLG(responses=responses)
+    tricky = "满100[元]包邮，格式如 {order_number} 或 {{x}}"
+    for conversation, expected in (
+        (tracker("问一下"), tricky),
+        (tracker("問一下"), "滿100[元]包郵，格式如 {order_number} 或 {{x}}"),
+    ):
+        reply = generate(nlg, "utter_answer", conversation, answer=tricky, title="运费")
+        assert reply["text"].startswith(expected), reply
+        assert reply["buttons"][0]["payload"] == '/ask{"q": "x"}'
+    # Rasa's own interpolator gives the raw template back for such a value.
+    stock = TemplatedNaturalLanguageGenerator(responses)
+    raw = generate(stock, "utter_answer", tracker("问一下"), answer=tricky, title="运费")
+    assert raw["text"].startswith("{answer}")
+    # A placeholder without a value stays; the others are filled.
+    assert generate(nlg, "utter_answer", tracker("问一下"), title="运费")["text"] == (
+        "{answer}\n\n来源：运费"
+    )
