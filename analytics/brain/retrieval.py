@@ -14,8 +14,8 @@ an English question reaches a Chinese-only passage through its English title. To
 A passage's score is BM25 over its whole text plus ``title_weight`` times BM25 over its
 heading alone (a question usually names what the heading names). Each hit gets a
 calibrated confidence: a logistic function of two features, the share of the highest
-score the question's terms could reach and the margin over the best other passage
-(``margin``), with coefficients fitted on the development set. ``answerable`` compares the
+score the question's terms could reach (``share``) and the lead over the best other
+passage in the same units (``lead``), with coefficients fitted on the development set. ``answerable`` compares the
 best confidence with ``threshold``, chosen on that set (never on the held-out bench) so that
 a wrong answer costs more than a refusal: "I don't know" is better than a wrong passage.
 """
@@ -42,11 +42,11 @@ logger = logging.getLogger(__name__)
 
 # Chosen with ``tune_threshold`` on tests/analytics/brain/knowledge_dev.jsonl (never on the
 # bench), where a wrong answer costs ``WRONG_COST`` more than a refusal.
-DEFAULT_THRESHOLD = 0.67
+DEFAULT_THRESHOLD = 0.71
 WRONG_COST = 2.0
-# Logistic calibration of the confidence (intercept, share, margin), fitted with
+# Logistic calibration of the confidence (intercept, share, lead), fitted with
 # ``fit_calibration`` on the same dev set.
-CALIBRATION = (-2.3, 11.14, 2.18)
+CALIBRATION = (-1.81, 6.9, 17.95)
 MAX_QUESTION_CHARS = 1000
 CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 LATIN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -203,29 +203,34 @@ class Hit:
         confidence: The calibrated probability-like confidence in (0, 1) that this passage
             answers the question; the top hit's is what ``answerable`` compares.
         share: The score over the highest score the question's terms could reach.
-        margin: (score - best other passage's score) / score, in [-1, 1].
+        lead: (score - best other passage's score) / the reachable score, in [-1, 1];
+            positive only for the top hit.
     """
 
     passage_id: str
     score: float
     confidence: float
     share: float = 0.0
-    margin: float = 0.0
+    lead: float = 0.0
 
 
-def calibrated(share: float, margin: float, calibration: Sequence[float] = CALIBRATION) -> float:
-    """The logistic confidence of a hit from its score share and margin.
+def calibrated(share: float, lead: float, calibration: Sequence[float] = CALIBRATION) -> float:
+    """The logistic confidence of a hit from its score share and its lead.
+
+    The lead is how far the hit is ahead of the best other passage, in units of the
+    reachable score. (A relative margin, lead over score, was tried first: it rewards a
+    question that matched one passage by one stray word, and decided the dev set worse.)
 
     Args:
         share: Score over the reachable score, in [0, 1].
-        margin: Relative lead over the best other passage, in [-1, 1].
-        calibration: Intercept and the two coefficients.
+        lead: Lead over the best other passage, over the reachable score, in [-1, 1].
+        calibration: Intercept and the coefficients of the share and the lead.
 
     Returns:
         A confidence in (0, 1).
     """
-    intercept, w_share, w_margin = calibration
-    z = intercept + w_share * share + w_margin * margin
+    intercept, w_share, w_lead = calibration
+    z = intercept + w_share * share + w_lead * lead
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
@@ -239,7 +244,7 @@ class PassageRetriever(BaseEstimator):
         concept_weight: Query weight of concept tokens.
         title_weight: Weight of the title field's BM25 added to the whole text's.
         threshold: The least confidence ``answerable`` accepts.
-        calibration: Intercept and coefficients (share, margin) of the confidence.
+        calibration: Intercept and coefficients (share, lead) of the confidence.
 
     Attributes:
         ids_: The passage ids, in index order.
@@ -325,9 +330,9 @@ class PassageRetriever(BaseEstimator):
                 break
             other = second if i == order[0] else best
             share = min(score / ceiling, 1.0) if ceiling else 0.0
-            margin = max(min((score - other) / score, 1.0), -1.0)
-            conf = calibrated(share, margin, self.calibration)
-            hits.append(Hit(self.ids_[i], score, conf, share, margin))
+            lead = max(min((score - other) / ceiling, 1.0), -1.0) if ceiling else 0.0
+            conf = calibrated(share, lead, self.calibration)
+            hits.append(Hit(self.ids_[i], score, conf, share, lead))
         return hits
 
     def confidence(self, question: str) -> float:
@@ -407,22 +412,23 @@ def fit_calibration(
 
     The label is whether the top passage is the expected one (never, for a question
     without one); the features are the top hit's share of the reachable score and its
-    margin over the runner-up.
+    lead over the runner-up.
 
     Args:
         retriever: A fitted retriever.
         questions: ``(question, passage id or None)`` pairs of a development set.
 
     Returns:
-        ``(intercept, share weight, margin weight)``, rounded to two decimals.
+        ``(intercept, share weight, lead weight)``, rounded to two decimals.
     """
     from sklearn.linear_model import LogisticRegression
 
     features, labels = [], []
     for question, passage in questions:
         hits = retriever.retrieve(question, k=1)
-        features.append([hits[0].share, hits[0].margin] if hits else [0.0, 0.0])
+        top = hits[0] if hits else None
+        features.append([top.share, top.lead] if top else [0.0, 0.0])
         labels.append(int(bool(hits) and passage is not None and hits[0].passage_id == passage))
     model = LogisticRegression(C=100.0, max_iter=1000).fit(features, labels)
-    intercept, (w_share, w_margin) = model.intercept_[0], model.coef_[0]
-    return (round(float(intercept), 2), round(float(w_share), 2), round(float(w_margin), 2))
+    intercept, (w_share, w_lead) = model.intercept_[0], model.coef_[0]
+    return (round(float(intercept), 2), round(float(w_share), 2), round(float(w_lead), 2))

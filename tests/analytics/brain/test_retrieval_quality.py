@@ -49,8 +49,8 @@ def test_dev_recall_floors(dev_results: list) -> None:
 
 @pytest.mark.parametrize(
     ("language", "precision_floor", "coverage_floor"),
-    # measured: zh 0.877 / 0.641, en 0.881 / 0.787, all 0.889 / 0.730
-    [("zh", 0.85, 0.62), ("en", 0.85, 0.76), (None, 0.87, 0.71)],
+    # measured: zh 0.918 / 0.621, en 0.929 / 0.745, all 0.930 / 0.697
+    [("zh", 0.89, 0.60), ("en", 0.90, 0.72), (None, 0.91, 0.67)],
 )
 def test_answers_given_at_the_threshold_are_mostly_right(
     dev_results: list, language: str | None, precision_floor: float, coverage_floor: float
@@ -66,7 +66,7 @@ def test_answers_given_at_the_threshold_are_mostly_right(
 def test_unanswerable_dev_questions_are_mostly_refused(dev_results: list) -> None:
     nulls = [h for r, h in dev_results if r["passage"] is None]
     refused = sum(not h or h[0].confidence < DEFAULT_THRESHOLD for h in nulls)
-    assert refused / len(nulls) >= 0.85  # measured 39/44 = 0.886
+    assert refused / len(nulls) >= 0.9  # measured 41/44 = 0.932
 
 
 def test_a_wrong_answer_is_rarer_than_a_refusal_of_an_answerable_question(
@@ -100,21 +100,21 @@ def test_questions_cross_to_a_passage_in_the_other_language_and_are_answered(
 
 
 @pytest.mark.parametrize(
-    ("question", "passage"),
+    ("question", "passage", "sure"),
     [
-        ("买多少免运费", "shipping-costs"),  # 免运费 / 包邮
-        ("茶罐压坏了", "returns-refunds-damaged"),  # 压坏 / 破损
-        ("怎么关掉促销短信", "privacy-marketing"),
-        ("I changed my mind, can I send it back?", "returns-refunds-policy"),
-        ("My box of tea got crushed in the mail", "returns-refunds-damaged"),
-        ("Do you offer free delivery?", "shipping-costs"),
+        ("买多少免运费", "shipping-costs", False),  # ranked first, not sure enough to answer
+        ("茶罐压坏了", "returns-refunds-damaged", True),  # 压坏 / 破损
+        ("怎么关掉促销短信", "privacy-marketing", True),
+        ("I changed my mind, can I send it back?", "returns-refunds-policy", True),
+        ("My box of tea got crushed in the mail", "returns-refunds-damaged", True),
+        ("Do you offer free delivery?", "shipping-costs", True),
     ],
 )
 def test_synonyms_reach_the_passage(
-    retriever: PassageRetriever, question: str, passage: str
+    retriever: PassageRetriever, question: str, passage: str, sure: bool
 ) -> None:
     assert retriever.retrieve(question, k=1)[0].passage_id == passage
-    assert retriever.answerable(question)
+    assert retriever.answerable(question) == sure
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,7 @@ def test_confidence_is_consistent(retriever: PassageRetriever) -> None:
     hits = retriever.retrieve(question, k=5)
     assert hits[0].confidence == retriever.confidence(question)
     assert all(0.0 < h.confidence < 1.0 for h in hits)
-    assert hits[0].margin > 0 and all(h.margin <= 0 for h in hits[1:])
+    assert hits[0].lead > 0 and all(h.lead <= 0 for h in hits[1:])
     assert [h.confidence for h in hits] == sorted((h.confidence for h in hits), reverse=True)
     assert retriever.answerable(question) == (hits[0].confidence >= DEFAULT_THRESHOLD)
 
