@@ -160,6 +160,7 @@ OFFER_FREE_MONTH = "free_month"
 OFFER_DISCOUNT_3_BOXES = "discount_3_boxes"
 OFFER_DISCOUNT_NEXT_ORDER = "discount_next_order"
 
+
 @dataclass(frozen=True)
 class OfferTerms:
     """What an accepted offer does to the subscription: ``percent_off`` the next ``boxes``."""
