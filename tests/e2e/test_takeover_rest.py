@@ -14,11 +14,13 @@ import secrets
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import select
 
@@ -27,12 +29,15 @@ from analytics.demo.customers import DEMO_EN, DEMO_ZH
 from analytics.store.db import make_engine, make_sessionmaker
 from analytics.store.models import Conversation
 from tests.e2e.stack import (
+    ACTION_TOKEN,
     JWT_SECRET,
+    NLG_ENDPOINT,
     action_server,
     base_env,
     identity,
     ingest_worker,
     rasa_server,
+    rasa_server_with,
     say,
     seed_store,
     start,
@@ -58,6 +63,8 @@ class Stack:
     password: str
     secret: str
     workdir: Path
+    actions_url: str
+    env: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +98,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             f"http://127.0.0.1:{port}/health",
         )  # fmt: skip
         try:
-            yield Stack(rasa.url, web.url, url, password, secret, workdir)
+            yield Stack(rasa.url, web.url, url, password, secret, workdir, actions.url, env)
         finally:
             web.stop()
 
@@ -249,3 +256,55 @@ def test_hostile_fetches_are_refused_and_leak_nothing(stack: Stack) -> None:
     started = time.monotonic()
     assert founder_texts(pending(stack, customer)) == ["只给这位顾客"]  # still there, once
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_two_rasa_servers_deliver_each_founder_message_once(stack: Stack, tmp_path: Path) -> None:
+    """No process memory: two servers on one PostgreSQL tracker store and Redis lock store."""
+    suffix = secrets.token_hex(4)
+    tracker_db = f"rasa_takeover_{suffix}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{tracker_db}"')
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(
+        f"action_endpoint:\n  url: {stack.actions_url}/webhook\n  token: {ACTION_TOKEN}\n"
+        "tracker_store:\n  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n  port: 5432\n"
+        f"  db: {tracker_db}\n  username: postgres\n  password: ''\n"
+        "lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: 6379\n  db: 4\n"
+        f"  key_prefix: takeover{suffix}\n" + NLG_ENDPOINT,
+        encoding="utf-8",
+    )
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    try:
+        with (
+            rasa_server_with(stack.env, tmp_path / "a", endpoints) as a,
+            rasa_server_with(stack.env, tmp_path / "b", endpoints) as b,
+        ):
+            customer = f"rest-{suffix}"
+            assert say(a.url, customer, "hello")
+            bridge = RasaBridge(a.url, JWT_SECRET)
+            bridge.pause(customer)
+            bridge.say(customer, "one")
+            fetched = [pending_at(url, customer) for url in (b.url, a.url, b.url)]
+            assert fetched == [["one"], [], []]
+            bridge.say(customer, "two")
+            assert founder_texts(say(b.url, customer, "ok")) == ["two"]
+            RasaBridge(b.url, JWT_SECRET).say(customer, "three")
+            with ThreadPoolExecutor(max_workers=6) as pool:
+                urls = [a.url, b.url] * 3
+                got = [
+                    t for texts in pool.map(lambda u: pending_at(u, customer), urls) for t in texts
+                ]
+            assert got == ["three"]
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{tracker_db}" WITH (FORCE)')
+
+
+def pending_at(rasa_url: str, sender: str) -> list[str]:
+    reply = httpx.get(f"{rasa_url}/webhooks/rest/pending", params={"sender": sender}, timeout=60)
+    assert reply.status_code == 200, reply.text
+    return founder_texts(reply.json())
