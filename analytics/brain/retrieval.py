@@ -13,11 +13,13 @@ an English question reaches a Chinese-only passage through its English title. To
 
 A passage's score is BM25 over its whole text plus ``title_weight`` times BM25 over its
 heading alone (a question usually names what the heading names). Each hit gets a
-calibrated confidence: a logistic function of two features, the share of the highest
-score the question's terms could reach (``share``) and the lead over the best other
-passage in the same units (``lead``), with coefficients fitted on the development set. ``answerable`` compares the
-best confidence with ``threshold``, chosen on that set (never on the held-out bench) so that
-a wrong answer costs more than a refusal: "I don't know" is better than a wrong passage.
+calibrated confidence, an estimate of the chance that this passage answers the question:
+a logistic function of the share of the highest score the question's terms could reach
+(``share``; unknown words lower it) and the lead over the best other passage in the same
+units (``lead``; two passages that tie make neither sure), with coefficients fitted on the
+development set. ``answerable`` compares the best confidence with ``threshold``, chosen on
+that set (never on the held-out bench) counting a wrong answer as ``1 + WRONG_COST``
+refusals: "I don't know" is better than a wrong passage.
 """
 
 from __future__ import annotations
