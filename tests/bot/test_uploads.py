@@ -436,3 +436,23 @@ def test_uploads_run_concurrently_without_blocking_the_loop(door_server: DoorSer
         return [r.status for r in replies]
 
     assert run(scenario()) == [201, 201, 201]
+
+
+def test_malformed_upload_requests_are_refused(door_server: DoorServer) -> None:
+    url = f"{door_server.url}/webhooks/widget/upload"
+    bodies: list[tuple[bytes, str]] = [
+        (json.dumps({"session_id": "a" * 32, "photo": "x"}).encode(), "application/json"),
+        (b"\xff\xfe\x00garbage", "multipart/form-data; boundary=nothing"),
+        (
+            b'--b\r\nContent-Disposition: form-data; name="session_id"\r\n\r\n'
+            b"\xff\xfe\xed\xa0\x80\r\n--b--\r\n",  # invalid UTF-8, an encoded lone surrogate
+            "multipart/form-data; boundary=b",
+        ),
+        (b"", "image/jpeg"),
+    ]  # fmt: skip
+    before = stored_files(door_server)
+    for body, content_type in bodies:
+        reply = http(url, raw=body, headers={"Content-Type": content_type})
+        assert reply.status in (400, 401), (content_type, reply.status, reply.body)
+        assert reply.body["ok"] is False and " / " in reply.body["message"]
+    assert stored_files(door_server) == before
