@@ -257,7 +257,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_questions(args.questions), load_knowledge(KNOWLEDGE), load_questions(DEV)
     )
     commit = git_commit(
-        ["analytics/brain/retrieval.py", "analytics/store/knowledge.py", "knowledge"]
+        [
+            "analytics/brain/retrieval.py",
+            "analytics/brain/retrieval_concepts.py",
+            "analytics/store/knowledge.py",
+            "knowledge",
+            "tests/analytics/brain/knowledge_dev.jsonl",
+        ]
     )
     body = f"{report_text}\n\n{run_line('bench.knowledge.run')} · commit: `{commit}`"
     print(body)
