@@ -120,3 +120,14 @@ def test_photos_need_the_login(anon: TestClient, console_env: Console, upload_di
     reply = anon.get(f"/console/conversations/{cid}/attachments/{aid}", follow_redirects=False)
     assert reply.status_code in (303, 401) and reply.content != png()
     assert "image" not in reply.headers.get("content-type", "")
+
+
+def test_the_live_transcript_lists_the_photo_of_its_message(
+    client: TestClient, console_env: Console, upload_dir: Path
+) -> None:
+    cid = add_conversation(
+        console_env, [("user", "/send_photo", "send_photo"), ("bot", "收到", None)], sender="ph-e"
+    )
+    aid = add_photo(console_env, upload_dir, cid, png())
+    rows = client.get(f"/console/api/conversations/{cid}/messages").json()
+    assert [r["photos"] for r in rows] == [[f"/console/conversations/{cid}/attachments/{aid}"], []]

@@ -95,9 +95,18 @@ def attachment(user: User, db: DB, conversation_id: int, attachment_id: int) -> 
 def messages_api(user: User, db: DB, conversation_id: int, after: int = 0) -> JSONResponse:
     """Messages after ``after`` (the conversation page polls this while taken over)."""
     conversation_or_404(db, conversation_id)
+    photos = photos_by_message(db, conversation_id)
+    here = _here(conversation_id)
     return JSONResponse(
         [
-            {"id": m.id, "role": m.role, "text": m.text, "intent": m.intent, "at": dt(m.created_at)}
+            {
+                "id": m.id,
+                "role": m.role,
+                "text": m.text,
+                "intent": m.intent,
+                "at": dt(m.created_at),
+                "photos": [f"{here}/attachments/{a.id}" for a in photos.get(m.id, [])],
+            }
             for m in queries.messages_after(db, conversation_id, after)
         ]
     )

@@ -75,6 +75,17 @@
       text.textContent = m.text;
       li.appendChild(who);
       li.appendChild(text);
+      // The customer's photos (served by this console, behind the login, for this conversation).
+      var photoBase = prefix + "/conversations/" + conv.dataset.id + "/attachments/";
+      (m.photos || []).forEach(function (url) {
+        if (typeof url !== "string" || url.indexOf(photoBase) !== 0) return;
+        var img = document.createElement("img");
+        img.className = "photo";
+        img.src = url;
+        img.alt = "📷";
+        img.width = 320;
+        li.appendChild(img);
+      });
       transcript.appendChild(li);
       last = Math.max(last, m.id);
     };
