@@ -8,6 +8,7 @@ full of template syntax, so the answers do not depend on how the retriever is tu
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +16,16 @@ from typing import Any
 
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
+from ruamel.yaml import YAML
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.knowledge import MAX_ANSWER_CHARS, ActionAnswerKnowledge, fallback_bar, shorten
+from actions.knowledge import (
+    MAX_ANSWER_CHARS,
+    ActionAnswerKnowledge,
+    required_confidence,
+    shorten,
+)
 from analytics.brain.retrieval import PassageRetriever
 from analytics.core import settings as analytics_settings
 from analytics.demo.customers import DEMO_EN
@@ -29,6 +36,7 @@ from tests.actions.conftest import MakeTracker, responses
 from tests.actions.domain import DOMAIN, rendered
 
 REPO = Path(__file__).resolve().parents[2]
+ANNOTATION = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 DEV_SET = REPO / "tests" / "analytics" / "brain" / "knowledge_dev.jsonl"
 BRACES = "Use code {name} or {{WELCOME}}, {0[answer]} 0[ %(s)s \\1 ${x} {answer}."
 TEAPOTS = f"""---
@@ -192,6 +200,22 @@ def test_nlu_fallback_gets_the_fallback_unless_a_passage_is_clearly_right(
     assert [r.mode for r in rows(session)] == ["refused", "direct"]
 
 
+def test_out_of_scope_gets_the_fallback_unless_a_passage_matches_closely(
+    kb_dir: Path, make_tracker: MakeTracker, session: Session
+) -> None:
+    """A topic added after the model was trained is taken for off-topic by the NLU."""
+    tracker = make_tracker("鳄鱼飞艇", intent="out_of_scope")
+    assert responses(answer(tracker)) == ["utter_fallback"]
+    tracker = make_tracker(
+        "How do I season a new Yixing clay teapot?", intent="out_of_scope", slots={"language": "en"}
+    )
+    assert only_text(answer(tracker)).startswith("Before first use, rinse a new Yixing")
+    assert [(r.mode, r.intent) for r in rows(session)] == [
+        ("refused", "out_of_scope"),
+        ("direct", "out_of_scope"),
+    ]
+
+
 def test_a_policy_question_files_nothing(
     kb_dir: Path, make_tracker: MakeTracker, session: Session
 ) -> None:
@@ -286,27 +310,53 @@ def test_shorten_cuts_long_passages_at_a_sentence() -> None:
     assert shorten("x" * 5000).endswith("…")
 
 
-def dev_decisions(bar: float) -> tuple[int, int, int, int]:
-    """(answered, wrong, unanswerable refused, unanswerable) on the retrieval dev set at ``bar``."""
-    retriever = PassageRetriever().fit(load_knowledge(REPO / "knowledge"))
+def oos_training_examples() -> list[str]:
+    """The NLU's out_of_scope training examples (nlu_data; the held-out sets stay unread)."""
+    examples = []
+    for path in sorted(REPO.glob("nlu_data/*/out_of_scope.yml")):
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+        for item in data.get("nlu", []):
+            if item.get("intent") == "out_of_scope":
+                lines = str(item.get("examples", "")).splitlines()
+                examples += [ANNOTATION.sub(r"\1", x.strip()[2:]) for x in lines if x.strip()]
+    return examples
+
+
+def decisions(retriever: PassageRetriever, bar: float) -> tuple[int, int, int, int, int]:
+    """On the dev set: (answered, wrong, unanswerable refused, unanswerable); out_of_scope
+    training examples answered."""
     answered = wrong = refused = unanswerable = 0
+
+    def keep(question: str) -> str | None:
+        hits = retriever.retrieve(question, k=1)
+        good = bool(hits) and retriever.answerable(question) and hits[0].confidence >= bar
+        return hits[0].passage_id if good else None
+
     for line in DEV_SET.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        hits = retriever.retrieve(row["question"], k=1)
-        keep = bool(hits) and retriever.answerable(row["question"]) and hits[0].confidence >= bar
+        top = keep(row["question"])
         unanswerable += row.get("passage") is None
-        refused += row.get("passage") is None and not keep
-        answered += keep
-        wrong += keep and hits[0].passage_id != row.get("passage")
-    return answered, wrong, refused, unanswerable
+        refused += row.get("passage") is None and top is None
+        answered += top is not None
+        wrong += top is not None and top != row.get("passage")
+    off_topic = sum(keep(text) is not None for text in oos_training_examples())
+    return answered, wrong, refused, unanswerable, off_topic
 
 
-def test_the_fallback_bar_is_stricter_on_the_dev_set() -> None:
+def test_the_stricter_bars_on_the_dev_set_and_off_topic_examples() -> None:
     """The numbers of docs/knowledge.md (run with -s to see them)."""
-    threshold = PassageRetriever().threshold
-    plain, strict = dev_decisions(threshold), dev_decisions(fallback_bar(threshold))
-    print(f"\nthreshold {threshold:.3f}: answered, wrong, unanswerable refused/of: {plain}")
-    print(f"fallback bar {fallback_bar(threshold):.3f}: {strict}")
-    assert strict[1] / strict[0] < plain[1] / plain[0]
-    assert strict[1] / strict[0] <= 0.07
-    assert strict[2] >= plain[2]
+    retriever = PassageRetriever().fit(load_knowledge(REPO / "knowledge"))
+    rows = {}
+    print(f"\noff-topic examples: {len(oos_training_examples())}")
+    for intent in ("ask_faq", "nlu_fallback", "out_of_scope"):
+        bar = required_confidence(intent, retriever.threshold)
+        rows[intent] = decisions(retriever, bar)
+        print(
+            f"{intent} bar {bar:.3f}: answered, wrong, unanswerable refused/of, "
+            f"off-topic answered: {rows[intent]}"
+        )
+    faq, fallback, oos = rows["ask_faq"], rows["nlu_fallback"], rows["out_of_scope"]
+    assert fallback[1] / fallback[0] < faq[1] / faq[0]
+    assert fallback[1] / fallback[0] <= 0.07
+    assert oos[1] <= 0.02 * oos[0]
+    assert oos[4] <= 0.02 * len(oos_training_examples())
