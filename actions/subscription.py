@@ -1,8 +1,9 @@
 """Cancelling and pausing the subscription box, with a confirmation step.
 
 The question the bot is waiting on lives in the ``pending_action`` slot:
-``cancel_subscription``, ``pause_subscription``, ``retention_offer`` or
-``refund_request`` (:mod:`actions.refunds`), bound to the customer who was asked and to
+``cancel_subscription``, ``pause_subscription``, ``retention_offer``,
+``refund_request`` (:mod:`actions.refunds`) or ``account_change``
+(:mod:`actions.changes`), bound to the customer who was asked and to
 the time of asking (:mod:`actions.pending`). ``action_confirm`` (affirm) and
 ``action_decline`` (deny) resolve it, but only for that same verified customer and
 within the allowed time.
@@ -25,6 +26,7 @@ from actions import brain, pending
 from actions import formatting as fmt
 from actions.account import plan_name
 from actions.base import ShopAction, Turn
+from actions.changes import PENDING_ACCOUNT_CHANGE, file_account_change
 from actions.refunds import PENDING_REFUND, file_refund
 from analytics.brain import offers
 from analytics.brain.offers import (
@@ -259,6 +261,8 @@ class ActionConfirm(ShopAction):
             return pending.refuse(turn, state)
         if kind == PENDING_REFUND:
             return file_refund(turn)
+        if kind == PENDING_ACCOUNT_CHANGE:
+            return file_account_change(turn)
         subscription = subscription_or_say(turn)
         if subscription is None:
             return clear_pending()
@@ -289,8 +293,8 @@ class ActionDecline(ShopAction):
             return clear_pending()
         if state is not pending.Standing.VALID:
             return pending.refuse(turn, state)
-        if kind == PENDING_REFUND:
-            turn.say("utter_refund_not_filed")
+        if kind in (PENDING_REFUND, PENDING_ACCOUNT_CHANGE):
+            turn.say("utter_request_not_filed")
             return clear_pending()
         subscription = subscription_or_say(turn)
         if subscription is None:

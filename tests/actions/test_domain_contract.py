@@ -26,9 +26,14 @@ def load_domain() -> dict:
     return domain
 
 
+#: Besides the actions, the console sends a few responses: a founder's decision on a
+#: request, worded by the bot's domain (web/console/queries/requests.py).
+CONSOLE_SENDERS = (REPO / "web" / "console" / "queries" / "requests.py",)
+
+
 def responses_said_by_actions() -> set[str]:
     said: set[str] = set()
-    for path in (REPO / "actions").glob("*.py"):
+    for path in [*(REPO / "actions").glob("*.py"), *CONSOLE_SENDERS]:
         said |= set(SAID.findall(path.read_text(encoding="utf-8")))
     return said
 

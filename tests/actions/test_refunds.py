@@ -101,7 +101,7 @@ def test_declining_files_nothing(
     asked = ask_refund(make_tracker, dispatcher)
     tracker = make_tracker("no", intent="deny", customer=DEMO_EN, slots=asked)
     events = ActionDecline().run(dispatcher, tracker, DOMAIN)
-    assert responses(dispatcher)[-1] == "utter_refund_not_filed"
+    assert responses(dispatcher)[-1] == "utter_request_not_filed"
     assert slot_values(events)["pending_action"] is None
     assert count(session) == before
 

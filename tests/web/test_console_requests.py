@@ -256,18 +256,71 @@ def test_changes_made_in_chat_are_listed_escaped(client: TestClient, console_env
     page = client.get("/console/requests?status=approved").text
     assert f'data-id="{change_id}" data-kind="pause_subscription"' in page
     assert "<script>alert" not in page and "&lt;script&gt;" in page
-    # there is no route that lets a change be decided from the web
-    response = client.post(
-        f"/console/requests/changes/{change_id}/decide",
-        data={"csrf_token": csrf_of(client), "decision": "refuse"},
-    )
-    assert response.status_code in (404, 405)
+    # a change the bot made is a record: it cannot be decided (again) nor "resent"
+    for action in ("decide", "notify"):
+        response = client.post(
+            f"/console/requests/changes/{change_id}/{action}",
+            data={"csrf_token": csrf_of(client), "decision": "refuse"},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303 and "err=" in response.headers["location"]
     engine, db = store_session(console_env)
     try:
         assert db.get(ChangeRequest, change_id).status == "approved"
     finally:
         db.close()
         engine.dispose()
+
+
+def test_an_account_change_is_decided_and_the_customer_told(
+    client: TestClient, console_env: Console, rasa: FakeRasa
+) -> None:
+    engine, db = store_session(console_env)
+    try:
+        customer = repo.get_customer(db, "cus_0001")
+        assert customer is not None
+        change = repo.record_change(
+            db,
+            customer.id,
+            kind="account_details",
+            detail="请把地址改成 [ADDRESS]",
+            at=datetime.now(UTC),
+            sender_id="zh-account",
+            language="zh",
+            done=False,
+        )
+        db.commit()
+        change_id = change.id
+    finally:
+        db.close()
+        engine.dispose()
+    page = client.get("/console/requests").text
+    assert f"/console/requests/changes/{change_id}/decide" in page
+    response = client.post(
+        f"/console/requests/changes/{change_id}/decide",
+        data={"csrf_token": csrf_of(client), "decision": "approve", "note": "已改好"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and "msg=" in response.headers["location"]
+    [call] = [c for c in rasa.received if c.method == "POST"]
+    assert "zh-account" in call.path
+    body = call.body if isinstance(call.body, dict) else call.body[0]
+    assert body["text"].startswith(f"你的账户修改请求 #{change_id} 已于 ")
+    assert "店主留言：「已改好」" in body["text"]
+    engine, db = store_session(console_env)
+    try:
+        stored_change = db.get(ChangeRequest, change_id)
+        assert stored_change is not None and stored_change.status == "approved"
+        assert stored_change.decided_by == "founder" and stored_change.notified_at is not None
+    finally:
+        db.close()
+        engine.dispose()
+
+
+def test_an_unknown_queue_is_404(client: TestClient, console_env: Console) -> None:
+    for path in ("/console/requests/orders/1/decide", "/console/requests/../1/decide"):
+        response = client.post(path, data={"csrf_token": csrf_of(client), "decision": "approve"})
+        assert response.status_code in (404, 405)
 
 
 def test_an_unknown_status_shows_the_open_tab(client: TestClient, console_env: Console) -> None:

@@ -9,11 +9,12 @@ REQUESTS_TEXTS: dict[str, tuple[str, str]] = {
     # key: (zh, en)
     "requests": ("申请", "Requests"),
     "requests_intro": (
-        "顾客在对话里提出的退款申请由你审批；机器人按顾客确认做出的更改（取消、暂停、接受优惠）也列在这里。"
-        "你的决定会发到顾客的对话里，用顾客的语言。",
-        "Refund requests customers made in chat wait for your decision; changes the bot made "
-        "on a customer's confirmation (cancel, pause, an accepted offer) are listed too. Your "
-        "decision is sent to the customer's conversation, in their language.",
+        "顾客在对话里提出的退款申请和机器人改不了的账户修改请求由你审批；机器人按顾客确认做出的更改"
+        "（取消、暂停、接受优惠）也列在这里。你的决定会发到顾客的对话里，用顾客的语言。",
+        "Refund requests and account changes the bot cannot make wait for your decision; "
+        "changes the bot made on a customer's confirmation (cancel, pause, an accepted offer) "
+        "are listed too. Your decision is sent to the customer's conversation, in their "
+        "language.",
     ),
     "status_open": ("待处理", "Open"),
     "status_approved": ("已批准", "Approved"),
@@ -38,6 +39,7 @@ REQUESTS_TEXTS: dict[str, tuple[str, str]] = {
     "kind_cancel_subscription": ("取消订阅", "Cancelled the subscription"),
     "kind_pause_subscription": ("暂停订阅", "Paused the subscription"),
     "kind_retention_offer": ("接受挽留优惠", "Accepted a retention offer"),
+    "kind_account_details": ("修改账户资料（请你来改）", "Change account details (for you to do)"),
     "requests_bad_decision": ("请选择批准或拒绝。", "Choose approve or refuse."),
     "requests_note_too_long": ("留言最多 {n} 个字符。", "The note can be at most {n} characters."),
     "requests_already_decided": (

@@ -45,6 +45,7 @@ from analytics.store.models.offers import (
     RetentionOfferRecord,
 )
 from analytics.store.models.requests import (
+    CHANGE_ACCOUNT,
     CHANGE_CANCEL,
     CHANGE_KINDS,
     CHANGE_OFFER,
@@ -125,6 +126,7 @@ __all__ = [
     "CATEGORY_COFFEE",
     "CATEGORY_SUBSCRIPTION",
     "CATEGORY_TEA",
+    "CHANGE_ACCOUNT",
     "CHANGE_CANCEL",
     "CHANGE_KINDS",
     "CHANGE_OFFER",

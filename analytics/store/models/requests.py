@@ -5,12 +5,14 @@ rows: refund requests (:class:`~analytics.store.models.shop.RefundRequest`, deci
 the founder) and these. The bot carries out a change the customer confirmed (cancel or
 pause the subscription, accept a retention offer) and files it here as ``approved`` by
 ``bot`` with what was stored, so every promise the bot makes is visible in the console.
-A row filed ``open`` waits for the founder like a refund request, who approves or refuses
-it with a note; the decision is sent to the conversation it came from.
+A change the bot cannot make (``account_details``: an address, phone number, e-mail) is
+filed ``open`` once the customer confirms and waits for the founder like a refund request;
+the founder approves or refuses it with a note and the decision is sent to the
+conversation it came from.
 
 Statuses share the refund requests' vocabulary (``open`` / ``approved`` / ``rejected``,
-read "refused"). ``detail`` is written by the bot from stored values (never the
-customer's raw text).
+read "refused"). ``detail`` is written by the bot from stored values, or is the
+customer's request redacted (:func:`analytics.loop.privacy.redact`), never raw text.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from analytics.store.models.shop import REFUND_STATUSES, Base, UTCDateTime, _in_
 CHANGE_CANCEL = "cancel_subscription"
 CHANGE_PAUSE = "pause_subscription"
 CHANGE_OFFER = "retention_offer"
-CHANGE_KINDS = (CHANGE_CANCEL, CHANGE_PAUSE, CHANGE_OFFER)
+#: a change to the account (address, phone, e-mail...) the bot cannot make: filed open.
+CHANGE_ACCOUNT = "account_details"
+CHANGE_KINDS = (CHANGE_CANCEL, CHANGE_PAUSE, CHANGE_OFFER, CHANGE_ACCOUNT)
 DECIDED_BY_BOT = "bot"
 """``decided_by`` of a change the bot carried out on the customer's confirmation."""
 MAX_DETAIL_CHARS = 500

@@ -1,15 +1,16 @@
 """Queries of the "Requests" queue: refund requests and changes made in chat.
 
-Refund requests wait for the founder (``open``) until approved or refused; changes the
-bot made on a customer's confirmation (cancel, pause, an accepted offer) are listed as
-approved by the bot, so every promise the bot made is visible here. Refused requests are
+Refund requests and account changes the bot cannot make wait for the founder (``open``)
+until approved or refused; changes the bot made on a customer's confirmation (cancel,
+pause, an accepted offer) are listed as approved by the bot, so every promise the bot
+made is visible here. Refused requests are
 stored as ``rejected`` (the store's vocabulary) and shown as "refused".
 
 The founder's decision is sent to the conversation the request was made in, in the
 customer's language, with the words of the bot's own domain responses
 (``utter_refund_status_approved`` / ``utter_refund_status_refused`` in
-``bot/domain/orders.yml``): what the customer reads then is what ``action_refund_status``
-says later. :func:`decision_text` renders them the way Rasa (and ``actions.phrases``)
+``bot/domain/orders.yml``; ``utter_change_status_*`` in ``bot/domain/subscription.yml``):
+what the customer reads about a refund then is what ``action_refund_status`` says later. :func:`decision_text` renders them the way Rasa (and ``actions.phrases``)
 does: the variation whose language condition matches, else the one without a condition.
 """
 
@@ -47,6 +48,8 @@ STATUS_FILTERS = (REFUND_OPEN, REFUND_APPROVED, REFUND_REJECTED)
 ROWS_SHOWN = 200
 RESPONSE_APPROVED = "utter_refund_status_approved"
 RESPONSE_REFUSED = "utter_refund_status_refused"
+RESPONSE_CHANGE_APPROVED = "utter_change_status_approved"
+RESPONSE_CHANGE_REFUSED = "utter_change_status_refused"
 PHRASE_NOTE = "utter_phrase_decision_note"
 DATE_FORMAT = "%Y-%m-%d"
 NO_ORDER = "-"
@@ -138,11 +141,19 @@ def change_rows(db: Session, status: str, limit: int = ROWS_SHOWN) -> list[Queue
 
 
 def open_count(db: Session) -> int:
-    """How many refund requests wait for the founder."""
-    found = db.scalar(
+    """How many refund and change requests wait for the founder."""
+    refunds = db.scalar(
         select(func.count(RefundRequest.id)).where(RefundRequest.status == REFUND_OPEN)
     )
-    return int(found or 0)
+    changes = db.scalar(
+        select(func.count(ChangeRequest.id)).where(ChangeRequest.status == REFUND_OPEN)
+    )
+    return int(refunds or 0) + int(changes or 0)
+
+
+def change_request(db: Session, change_id: int) -> ChangeRequest | None:
+    """One change request, or None."""
+    return db.get(ChangeRequest, change_id)
 
 
 def refund_request(db: Session, request_id: int) -> RefundRequest | None:
@@ -228,19 +239,22 @@ def render(responses: Mapping[str, Any], name: str, language: str, **values: str
 
 
 def decision_text(
-    responses: Mapping[str, Any], request: RefundRequest, language: str | None
+    responses: Mapping[str, Any], request: RefundRequest | ChangeRequest, language: str | None
 ) -> str:
     """What the customer reads about the founder's decision, in their language."""
     lang = language if language in LANGUAGES else LANG_ZH
     note = request.decision_note or ""
     decided: datetime | None = request.decided_at
-    return render(
-        responses,
-        RESPONSE_APPROVED if request.status == REFUND_APPROVED else RESPONSE_REFUSED,
-        lang,
-        request_id=str(request.id),
-        order_number=request.order.order_number if request.order is not None else NO_ORDER,
-        created=request.created_at.strftime(DATE_FORMAT),
-        decided=decided.strftime(DATE_FORMAT) if decided is not None else "",
-        note=render(responses, PHRASE_NOTE, lang, note=note) if note else "",
-    )
+    values = {
+        "request_id": str(request.id),
+        "created": request.created_at.strftime(DATE_FORMAT),
+        "decided": decided.strftime(DATE_FORMAT) if decided is not None else "",
+        "note": render(responses, PHRASE_NOTE, lang, note=note) if note else "",
+    }
+    approved = request.status == REFUND_APPROVED
+    if isinstance(request, ChangeRequest):
+        name = RESPONSE_CHANGE_APPROVED if approved else RESPONSE_CHANGE_REFUSED
+        return render(responses, name, lang, **values)
+    order = request.order.order_number if request.order is not None else NO_ORDER
+    name = RESPONSE_APPROVED if approved else RESPONSE_REFUSED
+    return render(responses, name, lang, order_number=order, **values)

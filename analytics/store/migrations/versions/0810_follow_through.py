@@ -62,7 +62,8 @@ def upgrade() -> None:
         sa.Column("decision_note", sa.Text(), nullable=True),
         sa.Column("notified_at", UTCDateTime(), nullable=True),
         sa.CheckConstraint(
-            "kind IN ('cancel_subscription', 'pause_subscription', 'retention_offer')",
+            "kind IN ('cancel_subscription', 'pause_subscription', 'retention_offer', "
+            "'account_details')",
             name=op.f("ck_change_requests_kind"),
         ),
         sa.CheckConstraint(
