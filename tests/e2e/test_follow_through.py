@@ -11,6 +11,8 @@ the founder's console is the real web app, in process, calling the real Rasa thr
   conversation in the customer's language (a REST customer gets it, marked as the
   founder's, with their next call); "what happened to my refund?" then answers from the
   stored status with the same words, and tells another customer nothing about it.
+* A change to the account the bot cannot make is offered to the founder, filed open
+  after "yes", decided in the console and fetched by the REST customer.
 
 Each test picks its own seeded customer (not one of the four demo customers other tests
 use), so the shared store stays as the other tests expect.
@@ -31,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from analytics.store import repositories as repo
 from analytics.store.models import (
+    ChangeRequest,
     Customer,
     CustomerScore,
     Order,
@@ -256,3 +259,47 @@ def test_declining_a_refund_files_nothing(rasa: Process, secret: str, shop_url: 
     with Session(create_engine(shop_url)) as session:
         filed = session.scalars(select(RefundRequest).where(RefundRequest.sender_id == sender))
         assert filed.all() == []
+
+
+def test_an_account_change_goes_to_the_founder_after_a_yes(
+    rasa: Process,
+    secret: str,
+    shop_url: str,
+    console: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from web import settings as web_settings
+
+    monkeypatch.setenv("RASA_URL", rasa.url)
+    web_settings.get_settings.cache_clear()
+    customer = pick_customer(shop_url, USED)
+    sender, who = f"e2e-account-{uuid.uuid4().hex[:8]}", identity(customer, secret)
+    asked = texts(say(rasa.url, sender, "I moved, please update my shipping address", who))
+    assert "shall I pass this request to the founder?" in asked, asked
+    filed = texts(say(rasa.url, sender, "yes", who))
+    assert "I've passed your request (#" in filed, filed
+    with Session(create_engine(shop_url)) as session:
+        [change] = session.scalars(
+            select(ChangeRequest).where(ChangeRequest.sender_id == sender)
+        ).all()
+    assert (change.kind, change.status) == ("account_details", "open")
+    assert f"#{change.id}" in filed
+
+    page = console.get("/console/requests")
+    csrf = CSRF_RE.search(page.text)
+    assert csrf and f"/console/requests/changes/{change.id}/decide" in page.text
+    decided = console.post(
+        f"/console/requests/changes/{change.id}/decide",
+        data={"csrf_token": csrf.group(1), "decision": "approve", "note": "Updated"},
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303 and "msg=" in decided.headers["location"]
+    # the customer fetches it without sending a message (REST's pending messages)
+    fetched = httpx.post(
+        f"{rasa.url}/webhooks/rest/pending", json={"sender": sender, "metadata": who}, timeout=30
+    )
+    fetched.raise_for_status()
+    founder = [m["text"] for m in fetched.json() if m.get("author") == "founder"]
+    assert len(founder) == 1, fetched.json()
+    assert founder[0].startswith(f"Your request #{change.id} to change your account details")
+    assert 'The founder\'s note: "Updated"' in founder[0]
