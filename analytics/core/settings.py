@@ -246,7 +246,7 @@ class Settings(BaseSettings):
     knowledge_reload_seconds: Annotated[int, Field(ge=1, le=60)] = 10
     """How often the action server looks for edited knowledge files (at most 60 s)."""
     upload_dir: RepoPath = Path("var/uploads")
-    """Where customers' photos from the widget are stored."""
+    """Where customers' photos from the widget are stored: Rasa writes there (several Rasa servers must share it), ingest and the console read it; relative to the repository (Rasa's working directory under make run)."""
     upload_max_bytes: Annotated[int, Field(ge=1024, le=20 * 1024 * 1024)] = 5 * 1024 * 1024
     """Largest photo a customer may attach, in bytes."""
 
