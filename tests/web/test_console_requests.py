@@ -326,3 +326,16 @@ def test_an_unknown_queue_is_404(client: TestClient, console_env: Console) -> No
 def test_an_unknown_status_shows_the_open_tab(client: TestClient, console_env: Console) -> None:
     page = client.get("/console/requests?status=<script>")
     assert page.status_code == 200 and "<script>" not in page.text.split("<main>")[1][:2000]
+
+
+def test_a_request_made_outside_a_conversation_is_decided_without_a_message(
+    client: TestClient, console_env: Console, rasa: FakeRasa
+) -> None:
+    request_id = file_request(console_env, sender=None)  # e.g. by e-mail, or seeded history
+    response = decide(client, request_id, "refuse", "see e-mail")
+    assert response.status_code == 303 and "msg=" in response.headers["location"]
+    request = stored(console_env, request_id)
+    assert request.status == "rejected" and request.notified_at is None
+    assert not rasa.received
+    page = client.get("/console/requests?status=rejected").text
+    assert f"/console/requests/refunds/{request_id}/notify" not in page
