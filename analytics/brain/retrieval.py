@@ -4,8 +4,10 @@ One index serves Chinese, English and code-switched questions. Each passage is i
 with both language twins and both titles (the heading's halves and the file's titles), so
 an English question reaches a Chinese-only passage through its English title. Tokens:
 
-- Chinese: jieba words (its bundled dictionary plus the domain words of the concept table,
-  in a private tokenizer, no downloads) and CJK character bigrams;
+- Chinese, Traditional folded to Simplified first (OpenCC, ``retrieval_concepts.
+  fold_traditional``; the FAQ and the concept table are Simplified, customers may write
+  either, and so may the founder): jieba words (its bundled dictionary plus the domain words
+  of the concept table, in a private tokenizer, no downloads) and CJK character bigrams;
 - English: lowercased words with a tiny suffix stripper (no NLTK data), stop words dropped;
 - character 3- and 4-grams of English words, weighted down, for robustness to typos;
 - concepts (``analytics.brain.retrieval_concepts``): "退货", "send it back" and "return"
@@ -37,7 +39,7 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 
-from analytics.brain.retrieval_concepts import concept_tokens, user_words
+from analytics.brain.retrieval_concepts import concept_tokens, fold_traditional, user_words
 from analytics.store.knowledge import Passage, clean_text
 
 logger = logging.getLogger(__name__)
@@ -115,13 +117,14 @@ def tokenize(text: str) -> list[str]:
     """The index's tokens for a text in Chinese, English or both.
 
     Args:
-        text: Any text; hostile characters are removed first.
+        text: Any text; hostile characters are removed first, and Traditional Chinese is
+            folded to Simplified (``fold_traditional``), so 退貨 and 退货 are one token.
 
     Returns:
         Prefixed tokens: ``z:`` jieba words, ``b:`` CJK bigrams, ``e:`` stemmed English
         words, ``g:`` character n-grams of English words and ``c:`` domain concepts.
     """
-    text = unicodedata.normalize("NFKC", clean_text(text)).lower()
+    text = fold_traditional(unicodedata.normalize("NFKC", clean_text(text)).lower())
     tokens: list[str] = []
     for run in CJK_RUN.findall(text):
         tokens.extend("z:" + w for w in _jieba_cut(run) if w not in ZH_STOP_WORDS)

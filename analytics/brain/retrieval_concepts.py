@@ -11,12 +11,32 @@ Forms (``|``-separated in ``_TABLE``): Chinese forms match as substrings; Englis
 trailing ``*`` lets the word continue (``deliver*``: deliver, delivery, delivered) and a
 space stands for any run of spaces or punctuation. Written from the shop's domain (the FAQ
 in ``knowledge/`` and ordinary customer words), never from the held-out bench questions.
+
+Chinese forms are Simplified. Texts in Traditional Chinese (a customer's question, or a
+passage the founder wrote in Traditional) are folded to Simplified first by
+``fold_traditional`` (OpenCC), so one form serves both scripts; Taiwan's and Hong Kong's own
+words for the same thing (简讯 for 短信, 资讯 for 信息, 储存 for 保存), folded, are forms too.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections.abc import Iterator
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+#: OpenCC's configuration that folds Traditional Chinese to Simplified: Hong Kong's variant
+#: forms (衞, 枱, 衹) to the standard ones, then OpenCC's Traditional-to-Simplified phrase
+#: and character tables (t2s; Taiwan's standard forms 裡, 臺, 著 are standard Traditional
+#: there). Simplified text passes unchanged (checked by tests/analytics/brain/
+#: test_retrieval_traditional.py). Not ``tw2s``: it also maps Simplified 么 to 幺 (什么).
+FOLD_CONFIG = "hk2s"
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_fold_lock = threading.Lock()
+_folder: Any = None
 
 _TABLE: dict[str, str] = {
     # shipping
@@ -28,7 +48,7 @@ _TABLE: dict[str, str] = {
     ),
     "courier": "快递公司|顺丰|京东物流|圆通|courier*|carrier*|sf express|jd logistics|yto",
     "tracking": (
-        "运单号|快递单号|单号|物流信息|查物流|到哪|在哪了|track*|where is my order|where is my parcel|"
+        "运单号|快递单号|单号|物流信息|物流资讯|查物流|到哪|在哪了|track*|where is my order|where is my parcel|"
         "where is my package"
     ),
     "delay": (
@@ -68,7 +88,7 @@ _TABLE: dict[str, str] = {
     ),
     "qr": "二维码|扫码|扫一扫|qr code|qr|scan*",
     "installment": "分期|花呗|installment*|instalment*|huabei|pay later",
-    "invoice": "发票|开票|抬头|税号|invoic*|fapiao|tax number|vat receipt|专票|专用发票|普票",
+    "invoice": "发票|开票|抬头|税号|统一编号|统编|invoic*|fapiao|tax number|vat receipt|专票|专用发票|普票",
     "pay_failed": (
         "付款失败|支付失败|付不了|付不出|扣了|没付款|未付款|限额|declin*|fail*|charged twice|double charg*|"
         "won't go through"
@@ -79,21 +99,21 @@ _TABLE: dict[str, str] = {
     # contact
     "hours": "几点|上班|下班|营业时间|工作时间|在线|周末|节假日|hour*|opening time*|open|weekend*|holiday*|what time",
     "human": "人工|真人|转人工|店主|human|real person|talk to a person|founder|owner",
-    "channel": "联系|电话|邮箱|邮件|contact*|phone|call|email*|e-mail*|邮箱地址|email address",
-    "reply": "回复|多久回|回消息|reply|replies|respon*|get back to",
+    "channel": "联系|联络|电话|邮箱|邮件|contact*|phone|call|email*|e-mail*|邮箱地址|email address",
+    "reply": "回复|多久回|回消息|回讯息|reply|replies|respon*|get back to",
     "about": "谁开的|老板|经营|run by|产地|来源|哪里来|采购|who runs|who owns|come from|origin*|sourc*|behind",
-    "visit": "实体店|门店|线下|自提|到店|自己拿|physical|visit*|pick up|pickup|in person|walk in|come by|located|location|drop by|stop by|pick it up",
+    "visit": "实体店|门店|门市|线下|自提|到店|自己拿|physical|visit*|pick up|pickup|in person|walk in|come by|located|location|drop by|stop by|pick it up",
     "complaint": "投诉|不满意|差评|建议|complain*|unhappy|feedback|dissatisfied",
     "wechat_group": "微信|群|社群|企业微信|wechat|group*|community",
     # privacy
-    "personal_data": "个人信息|数据|隐私|资料|personal data|data|privacy|information|info|密码|password*|collect|手机号|电话号码|phone number*",
+    "personal_data": "个人信息|数据|隐私|资料|资讯|personal data|data|privacy|information|info|密码|password*|collect|手机号|电话号码|phone number*",
     "chat_log": "聊天记录|聊天内容|对话|聊天|chat*|conversation*|messages",
     "order_records": "订单记录|购买记录|交易记录|历史订单|order history|purchase history|records|transaction*",
-    "keep_time": "保存多久|保留|一直保存|多久删除|keep|kept|retain*|retention|store my|how long do you keep",
-    "export": "导出|一份|下载|副本|export*|download*|copy of",
+    "keep_time": "保存多久|储存多久|保留|一直保存|一直储存|多久删除|keep|kept|retain*|retention|store my|how long do you keep",
+    "export": "导出|汇出|一份|下载|副本|export*|download*|copy of",
     "delete": "删除|注销|删掉|删了|delet*|eras*|close my account|remove my",
-    "share_data": "给别人|出售|出租|交给|pass it to|rent|卖给|卖我|泄露|第三方|share|sharing|sell my|sell your|sell data|selling my|third part*|卖用户|卖个人|卖我的|卖数据|卖信息",
-    "marketing": "营销|促销|广告|推销|短信|退订|market*|promotional|unsubscrib*|spam|newsletter*|ads",
+    "share_data": "给别人|出售|出租|交给|pass it to|rent|卖给|卖我|泄露|第三方|share|sharing|sell my|sell your|sell data|selling my|third part*|卖用户|卖使用者|卖个人|卖我的|卖数据|卖资料|卖信息|卖资讯",
+    "marketing": "营销|促销|广告|推销|短信|简讯|退订|market*|promotional|unsubscrib*|spam|newsletter*|ads",
     "bot": "机器人|自动回复|bot|robot|automated|ai",
     # products and brewing
     "green_tea": "绿茶|龙井|碧螺春|茉莉|green tea|longjing|biluochun|jasmine",
@@ -103,8 +123,8 @@ _TABLE: dict[str, str] = {
     "brew": "冲泡|泡|水温|出汤|几秒|brew*|steep*|infusion*|water temperature|how hot",
     "beans_grind": "咖啡豆|豆子|磨粉|研磨|磨成|手冲|法压|bean*|grind*|ground|pour-over|pour over|french press|pre-ground|咖啡粉|磨好",
     "cold_drip": "冷萃|挂耳|cold brew|drip bag*",
-    "storage": "保质期|保存|放多久|过期|冰箱|新鲜|shelf life|store|stored|storing|storage|expir*|fresh*|fridge|roast date|go bad|变质|坏掉",
-    "caffeine": "咖啡因|低因|失眠|睡觉|睡不着|孕|caffein*|decaf*|sleep*|pregnan*",
+    "storage": "保质期|保存|储存|放多久|过期|冰箱|新鲜|shelf life|store|stored|storing|storage|expir*|fresh*|fridge|roast date|go bad|变质|坏掉",
+    "caffeine": "咖啡因|低因|失眠|睡觉|睡不着|睡不著|孕|caffein*|decaf*|sleep*|pregnan*",
     "accessories": (
         "器具|茶具|磨豆机|手冲壶|盖碗|法压壶|保温杯|保修|accessor*|grinder*|kettle*|gaiwan*|tumbler*|"
         "warrant*|teapot*"
@@ -211,13 +231,47 @@ def _chinese_concepts(run: str) -> Iterator[str]:
             i += 1
 
 
+def _converter() -> Any:
+    """The folding OpenCC converter, built once per process (a few ms, about 3 MB)."""
+    global _folder
+    if _folder is None:
+        with _fold_lock:
+            if _folder is None:
+                import opencc
+
+                _folder = opencc.OpenCC(f"{FOLD_CONFIG}.json")
+    return _folder
+
+
+def fold_traditional(text: str) -> str:
+    """The text with Traditional Chinese written in Simplified characters (OpenCC).
+
+    In context, with OpenCC's phrase tables: 乾燥 -> 干燥 but 乾隆 stays; 頭髮 -> 头发.
+    Simplified Chinese, English and everything else pass unchanged. The words stay the
+    writer's (Taiwan's 簡訊 becomes 简讯, not 短信): the concept table lists those.
+
+    Args:
+        text: Any text; lone surrogates (which OpenCC cannot take) are dropped.
+
+    Returns:
+        The folded text (the same object when it is ASCII).
+    """
+    if text.isascii():
+        return text
+    try:
+        return str(_converter().convert(text))
+    except UnicodeEncodeError:
+        return str(_converter().convert(_SURROGATES.sub("", text)))
+
+
 def concept_tokens(text: str) -> Iterator[str]:
     """``c:<concept>`` once for every surface form found in a lowercased, normalised text.
 
     Matches do not overlap; at one position the longest form wins.
 
     Args:
-        text: NFKC-normalised, lowercased text (``retrieval.tokenize`` prepares it).
+        text: NFKC-normalised, lowercased text, Traditional Chinese folded to Simplified
+            (``retrieval.tokenize`` prepares it).
 
     Yields:
         Concept tokens, repeated as often as the concept's forms occur.
