@@ -31,6 +31,28 @@ from analytics.store.repositories._checks import require_aware
 logger = logging.getLogger(__name__)
 
 
+MAX_NOTE_CHARS = 2000
+"""The founder's decision note is cut to this many characters."""
+MAX_DECIDER_CHARS = 100
+
+
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+"""Control characters (but tab and newlines) and lone surrogates: dropped from notes."""
+
+
+def clean_text(text: str, limit: int) -> str:
+    """Makes text a founder or the bot wrote storable.
+
+    Control characters (but tab and newlines) and lone surrogates are dropped
+    (PostgreSQL refuses NUL), then it is stripped and cut to ``limit`` characters.
+    """
+    return _UNSTORABLE.sub("", text).strip()[:limit]
+
+
+MAX_REASON_CHARS = 2000
+"""A refund request's reason is cut to this many characters."""
+
+
 def create_refund_request(
     session: Session,
     customer_id: int,
@@ -51,7 +73,8 @@ def create_refund_request(
         session: The database session.
         customer_id: The customer's primary key.
         order_id: The order the refund is for (must belong to the customer), or ``None``.
-        reason: Why the customer wants a refund (non-empty).
+        reason: Why the customer wants a refund (non-empty once control characters are
+            dropped; cut to :data:`MAX_REASON_CHARS`).
         source: Where the request came from (``chat``, ``email``, ...).
         at: When it was requested (timezone-aware).
         sender_id: The conversation it was asked in (the decision is sent there).
@@ -65,7 +88,7 @@ def create_refund_request(
             customer, the reason is empty, or ``at`` is naive.
     """
     require_aware(at, "at")
-    reason = (reason or "").strip()
+    reason = clean_text(reason or "", MAX_REASON_CHARS)
     if not reason:
         raise ValueError("a refund request needs a reason")
     if session.get(Customer, customer_id) is None:
@@ -103,24 +126,6 @@ def create_refund_request(
     session.flush()
     logger.info("Refund request %s for customer %s", request.id, customer_id)
     return request
-
-
-MAX_NOTE_CHARS = 2000
-"""The founder's decision note is cut to this many characters."""
-MAX_DECIDER_CHARS = 100
-
-
-_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-"""Control characters (but tab and newlines) and lone surrogates: dropped from notes."""
-
-
-def clean_text(text: str, limit: int) -> str:
-    """Makes text a founder or the bot wrote storable.
-
-    Control characters (but tab and newlines) and lone surrogates are dropped
-    (PostgreSQL refuses NUL), then it is stripped and cut to ``limit`` characters.
-    """
-    return _UNSTORABLE.sub("", text).strip()[:limit]
 
 
 class AlreadyDecidedError(ValueError):

@@ -193,3 +193,15 @@ def test_changes_made_in_chat_are_filed(session: Session) -> None:
     with pytest.raises(repo.AlreadyDecidedError):
         repo.decide_change(session, asked.id, approve=True, note="", by="ada", at=NOW)
     assert session.get(ChangeRequest, row.id) is row
+
+
+def test_a_reason_is_stored_without_control_characters(session: Session) -> None:
+    customer = repo.get_customer(session, demo.DEMO_ZH)
+    assert customer is not None
+    request = repo.create_refund_request(
+        session, customer.id, order_id=None, reason="\x00坏了\ud800\x1b" + "x" * 5000, at=NOW
+    )
+    assert request.reason.startswith("坏了x") and "\x00" not in request.reason
+    assert len(request.reason) == repo.refunds.MAX_REASON_CHARS
+    with pytest.raises(ValueError):
+        repo.create_refund_request(session, customer.id, order_id=None, reason="\x00 \x07", at=NOW)
