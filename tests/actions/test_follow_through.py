@@ -40,11 +40,13 @@ from tests.actions.test_brain import VIP, store_score
 def subscription_of(session: Session, external_id: str) -> Subscription:
     session.rollback()
     customer = session.scalars(select(Customer).where(Customer.external_id == external_id)).one()
-    return session.scalars(
+    found = session.scalars(
         select(Subscription)
         .where(Subscription.customer_id == customer.id)
         .order_by(Subscription.started_at.desc())
     ).first()
+    assert found is not None
+    return found
 
 
 def accept_offer(

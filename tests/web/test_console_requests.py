@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 
 from analytics.store import repositories as repo
@@ -72,7 +73,7 @@ def rasa(console_env: Console, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fake
 
 def decide(
     client: TestClient, request_id: int, decision: str, note: str = "", **extra: str
-) -> object:
+) -> Response:
     data = {"csrf_token": csrf_of(client), "decision": decision, "note": note, **extra}
     return client.post(
         f"/console/requests/refunds/{request_id}/decide", data=data, follow_redirects=False
@@ -266,7 +267,8 @@ def test_changes_made_in_chat_are_listed_escaped(client: TestClient, console_env
         assert response.status_code == 303 and "err=" in response.headers["location"]
     engine, db = store_session(console_env)
     try:
-        assert db.get(ChangeRequest, change_id).status == "approved"
+        change_row = db.get(ChangeRequest, change_id)
+        assert change_row is not None and change_row.status == "approved"
     finally:
         db.close()
         engine.dispose()
