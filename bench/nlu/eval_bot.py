@@ -7,11 +7,19 @@ per-intent F1 separately for zh, en and mixed. It also picks the FallbackClassif
 threshold: the highest one that loses at most 2% of the correct held-out answers, so
 that as many out-of-domain messages as possible fall below it (CLINC150 ``oos_val`` in
 English, SMP2019 utterances in Chinese: weather, music, recipes, ... none of them a shop
-question).
+question). A message whose top intent is ``out_of_scope`` counts as rejected at any
+threshold.
+
+With the chosen threshold and with config.yml's, the same model is then scored on the
+held-out sets of ``bench/nlu/scope_eval.py`` (issue 15): out-of-scope recall on CLINC150
+``oos_test`` and on ``bench/nlu/data/oos_bilingual.jsonl``, accuracy on its in-scope
+controls, the policy-vs-action confusion (``bench/nlu/data/policy_pairs.jsonl``), and how
+many held-out knowledge-base questions (``bench/knowledge/questions.jsonl``) are routed to
+``ask_faq`` / ``shipping_info``. None of these sets is used to choose anything.
 
 Run from the repository root::
 
-    .venv-rasa/bin/python -m bench.nlu.eval_bot [--out DIR] [--no-docs]
+    .venv-rasa/bin/python -m bench.nlu.eval_bot [--out DIR] [--no-docs] [--nlu-dir DIR]
 """
 
 from __future__ import annotations
@@ -153,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs")
     parser.add_argument(
+        "--nlu-dir",
+        default=str(REPO / "nlu_data"),
+        help="the training data folder (zh/, en/, mixed/, lookups/); e.g. an older copy",
+    )
+    parser.add_argument(
         "--threshold",
         type=float,
         default=config_threshold(),
@@ -169,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     from rasa.utils.log_utils import configure_structlog
     from sklearn.metrics import classification_report
 
-    from bench.nlu.botdata import LANGUAGES, NLU_DIR
+    from bench.nlu.botdata import LANGUAGES
+
+    NLU_DIR = Path(args.nlu_dir)  # noqa: N806
 
     configure_structlog(logging.WARNING)
     messages, languages = [], []
@@ -294,7 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     for key, scope in report["scope"].items():
         print(f"\n### At the {key} threshold\n\n" + scope_eval.markdown(scope))
     if not args.no_docs:
-        write_docs(table)
+        write_docs(
+            table
+            + "\n\n### Out of scope, policy vs action, knowledge routing (issue 15)\n\n"
+            + scope_eval.markdown(report["scope"]["chosen"])
+        )
     return 0
 
 
