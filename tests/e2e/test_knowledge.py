@@ -29,6 +29,8 @@ RELOAD_SECONDS = 10
 DEADLINE_SECONDS = 60.0
 POLL_SECONDS = 2.0
 
+#: template syntax of every kind in the founder's text (Python format, Rasa slots, shell, %)
+BRACES = "{name} {{WELCOME}} {0[answer]} 0[ %s ${x}"
 TEAPOTS = """---
 topic: teapots
 title_zh: 茶壶
@@ -42,7 +44,16 @@ title_en: Teapots
 
 <!-- en -->
 Seasoning a new Yixing clay teapot is simple: rinse it inside and out three times with boiling water and it is ready, no need to boil it with tea leaves.
-"""
+
+## 茶壶刻字 / Engraving a teapot {#teapots-engraving}
+
+<!-- zh -->
+紫砂壶可以免费刻字，刻字格式：{BRACES}
+
+<!-- en -->
+We engrave teapots for free, in the format: {BRACES}
+""".replace("{BRACES}", BRACES)
+ENGRAVING_QUESTIONS = {"zh": "紫砂壶可以刻字吗？", "en": "Do you engrave teapots?"}
 TEAPOT_ZH = "新买的紫砂壶开壶很简单"
 TEAPOT_EN = "Seasoning a new Yixing clay teapot is simple"
 TEAPOT_QUESTIONS = {"zh": "紫砂壶怎么开壶？", "en": "How do I season a new Yixing clay teapot?"}
@@ -152,12 +163,28 @@ def test_a_new_knowledge_file_is_answered_within_60_s_and_a_deleted_one_is_no_lo
     english = reply(kb_rasa, TEAPOT_QUESTIONS["en"])
     assert TEAPOT_EN in english and "Source: Teapots > Seasoning a Yixing clay teapot" in english
     assert took_zh <= DEADLINE_SECONDS
+    # the founder's text reaches the customer as written, template syntax and all
+    assert f"紫砂壶可以免费刻字，刻字格式：{BRACES}" in reply(kb_rasa, ENGRAVING_QUESTIONS["zh"])
+    english = reply(kb_rasa, ENGRAVING_QUESTIONS["en"])
+    assert f"We engrave teapots for free, in the format: {BRACES}" in english
     path.unlink()
     took_gone = wait_for_reply(kb_rasa, TEAPOT_QUESTIONS["en"], TEAPOT_EN, present=False)
     print(f"\nnew file answered after {took_zh:.1f} s, deleted file unused after {took_gone:.1f} s")
     for question in TEAPOT_QUESTIONS.values():
         text = reply(kb_rasa, question)
         assert TEAPOT_ZH not in text and TEAPOT_EN not in text
+
+
+@pytest.mark.parametrize(
+    "noise",
+    ["\x00\x1b[31m\u202e", " {answer}{0[x]}{{}} %s ${jndi:ldap://x} <script>alert(1)</script>"],
+    ids=["controls", "templates"],
+)
+def test_a_hostile_question_gets_a_polite_answer(kb_rasa: Process, noise: str) -> None:
+    text = reply(kb_rasa, "How long do refunds take?" + noise)
+    answered = "Source: Returns and refunds > How long refunds take" in text
+    assert answered or text == unknown("en"), text
+    assert "<script>" not in text and "jndi" not in text
 
 
 @pytest.mark.parametrize(
