@@ -18,9 +18,10 @@ The question (the latest message's text) is matched against the knowledge base
   offers the founder too.
 
 It never invents: every sentence is either a domain response or the founder's passage.
-Passage text is content, never a template: it is put into the response's ``{answer}`` by
-:mod:`actions.phrases` (one substitution pass, so braces in it stay braces) and the finished
-text is sent as it is. Every answer and refusal is recorded in ``knowledge_answers`` (question
+The answer is sent as the domain response with the passage's text and titles as its values
+(``answer``, ``title``, ``topic``); Rasa's generator (``bot.nlg.ScriptAwareNLG``) fills them
+in one pass, so a passage's braces and brackets are never read as a template, and converts
+the whole reply to Traditional Chinese for a customer who writes it. Every answer and refusal is recorded in ``knowledge_answers`` (question
 redacted); if the store is down the answer is still given and the record is skipped (logged).
 """
 
@@ -36,7 +37,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.base import UTTER_TECHNICAL_DIFFICULTY, reply_language, verified_customer
-from actions.phrases import Phrasebook
 from actions.store import session_scope
 from analytics.core.vocabulary import LANG_EN, LANG_ZH
 from analytics.loop.knowledge import KnowledgeSnapshot, get_knowledge_base, record_answer
@@ -150,15 +150,16 @@ def shorten(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
     return head[:cut].rstrip() + ELLIPSIS
 
 
-def answer_text(passage: Passage, language: str, phrases: Phrasebook) -> tuple[str, str]:
-    """The reply for a passage in the reply language, and its mode.
+def answer_message(passage: Passage, language: str) -> tuple[str, dict[str, str], str]:
+    """The response for a passage in the reply language, its values and the mode.
 
-    The passage's text in ``language`` if it has one (mode ``direct``), else the other
-    language's text after a note that it is quoted (mode ``quoted``). The source is the
-    passage's title and its topic's title in the reply language.
+    The passage's text in ``language`` if it has one (``utter_knowledge_answer``, mode
+    ``direct``), else the other language's text after a note that it is quoted
+    (``utter_knowledge_answer_quoted``, mode ``quoted``). The source is the passage's title
+    and its topic's title in the reply language.
 
     Returns:
-        ``(text, mode)``.
+        ``(response name, values, mode)``.
     """
     english = language == LANG_EN
     own = passage.text_en if english else passage.text_zh
@@ -168,8 +169,8 @@ def answer_text(passage: Passage, language: str, phrases: Phrasebook) -> tuple[s
         "topic": passage.topic_title_en if english else passage.topic_title_zh,
     }
     if own:
-        return phrases.text(UTTER_ANSWER, answer=shorten(own), **values), MODE_DIRECT
-    return phrases.text(UTTER_ANSWER_QUOTED, answer=shorten(other or ""), **values), MODE_QUOTED
+        return UTTER_ANSWER, {"answer": shorten(own), **values}, MODE_DIRECT
+    return UTTER_ANSWER_QUOTED, {"answer": shorten(other or ""), **values}, MODE_QUOTED
 
 
 class ActionAnswerKnowledge(Action):
@@ -190,15 +191,14 @@ class ActionAnswerKnowledge(Action):
         language = reply_language(tracker)
         question, intent = question_of(tracker), intent_of(tracker)
         try:
-            phrases = Phrasebook.from_domain(domain, language)
             outcome = decide(get_knowledge_base().current(), question, intent)
             if outcome.passage is None:
                 fallback = intent in STRICTER_INTENTS
                 dispatcher.utter_message(response=UTTER_FALLBACK if fallback else UTTER_UNKNOWN)
             else:
-                text, mode = answer_text(outcome.passage, language, phrases)
+                response, values, mode = answer_message(outcome.passage, language)
                 outcome = Outcome(mode, outcome.passage, outcome.score)
-                dispatcher.utter_message(text=text)
+                dispatcher.utter_message(response=response, **values)
         except Exception:  # noqa: BLE001 - one bad turn must not take the answer away
             logger.exception("Answering from the knowledge base failed")
             del dispatcher.messages[said_before:]

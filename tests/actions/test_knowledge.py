@@ -89,11 +89,12 @@ def answer(tracker: Any) -> CollectingDispatcher:
     return dispatcher
 
 
-def only_text(dispatcher: CollectingDispatcher) -> str:
+def only_text(dispatcher: CollectingDispatcher, language: str = "zh") -> str:
+    """What the customer reads for the one message the action sent (rendered as Rasa does)."""
     assert len(dispatcher.messages) == 1
     message = dispatcher.messages[0]
-    assert message.get("response") is None, message
-    return str(message["text"])
+    assert message.get("response") in ("utter_knowledge_answer", "utter_knowledge_answer_quoted")
+    return rendered(message, language)
 
 
 def rows(session: Session) -> list[KnowledgeAnswer]:
@@ -107,7 +108,7 @@ def test_answers_in_english_with_the_source(
     tracker = make_tracker(
         "how do I season a new Yixing clay teapot?", intent="ask_faq", slots={"language": "en"}
     )
-    text = only_text(answer(tracker))
+    text = only_text(answer(tracker), "en")
     assert text.startswith("Before first use, rinse a new Yixing clay teapot")
     assert text.endswith("Source: Teapots > Seasoning a clay teapot")
     [row] = rows(session)
@@ -142,7 +143,7 @@ def test_an_english_question_on_a_chinese_only_passage_quotes_the_chinese_text(
     tracker = make_tracker(
         "Do you accept freight collect?", intent="ask_faq", slots={"language": "en"}
     )
-    text = only_text(answer(tracker))
+    text = only_text(answer(tracker), "en")
     assert text.startswith(
         "This answer is only written in Chinese, so I'm quoting the Chinese text:"
     )
@@ -169,7 +170,7 @@ def test_passage_text_is_content_not_a_template(
     tracker = make_tracker(
         "template symbols password 模板符号 暗号", intent="ask_faq", slots={"language": language}
     )
-    assert BRACES in only_text(answer(tracker))
+    assert BRACES in only_text(answer(tracker), language)
 
 
 def test_no_good_passage_says_so_and_offers_the_founder(
@@ -209,7 +210,7 @@ def test_out_of_scope_gets_the_fallback_unless_a_passage_matches_closely(
     tracker = make_tracker(
         "How do I season a new Yixing clay teapot?", intent="out_of_scope", slots={"language": "en"}
     )
-    assert only_text(answer(tracker)).startswith("Before first use, rinse a new Yixing")
+    assert only_text(answer(tracker), "en").startswith("Before first use, rinse a new Yixing")
     assert [(r.mode, r.intent) for r in rows(session)] == [
         ("refused", "out_of_scope"),
         ("direct", "out_of_scope"),

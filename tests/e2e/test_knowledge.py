@@ -139,6 +139,14 @@ def test_a_knowledge_question_is_answered_with_its_source(
     assert passage_text in text, text
 
 
+def test_a_traditional_chinese_question_is_answered_in_traditional_chinese(
+    kb_rasa: Process,
+) -> None:
+    text = reply(kb_rasa, "支持七天無理由退貨嗎")
+    assert "簽收後 7 天內" in text, text
+    assert "來源：退貨與退款 >「七天無理由退貨」" in text, text
+
+
 def test_an_english_question_on_a_chinese_only_passage_quotes_the_chinese_text(
     kb_rasa: Process,
 ) -> None:
