@@ -12,9 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from analytics.brain.retrieval import PassageRetriever
+from analytics.core.settings import get_settings
+from analytics.core.settings_sources import InvalidSettingsError
 from analytics.loop.knowledge import (
     KnowledgeBase,
     fingerprint,
+    get_knowledge_base,
     load_snapshot,
     record_answer,
     stored_question,
@@ -274,3 +277,34 @@ def test_the_table_refuses_an_unknown_mode(empty_store: Engine) -> None:
         )
         with pytest.raises(IntegrityError):
             session.commit()
+
+
+def test_the_process_knowledge_base_follows_the_settings(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(folder))
+    monkeypatch.setenv("KNOWLEDGE_RELOAD_SECONDS", "60")
+    get_settings.cache_clear()
+    get_knowledge_base.cache_clear()
+    try:
+        base = get_knowledge_base()
+        assert (base.folder, base.reload_seconds) == (folder, 60.0)
+        assert get_knowledge_base() is base
+        assert "payment-methods" in base.current().passages
+    finally:
+        get_knowledge_base.cache_clear()
+        get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("seconds", ["0", "61", "soon"])
+def test_a_reload_interval_outside_1_to_60_s_is_refused(
+    seconds: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KNOWLEDGE_RELOAD_SECONDS", seconds)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(InvalidSettingsError, match="KNOWLEDGE_RELOAD_SECONDS"):
+            get_settings()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
