@@ -30,7 +30,7 @@ from analytics.store.catalogue import load_catalogue
 CORRECTIONS_FILE = "corrections.yml"
 LANG_DIRS = NLU_LANGUAGES
 """The NLU data folders: zh, en and mixed (examples in both scripts)."""
-ORDER_ID_INTENTS = frozenset({"order_status", "refund_request", "report_problem"})
+ORDER_ID_INTENTS = frozenset({"order_status", "refund_request", "refund_status", "report_problem"})
 ANNOTATION_RE = re.compile(r"\[(?P<text>[^\]]+?)\]\((?P<entity>[^:)]+?)(?::(?P<value>[^)]+))?\)")
 ORDER_RE = re.compile(r"(?<![A-Za-z0-9])LB\d{6}(?!\d)", re.IGNORECASE)
 EXCLUDED_INTENTS = frozenset({"nlu_fallback"})
