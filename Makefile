@@ -6,7 +6,7 @@
 #   make identity CUSTOMER=id   the signed identity metadata (one line of JSON) a website sends
 #   make score  refresh the brain's scores now (make run does it at start and daily)
 #   make train  train the Rasa model if config.yml, bot/ or nlu_data/ changed
-#   make bench-nlu | eval-nlu | bench-brain | bench-brain-scale | bench-loop | bench-console | bench-privacy | bench-knowledge
+#   make bench-nlu | eval-nlu | bench-brain | bench-brain-scale | bench-loop | bench-console | bench-privacy | bench-knowledge | bench-answering
 #               benchmarks; results and their commands in docs/benchmarks.md
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -112,6 +112,9 @@ bench-privacy: install
 
 bench-knowledge: install
 	$(PY) -m bench.knowledge.run --write-doc
+
+bench-answering: install train
+	$(PY) -m bench.answering.run --model $(MODEL)
 
 BENCH_DB := sqlite:///$(CURDIR)/var/bench/shop.db
 bench-console: install env
