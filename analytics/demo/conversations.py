@@ -128,7 +128,7 @@ BOT_REPLY: dict[str, tuple[str, str, str]] = {
         "Here's the price of {product}.",
     ),
     INTENT_SHIPPING: (
-        "utter_shipping_info",
+        "action_answer_knowledge",
         "一般1-2天发货，3-5天送达。",
         "Orders ship in 1-2 days and arrive in 3-5.",
     ),
