@@ -12,6 +12,10 @@ customer's language, with the words of the bot's own domain responses
 ``bot/domain/orders.yml``; ``utter_change_status_*`` in ``bot/domain/subscription.yml``):
 what the customer reads about a refund then is what ``action_refund_status`` says later. :func:`decision_text` renders them the way Rasa (and ``actions.phrases``)
 does: the variation whose language condition matches, else the one without a condition.
+A customer who writes Traditional Chinese gets them in Traditional, as every bot reply
+(``bot/nlg.py``): the script is read from the customer's stored messages
+(:func:`customer_script`) and the bot's words are converted with
+:func:`analytics.core.language.to_traditional`; the founder's note stays as typed.
 """
 
 from __future__ import annotations
@@ -30,14 +34,24 @@ from ruamel.yaml.error import YAMLError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from analytics.core.language import (
+    HANS,
+    HANT,
+    MAX_SCANNED_MESSAGES,
+    conversation_script,
+    detect_script,
+    to_traditional,
+)
 from analytics.core.vocabulary import LANG_ZH, LANGUAGES
 from analytics.store.models import (
     REFUND_APPROVED,
     REFUND_OPEN,
     REFUND_REJECTED,
+    ROLE_USER,
     ChangeRequest,
     Conversation,
     Customer,
+    Message,
     RefundRequest,
 )
 
@@ -54,6 +68,9 @@ PHRASE_NOTE = "utter_phrase_decision_note"
 DATE_FORMAT = "%Y-%m-%d"
 NO_ORDER = "-"
 _PLACEHOLDER = re.compile(r"{(\w+)}")
+VERBATIM_VALUES = frozenset({"note"})
+"""Values that are (or hold) the founder's own words: never converted to Traditional, as
+``bot.nlg.VERBATIM_VARIABLES`` on the bot's side."""
 
 
 class DecisionTextError(LookupError):
@@ -173,6 +190,28 @@ def conversation_language(db: Session, sender_id: str | None) -> str | None:
     return language if language in LANGUAGES else None
 
 
+def customer_script(db: Session, sender_id: str | None) -> str:
+    """The Chinese script the customer of a conversation writes (``hant`` or ``hans``).
+
+    As the bot decides it (``bot.channels.script.reply_script``): the newest of the
+    conversation's customer messages (role ``user``, at most
+    :data:`~analytics.core.language.MAX_SCANNED_MESSAGES`) whose script is not neutral;
+    Simplified when there is none. The stored texts are redacted, which keeps the Chinese
+    characters around the ``[PHONE]``-style placeholders. Messages the ingest worker has
+    not stored yet do not count.
+    """
+    if not sender_id:
+        return HANS
+    texts = db.scalars(
+        select(Message.text)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.sender_id == sender_id, Message.role == ROLE_USER)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(MAX_SCANNED_MESSAGES)
+    )
+    return conversation_script(detect_script(text) for text in texts)
+
+
 # --- the decision's words, from the bot's domain -------------------------------------------
 
 
@@ -220,8 +259,18 @@ def domain_responses(domain_dir: Path) -> dict[str, Any]:
     return _responses(tuple((str(p), p.stat().st_mtime_ns) for p in paths if p.exists()))
 
 
-def render(responses: Mapping[str, Any], name: str, language: str, **values: str) -> str:
+def render(
+    responses: Mapping[str, Any],
+    name: str,
+    language: str,
+    values: Mapping[str, str],
+    script: str = HANS,
+) -> str:
     """Renders the domain response ``name`` in ``language`` with ``values``.
+
+    In ``script`` :data:`~analytics.core.language.HANT` the response's text and every value
+    except :data:`VERBATIM_VALUES` are converted to Traditional before the placeholders are
+    filled (in one pass), as ``bot.nlg.ScriptAwareNLG`` does.
 
     Raises:
         DecisionTextError: When the response or one of its values is missing.
@@ -229,6 +278,12 @@ def render(responses: Mapping[str, Any], name: str, language: str, **values: str
     text = _variation_text(responses.get(name) or [], language)
     if text is None:
         raise DecisionTextError(f"the bot's domain has no response {name}")
+    if script == HANT:
+        text = to_traditional(text)
+        values = {
+            key: value if key in VERBATIM_VALUES else to_traditional(value)
+            for key, value in values.items()
+        }
 
     def value_of(match: re.Match[str]) -> str:
         if match.group(1) not in values:
@@ -239,9 +294,23 @@ def render(responses: Mapping[str, Any], name: str, language: str, **values: str
 
 
 def decision_text(
-    responses: Mapping[str, Any], request: RefundRequest | ChangeRequest, language: str | None
+    responses: Mapping[str, Any],
+    request: RefundRequest | ChangeRequest,
+    language: str | None,
+    script: str = HANS,
 ) -> str:
-    """What the customer reads about the founder's decision, in their language."""
+    """What the customer reads about the founder's decision, in their language.
+
+    Args:
+        responses: The bot's domain responses (:func:`domain_responses`).
+        request: The decided request.
+        language: The customer's language (``zh`` for anything unknown).
+        script: The customer's Chinese script (:func:`customer_script`): in ``hant`` the
+            bot's words are Traditional; the founder's note is never converted.
+
+    Returns:
+        The message.
+    """
     lang = language if language in LANGUAGES else LANG_ZH
     note = request.decision_note or ""
     decided: datetime | None = request.decided_at
@@ -249,12 +318,13 @@ def decision_text(
         "request_id": str(request.id),
         "created": request.created_at.strftime(DATE_FORMAT),
         "decided": decided.strftime(DATE_FORMAT) if decided is not None else "",
-        "note": render(responses, PHRASE_NOTE, lang, note=note) if note else "",
+        # the phrase's words follow the script, the note inside it stays as typed
+        "note": render(responses, PHRASE_NOTE, lang, {"note": note}, script) if note else "",
     }
     approved = request.status == REFUND_APPROVED
     if isinstance(request, ChangeRequest):
         name = RESPONSE_CHANGE_APPROVED if approved else RESPONSE_CHANGE_REFUSED
-        return render(responses, name, lang, **values)
+        return render(responses, name, lang, values, script)
     order = request.order.order_number if request.order is not None else NO_ORDER
     name = RESPONSE_APPROVED if approved else RESPONSE_REFUSED
-    return render(responses, name, lang, order_number=order, **values)
+    return render(responses, name, lang, {"order_number": order, **values}, script)

@@ -4,7 +4,8 @@
 or refuses an open refund request or account change with a note
 (``POST .../{refunds,changes}/<id>/decide``, login and CSRF like every console POST). The decision is stored first, then sent to the
 conversation the request came from through :class:`web.console.takeover.RasaBridge`, in
-the customer's language (:func:`web.console.queries.requests.decision_text`); when Rasa
+the customer's language and Chinese script (:func:`web.console.queries.requests.decision_text`,
+the founder's note as typed); when Rasa
 cannot be reached the decision stays stored and the page offers to send it again
 (``POST .../{refunds,changes}/<id>/notify``).
 
@@ -166,9 +167,10 @@ def _notify(db: Session, lang: str, queue: Queue, request_id: int) -> Response:
     if not found.sender_id:
         return back(status_page, msg=t(lang, "requests_decided_no_conversation", id=request_id))
     language = found.language or queries.conversation_language(db, found.sender_id)
+    script = queries.customer_script(db, found.sender_id)  # Traditional writers: Traditional
     try:
         text = queries.decision_text(
-            queries.domain_responses(get_config().domain_dir), found, language
+            queries.domain_responses(get_config().domain_dir), found, language, script
         )
     except queries.DecisionTextError:
         logger.exception("Cannot word the decision on request %s", request_id)
