@@ -35,6 +35,8 @@ MAX_REASON_CHARS = 500
 NO_REASON = "-"
 NO_ORDER = "-"
 PHRASE_DECISION_NOTE = "utter_phrase_decision_note"
+#: The response variable holding the founder's note: bot/nlg.py leaves it unconverted.
+VALUE_DECISION_NOTE = "decision_note"
 #: stored status -> the response telling the customer about a request in it.
 STATUS_RESPONSES = {
     REFUND_OPEN: "utter_refund_status_open",
@@ -138,7 +140,9 @@ def refund_status_reply(request: RefundRequest, turn: Turn) -> tuple[str, dict[s
     """The response and values telling the customer where a request stands.
 
     The same responses carry the founder's decision when the console sends it, so what
-    the customer is told then and later is the same.
+    the customer is told then and later is the same. The founder's note is passed as
+    ``decision_note``, one of ``bot.nlg.VERBATIM_VARIABLES``: a Traditional writer reads
+    the bot's words in Traditional and the note exactly as the founder typed it.
     """
     values: dict[str, Any] = {
         "request_id": request.id,
@@ -149,7 +153,7 @@ def refund_status_reply(request: RefundRequest, turn: Turn) -> tuple[str, dict[s
         return STATUS_RESPONSES[REFUND_OPEN], values
     note = request.decision_note or ""
     values["decided"] = fmt.day(request.decided_at, turn.phrases)
-    values["note"] = turn.phrase(PHRASE_DECISION_NOTE, note=note) if note else ""
+    values[VALUE_DECISION_NOTE] = turn.phrase(PHRASE_DECISION_NOTE, note=note) if note else ""
     return STATUS_RESPONSES.get(request.status, UTTER_REFUND_REFUSED), values
 
 

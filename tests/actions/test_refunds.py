@@ -6,21 +6,31 @@ a ``CollectingDispatcher``.
 
 from __future__ import annotations
 
+import ast
+import re
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from actions.refunds import PENDING_REFUND, ActionRefundRequest, ActionRefundStatus
+from actions.refunds import (
+    PENDING_REFUND,
+    PHRASE_DECISION_NOTE,
+    VALUE_DECISION_NOTE,
+    ActionRefundRequest,
+    ActionRefundStatus,
+)
 from actions.subscription import ActionConfirm, ActionDecline
+from analytics.core.language import HANT, detect_script, to_traditional
 from analytics.demo.customers import DEMO_EN, DEMO_EN_LATEST_ORDER, DEMO_NEW, DEMO_ZH
 from analytics.store import repositories as repo
 from analytics.store.models import Customer, RefundRequest
 from tests.actions.conftest import MakeTracker, pending_slots, responses, slot_values
-from tests.actions.domain import DOMAIN, rendered
+from tests.actions.domain import CJK, DOMAIN, MESSAGE_KEYS, REPO, rendered
 
 REFUND_TEXT = "I want a refund, the beans were stale, call me on 13812345678"
 
@@ -201,3 +211,67 @@ def test_refund_status_shows_only_the_customers_own_requests(
     # anonymous: sign in first
     assert status_of(make_tracker, dispatcher) == "utter_ask_sign_in"
     assert status_of(make_tracker, dispatcher, customer=DEMO_EN, forged=True) == "utter_ask_sign_in"
+
+
+def nlg_verbatim_variables() -> frozenset[str]:
+    """``bot.nlg.VERBATIM_VARIABLES``, read from the source (bot/ runs in the Rasa env)."""
+    tree = ast.parse((REPO / "bot" / "nlg.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        targets = [node.target] if isinstance(node, ast.AnnAssign) else getattr(node, "targets", [])
+        if any(isinstance(t, ast.Name) and t.id == "VERBATIM_VARIABLES" for t in targets):
+            assert isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None
+            call = node.value
+            assert isinstance(call, ast.Call)
+            return frozenset(ast.literal_eval(call.args[0]))
+    raise AssertionError("bot/nlg.py has no VERBATIM_VARIABLES")
+
+
+def as_traditional_writer_reads(message: dict[str, Any]) -> str:
+    """The Chinese reply as bot/nlg.py sends it to a Traditional writer: the template and
+    every value converted (s2tw), except the verbatim ones."""
+    verbatim = nlg_verbatim_variables()
+    template = next(
+        v["text"] for v in DOMAIN["responses"][message["response"]] if not v.get("condition")
+    )
+    values = {
+        k: v if k in verbatim or not isinstance(v, str) else to_traditional(v)
+        for k, v in message.items()
+        if k not in MESSAGE_KEYS and v is not None
+    }
+    return re.sub(r"{(\w+)}", lambda m: str(values[m.group(1)]), to_traditional(template))
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_the_founders_note_reaches_a_traditional_writer_as_typed(
+    store: str,
+    session: Session,
+    make_tracker: MakeTracker,
+    dispatcher: CollectingDispatcher,
+    approve: bool,
+) -> None:
+    asked = ask_refund(make_tracker, dispatcher)
+    confirm(make_tracker, dispatcher, asked)
+    request_id = dispatcher.messages[-1]["request_id"]
+    note = "包装已拆，运费我们出"  # the founder types Simplified: it stays Simplified
+    session.rollback()
+    repo.decide_refund(
+        session, request_id, approve=approve, note=note, by="founder", at=datetime.now(UTC)
+    )
+    session.commit()
+    status_of(make_tracker, dispatcher, customer=DEMO_EN, slots={"language": "zh"})
+    message = dispatcher.messages[-1]
+    assert VALUE_DECISION_NOTE in nlg_verbatim_variables()
+    assert note in message[VALUE_DECISION_NOTE]
+    assert not any(note in str(v) for k, v in message.items() if k != VALUE_DECISION_NOTE)
+    text = as_traditional_writer_reads(message)
+    assert f"店主留言：「{note}」。" in text
+    assert detect_script(text.replace(note, "")) == HANT  # the bot's own words converted
+    assert note in rendered(message, "zh")  # a Simplified writer reads it the same
+
+
+def test_the_words_around_the_note_are_the_same_in_both_scripts() -> None:
+    # the phrase is passed with the note, unconverted: its Chinese must need no conversion
+    phrase = next(
+        v["text"] for v in DOMAIN["responses"][PHRASE_DECISION_NOTE] if not v.get("condition")
+    )
+    assert CJK.search(phrase) and to_traditional(phrase) == phrase

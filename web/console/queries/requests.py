@@ -68,7 +68,7 @@ PHRASE_NOTE = "utter_phrase_decision_note"
 DATE_FORMAT = "%Y-%m-%d"
 NO_ORDER = "-"
 _PLACEHOLDER = re.compile(r"{(\w+)}")
-VERBATIM_VALUES = frozenset({"note"})
+VERBATIM_VALUES = frozenset({"note", "decision_note"})
 """Values that are (or hold) the founder's own words: never converted to Traditional, as
 ``bot.nlg.VERBATIM_VARIABLES`` on the bot's side."""
 
@@ -321,6 +321,7 @@ def decision_text(
         # the phrase's words follow the script, the note inside it stays as typed
         "note": render(responses, PHRASE_NOTE, lang, {"note": note}, script) if note else "",
     }
+    values["decision_note"] = values["note"]  # utter_refund_status_* name it so (bot/nlg.py)
     approved = request.status == REFUND_APPROVED
     if isinstance(request, ChangeRequest):
         name = RESPONSE_CHANGE_APPROVED if approved else RESPONSE_CHANGE_REFUSED
