@@ -17,7 +17,11 @@ What is found and replaced by a placeholder (``[PHONE]``, ``[EMAIL]``, ``[ID]``,
   numbers after QQ.
 
 Matching runs on the NFKC form of the text (full-width digits, ``＠`` and ``：`` become
-ASCII), and the *original* characters of each match are replaced. Every detector runs in
+ASCII) folded to Simplified Chinese (:func:`fold`: OpenCC ``t2s``, so ``臺北市信義區松仁路
+100號`` is found as ``台北市信义区松仁路100号``), and the *original* characters of each
+match are replaced: text around a match keeps its script. Taiwan and Hong Kong phone and
+identity card numbers (checked) and their street forms (``…路四段100巷5弄3號``, ``10樓之3``,
+``彌敦道100號``) are found too. Every detector runs in
 time linear in the text (see :mod:`analytics.loop.privacy_patterns` and
 ``bench/privacy/redact.py``), so a long or hostile message cannot keep a worker busy.
 Order numbers (``LB100234``), tracking numbers (letters before the digits), prices, dates
@@ -32,6 +36,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from analytics.core.language import _convert
 from analytics.loop.privacy_patterns import (
     DETECTORS,
     KIND_ADDRESS,
@@ -60,6 +65,7 @@ __all__ = [
     "PiiSpan",
     "cn_id_valid",
     "find_pii",
+    "fold",
     "luhn_valid",
     "normalise",
     "redact",
@@ -69,6 +75,9 @@ __all__ = [
 
 _PRIORITY = {kind: i for i, kind in enumerate(KINDS)}
 _ASCII_END = "\x80"
+FOLD_CONFIG = "t2s"
+"""OpenCC configuration folding Traditional Chinese to the Simplified the patterns are
+written in (character for character for nearly every text)."""
 
 
 @dataclass(frozen=True)
@@ -113,8 +122,60 @@ def normalise(text: str) -> tuple[str, list[int] | None]:
     return "".join(parts), origin
 
 
+def fold(text: str) -> str:
+    """The text with Traditional Chinese folded to Simplified (OpenCC ``t2s``).
+
+    Text without Han characters is returned as is (no OpenCC call); a lone surrogate
+    becomes U+FFFD; if OpenCC fails, the text is returned unchanged.
+
+    Args:
+        text: Any text.
+
+    Returns:
+        The folded text (usually of the same length, character for character).
+    """
+    if text.isascii():
+        return text
+    return _convert(text, FOLD_CONFIG)
+
+
+def _detect(norm: str) -> list[tuple[str, int, int]]:
+    """Non-overlapping ``(kind, start, end)`` hits in a normalised text, in text order."""
+    found = {hit for detect in DETECTORS for hit in detect(norm)}
+    taken = bytearray(len(norm))
+    kept: list[tuple[str, int, int]] = []
+    for kind, start, end in sorted(found, key=lambda f: (_PRIORITY[f[0]], f[1] - f[2], f[1])):
+        if end > start and taken.find(1, start, end) == -1:
+            taken[start:end] = b"\x01" * (end - start)
+            kept.append((kind, start, end))
+    return sorted(kept, key=lambda k: k[1])
+
+
+def _scan(text: str) -> tuple[str, list[PiiSpan]]:
+    """The text the spans point into, and the spans.
+
+    The detectors see the NFKC form folded to Simplified (:func:`fold`). When the fold
+    keeps the length (nearly always) its offsets are the NFKC form's, so the spans point
+    into ``text`` itself; otherwise they point into the folded NFKC form, which is then
+    the text to redact (nothing is stored unredacted for want of a mapping).
+    """
+    if not text:
+        return text, []
+    norm, origin = normalise(text)
+    folded = fold(norm)
+    if len(folded) != len(norm):
+        logger.info("Folding changed the length of a %d-character text", len(text))
+        return folded, [PiiSpan(k, s, e, folded[s:e]) for k, s, e in _detect(folded)]
+    spans = []
+    for kind, start, end in _detect(folded):
+        if origin is not None:
+            start, end = origin[start], origin[end - 1] + 1
+        spans.append(PiiSpan(kind, start, end, text[start:end]))
+    return text, spans
+
+
 def find_pii(text: str) -> list[PiiSpan]:
-    """Find personal data in a text.
+    """Find personal data in a text, in Simplified or Traditional Chinese, English or both.
 
     Overlapping candidates are resolved by priority (ID, card, e-mail, phone, WeChat, QQ,
     address) and then by length, so a valid ID number is never half-redacted as a phone.
@@ -123,24 +184,11 @@ def find_pii(text: str) -> list[PiiSpan]:
         text: Any text in Chinese, English or both.
 
     Returns:
-        Non-overlapping spans (offsets into ``text``), in text order.
+        Non-overlapping spans, in text order: offsets into ``text``, or in the rare case
+        that folding it to Simplified changes its length, into its folded NFKC form (the
+        text :func:`redact` then returns, redacted).
     """
-    if not text:
-        return []
-    norm, origin = normalise(text)
-    found = {hit for detect in DETECTORS for hit in detect(norm)}
-    taken = bytearray(len(norm))
-    kept: list[tuple[str, int, int]] = []
-    for kind, start, end in sorted(found, key=lambda f: (_PRIORITY[f[0]], f[1] - f[2], f[1])):
-        if end > start and taken.find(1, start, end) == -1:
-            taken[start:end] = b"\x01" * (end - start)
-            kept.append((kind, start, end))
-    spans = []
-    for kind, start, end in sorted(kept, key=lambda k: k[1]):
-        if origin is not None:
-            start, end = origin[start], origin[end - 1] + 1
-        spans.append(PiiSpan(kind, start, end, text[start:end]))
-    return spans
+    return _scan(text)[1]
 
 
 def redact(text: str) -> str:
@@ -150,9 +198,10 @@ def redact(text: str) -> str:
         text: The raw text.
 
     Returns:
-        The redacted text (unchanged if nothing was found).
+        The redacted text (unchanged if nothing was found). Text outside the placeholders
+        keeps its script, except in the rare case described in :func:`find_pii`.
     """
-    spans = find_pii(text)
+    text, spans = _scan(text)
     if not spans:
         return text
     out: list[str] = []

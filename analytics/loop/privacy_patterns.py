@@ -154,6 +154,49 @@ def find_numbers(text: str) -> Iterator[Found]:
                     yield KIND_CARD, start, g_end
 
 
+# Taiwan (A123456789) and Hong Kong (A123456(7), AB987654(A)) identity card numbers.
+_TW_ID_RE = re.compile(r"(?<![0-9A-Za-z])[A-Z][12][0-9]{8}(?![0-9A-Za-z])")
+_HK_ID_RE = re.compile(r"(?<![0-9A-Za-z])[A-Z]{1,2}[0-9]{6}\s?\(?[0-9A]\)?(?![0-9A-Za-z])")
+_TW_LETTERS = "ABCDEFGHJKLMNPQRSTUVXYWZIO"  # A=10 ... O=35
+
+
+def tw_id_valid(number: str) -> bool:
+    """Check a Taiwan national ID (a letter, 1 or 2, eight digits; weighted sum mod 10)."""
+    if not _TW_ID_RE.fullmatch(number):
+        return False
+    code = _TW_LETTERS.index(number[0]) + 10
+    digits = [code // 10, code % 10, *map(int, number[1:])]
+    total = sum(d * w for d, w in zip(digits, (1, 9, 8, 7, 6, 5, 4, 3, 2, 1, 1), strict=True))
+    return total % 10 == 0
+
+
+def hk_id_valid(number: str) -> bool:
+    """Check a Hong Kong identity card number (its check digit, mod 11; ``A`` is 10)."""
+    plain = re.sub(r"[\s()]", "", number)
+    if not re.fullmatch(r"[A-Z]{1,2}[0-9]{6}[0-9A]", plain):
+        return False
+    body = plain[:-1].rjust(8, " ")
+    values = [36 if ch == " " else ord(ch) - 55 if ch.isalpha() else int(ch) for ch in body]
+    total = sum(v * w for v, w in zip(values, range(9, 1, -1), strict=True))
+    check = 10 if plain[-1] == "A" else int(plain[-1])
+    return (total + check) % 11 == 0
+
+
+def find_regional_ids(text: str) -> Iterator[Found]:
+    """Taiwan and Hong Kong identity card numbers with a valid check character.
+
+    Args:
+        text: Normalised text.
+
+    Yields:
+        ``(kind, start, end)`` of each number.
+    """
+    for regex, valid in ((_TW_ID_RE, tw_id_valid), (_HK_ID_RE, hk_id_valid)):
+        for m in regex.finditer(text):
+            if valid(m.group()):
+                yield KIND_ID, m.start(), m.end()
+
+
 # --- e-mail addresses ---------------------------------------------------------------
 
 _LATIN = "A-Za-z\u00c0-\u024f\u1e00-\u1eff"
@@ -240,6 +283,12 @@ def find_emails(text: str) -> Iterator[Found]:
 _CN_MOBILE_RE = re.compile(
     r"(?<![0-9A-Za-z])(?:(?:\+|00)?86[ \-]?)?1[3-9][0-9][ \-]?[0-9]{4}[ \-]?[0-9]{4}(?![0-9])"
 )
+# Taiwan: mobiles 09xx-xxx-xxx and landlines (02) 2345-6789 written the local way
+# (international +886 numbers are found by phonenumbers).
+_TW_PHONE_RE = re.compile(
+    r"(?<![0-9A-Za-z])(?:09[0-9]{2}[ \-]?[0-9]{3}[ \-]?[0-9]{3}"
+    r"|\(0[2-8]\)[ \-]?[0-9]{3,4}[ \-]?[0-9]{4}|0[2-8][ \-][0-9]{3,4}[ \-][0-9]{4})(?![0-9])"
+)
 _DECIMAL_RE = re.compile(r"[0-9]++[.,][0-9]{1,2}+")
 _WECHAT_RE = re.compile(
     r"(?<![A-Za-z])(?:微信|威信|薇信|[Vv]信|[Ww]e[Cc]hat|[Ww]eixin|WX|wx|VX|vx|Wx|Vx)"
@@ -272,6 +321,8 @@ def find_phones(text: str) -> Iterator[Found]:
         if not _DECIMAL_RE.fullmatch(match.raw_string):  # 1900000000.0 is not 190 0000 0000
             yield KIND_PHONE, match.start, match.end
     for m in _CN_MOBILE_RE.finditer(text):
+        yield KIND_PHONE, m.start(), m.end()
+    for m in _TW_PHONE_RE.finditer(text):
         yield KIND_PHONE, m.start(), m.end()
 
 
@@ -311,13 +362,15 @@ _ZH_PREFIX = (
 )
 _ZH_BUILDINGS = "大厦|大楼|中心|广场|公寓|花园|小区|新村|家园|苑|座"
 _ZH_UNIT_WORDS = "号楼|栋|幢|座|单元|楼|层|室|号|户"
-_ZH_UNIT = rf"(?:[ \-]?{_ZH_NUM}\s?(?:{_ZH_UNIT_WORDS})){{0,6}}"
+_ZH_UNIT = rf"(?:[ \-]?{_ZH_NUM}\s?(?:{_ZH_UNIT_WORDS})(?:之{_ZH_NUM})?){{0,6}}"
+# Hong Kong roads end in 道 (弥敦道, 轩尼诗道): not 知道, 味道, 频道...
+_HK_ROAD = "(?<![知味频渠通难报说顺一])道"
 _ZH_ANCHOR_RE = re.compile(rf"(?<![{_ZH_NUM_CLASS}]){_ZH_NUM}\s?(?:号|栋|幢|座|单元|室|户)")
 _ZH_STREET_RE = re.compile(
     _ZH_PREFIX
-    + rf"(?:{_ZH_CHAR}|[0-9A-Za-z]){{1,10}}?(?:大道|大街|路|街|巷|弄|胡同|里|村)"
-    + rf"(?:{_ZH_NUM}(?:巷|弄))?"
-    + rf"\s?{_ZH_NUM}\s?号(?:院)?"
+    + rf"(?:{_ZH_CHAR}|[0-9A-Za-z]){{1,10}}?(?:大道|大街|路|街|巷|弄|胡同|里|村|{_HK_ROAD})"
+    + rf"(?:{_ZH_NUM}段)?(?:{_ZH_NUM}(?:巷|弄)){{0,2}}"
+    + rf"\s?{_ZH_NUM}\s?号(?:院)?(?:之{_ZH_NUM})?"
     + rf"(?:{_ZH_CHAR}{{1,10}}?(?:{_ZH_BUILDINGS}))?"
     + _ZH_UNIT
 )
@@ -398,5 +451,12 @@ def find_addresses(text: str) -> Iterator[Found]:
                 yield KIND_ADDRESS, m.start(), m.end()
 
 
-DETECTORS = (find_numbers, find_emails, find_phones, find_handles, find_addresses)
+DETECTORS = (
+    find_numbers,
+    find_regional_ids,
+    find_emails,
+    find_phones,
+    find_handles,
+    find_addresses,
+)
 """Every detector, in no particular order (priority is applied by the caller)."""
