@@ -161,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs")
     parser.add_argument(
+        "--config",
+        default="config.yml",
+        help="the Rasa config to train (default config.yml); e.g. a trial copy",
+    )
+    parser.add_argument(
         "--nlu-dir",
         default=str(REPO / "nlu_data"),
         help="the training data folder (zh/, en/, mixed/, lookups/); e.g. an older copy",
@@ -224,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             "train",
             "nlu",
             "--config",
-            "config.yml",
+            str(args.config),
             "--nlu",
             str(root / "train"),
             "--out",
