@@ -46,11 +46,11 @@ logger = logging.getLogger(__name__)
 
 # Chosen with ``tune_threshold`` on tests/analytics/brain/knowledge_dev.jsonl (never on the
 # bench), where a wrong answer costs ``WRONG_COST`` more than a refusal.
-DEFAULT_THRESHOLD = 0.71
+DEFAULT_THRESHOLD = 0.74
 WRONG_COST = 2.0
 # Logistic calibration of the confidence (intercept, share, lead), fitted with
 # ``fit_calibration`` on the same dev set.
-CALIBRATION = (-1.81, 6.9, 17.95)
+CALIBRATION = (-2.15, 10.39, 15.81)
 MAX_QUESTION_CHARS = 1000
 CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 LATIN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")

@@ -41,9 +41,23 @@ _folder: Any = None
 _TABLE: dict[str, str] = {
     # shipping
     "dispatch": "发货|寄出|发出|发走|出库|ship out|dispatch*|send out",
-    "arrive": "送达|到货|收到|几天到|多久到|arriv*|get here|show up|到手|几天能到|多久能到|寄到",
+    "arrive": "送达|到货|收到|arriv*|get here|show up|到手|寄到",
+    # how long delivery takes, distinct from how long a refund takes
+    "ship_time": (
+        "几天到|多久到|几天能到|多久能到|几天能收到|多久能收到|几天收到|多久收到|多久送到|几天送到|送达时间|"
+        "多久发货|几天发货|发货时间|次日达|要几天|delivery time*|shipping time*|delivery take*|shipping take*|"
+        "how long does delivery|how long does shipping|how long will delivery|how long will shipping|"
+        "how long to deliver|how fast|how soon|how many days until|how many days for delivery"
+    ),
+    "coverage": (
+        "配送范围|哪些地方|哪些地区|哪些省|送哪里|发哪里|where do you deliver|where do you ship|which areas|"
+        "which regions|which provinces|areas do you"
+    ),
     "ship_fee": (
-        "运费|邮费|快递费|包邮|免邮|免运费|shipping cost*|shipping fee*|delivery fee*|delivery cost*|"
+        "运费|邮费|快递费|包邮|免邮|免运费|shipping cost*|shipping fee*|delivery fee*|"
+        "delivery cost*|shipping charge*|delivery charge*|shipping price*|shipping rate*|how much is shipping|"
+        "how much is delivery|how much does shipping|how much does delivery|how much for shipping|"
+        "cost to ship|cost of shipping|cost of delivery|"
         "postage|free shipping|free delivery|shipping free|ship free|ships free"
     ),
     "courier": "快递公司|顺丰|京东物流|圆通|courier*|carrier*|sf express|jd logistics|yto",
@@ -60,13 +74,33 @@ _TABLE: dict[str, str] = {
         "国外|海外|国际|境外|出国|香港|澳门|台湾|新加坡|美国|英国|日本|international*|abroad|overseas|hong kong|"
         "macao|macau|taiwan|singapore|usa|united states|uk|europe*|countr*|马来西亚|澳大利亚|加拿大|韩国|德国|法国|malaysia|australia|canada|japan|korea|germany|france"
     ),
+    # shipping abroad, distinct from paying with a card from abroad (c:abroad)
+    "ship_abroad": (
+        "寄到国外|寄国外|发国外|寄到海外|寄海外|发海外|海外配送|国际配送|国际快递|国际运费|寄出国|寄到香港|寄香港|"
+        "发香港|寄到台湾|寄台湾|发台湾|寄到澳门|寄澳门|寄到新加坡|寄新加坡|寄到美国|寄美国|寄到英国|寄到日本|"
+        "寄到加拿大|寄到澳大利亚|其他国家|ship abroad|ship overseas|ship internationally|international shipping|"
+        "international delivery|deliver abroad|deliver overseas|send abroad|send overseas|send it abroad|"
+        "ship outside|ship to other countries|other countries|to the us|to the uk|to the states"
+    ),
     "customs": "关税|清关|海关|进口税|customs|duty|duties|import tax*|import*",
     "remote": "偏远|新疆|西藏|青海|内蒙|remote|rural|xinjiang|tibet|qinghai",
     "gift": "礼物|送人|送朋友|送给|礼品|gift*|present|presents",
     "wrap": "包装|贺卡|卡片|wrap*|card message|gift note|note",
-    "freight_collect": "到付|cash on delivery|freight collect|cod",
+    "freight_collect": "到付|freight collect",
+    "cod": "货到付款|cash on delivery|cod|pay on delivery|pay when it arrives",
     # returns and refunds
     "return": "退货|退回|寄回|退换|return*|send back|send it back|sent back",
+    # how long a refund takes, distinct from how long delivery takes
+    "refund_time": (
+        "退款多久|退款要几天|退款几天|退钱要几天|退货要几天|"
+        "when will i get my money|when do i get my money|how long does a refund|how long do refunds|"
+        "how long will my refund|refund take*|refunds take*"
+    ),
+    "return_policy": (
+        "退货政策|退换货政策|退货规则|退换货规则|退货期限|几天内可以退|return policy|returns policy|"
+        "return window|time limit for returns|time limit to return|refund policy|可以退货|能退货|能不能退货|"
+        "可不可以退货|can i return|can you return|can i send it back"
+    ),
     "refund": "退款|退钱|钱退|退费|refund*|money back|reimburs*",
     "no_reason": (
         "无理由|不想要|不喜欢|后悔|不合适|changed my mind|change my mind|no reason|don't want|"
@@ -80,6 +114,10 @@ _TABLE: dict[str, str] = {
     "wrong_item": "发错|少发|漏发|少了|少件|不一样|不对|wrong item*|wrong product*|missing|wrong|只收到",
     # payment
     "pay": "支付|付款|付钱|买单|结账|结算|pay|paying|payment*|checkout",
+    "pay_methods": (
+        "支付方式|付款方式|怎么付款|怎么支付|payment method*|payment option*|ways to pay|how can i pay|"
+        "how do i pay|what can i pay with"
+    ),
     "alipay_wechat": "支付宝|微信支付|微信付|alipay|wechat pay",
     "card": "信用卡|借记卡|银行卡|银联|卡|credit card*|debit card*|card*|unionpay",
     "foreign_card": (
@@ -95,7 +133,7 @@ _TABLE: dict[str, str] = {
     ),
     "coupon": "优惠码|优惠券|折扣码|券|coupon*|discount code*|promo*|voucher*|code",
     "points": "积分|point*|loyalty",
-    "price": "价格|多少钱|标价|人民币|美元|币种|含税|price*|currenc*|yuan|rmb|usd|dollar*|vat|tax|taxes|taxed",
+    "price": "价格|标价|人民币|美元|币种|含税|price*|currenc*|yuan|rmb|usd|dollar*|vat|tax|taxes|taxed",
     # contact
     "hours": "几点|上班|下班|营业时间|工作时间|在线|周末|节假日|hour*|opening time*|open|weekend*|holiday*|what time",
     "human": "人工|真人|转人工|店主|human|real person|talk to a person|founder|owner",
@@ -106,7 +144,7 @@ _TABLE: dict[str, str] = {
     "complaint": "投诉|不满意|差评|建议|complain*|unhappy|feedback|dissatisfied",
     "wechat_group": "微信|群|社群|企业微信|wechat|group*|community",
     # privacy
-    "personal_data": "个人信息|数据|隐私|资料|资讯|personal data|data|privacy|information|info|密码|password*|collect|手机号|电话号码|phone number*",
+    "personal_data": "个人信息|信息|数据|隐私|资料|资讯|personal data|data|privacy|information|info|密码|password*|collect|手机号|电话号码|phone number*",
     "chat_log": "聊天记录|聊天内容|对话|聊天|chat*|conversation*|messages",
     "order_records": "订单记录|购买记录|交易记录|历史订单|order history|purchase history|records|transaction*",
     "keep_time": "保存多久|储存多久|保留|一直保存|一直储存|多久删除|keep|kept|retain*|retention|store my|how long do you keep",
@@ -123,7 +161,7 @@ _TABLE: dict[str, str] = {
     "brew": "冲泡|泡|水温|出汤|几秒|brew*|steep*|infusion*|water temperature|how hot",
     "beans_grind": "咖啡豆|豆子|磨粉|研磨|磨成|手冲|法压|bean*|grind*|ground|pour-over|pour over|french press|pre-ground|咖啡粉|磨好",
     "cold_drip": "冷萃|挂耳|cold brew|drip bag*",
-    "storage": "保质期|保存|储存|放多久|过期|冰箱|新鲜|shelf life|store|stored|storing|storage|expir*|fresh*|fridge|roast date|go bad|变质|坏掉",
+    "storage": "保质期|how long does tea keep|how long does coffee keep|how long do beans keep|how long does tea last|how long does coffee last|tea keep|coffee keep|beans keep|tea last|coffee last|beans last|how long does tea|how long do tea|how long does coffee|how long do beans|how long do coffee|保存|储存|放多久|过期|冰箱|新鲜|shelf life|store|stored|storing|storage|expir*|fresh*|fridge|roast date|go bad|变质|坏掉",
     "caffeine": "咖啡因|低因|失眠|睡觉|睡不着|睡不著|孕|caffein*|decaf*|sleep*|pregnan*",
     "accessories": (
         "器具|茶具|磨豆机|手冲壶|盖碗|法压壶|保温杯|保修|accessor*|grinder*|kettle*|gaiwan*|tumbler*|"
@@ -149,6 +187,14 @@ _TABLE: dict[str, str] = {
     "terms": "对公|转账|账期|月结|bank transfer|net 30|payment terms|terms",
 }
 CONCEPTS: dict[str, tuple[str, ...]] = {k: tuple(v.split("|")) for k, v in _TABLE.items()}
+#: A narrower concept also counts as its broader one: "how long refunds take" is still about
+#: refunds, "ship abroad" still names a place abroad.
+BROADER: dict[str, str] = {
+    "ship_abroad": "abroad",
+    "refund_time": "refund",
+    "return_policy": "return",
+    "pay_methods": "pay",
+}
 
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -196,6 +242,13 @@ def _matches(words: list[str], elements: tuple[_Element, ...]) -> bool:
     )
 
 
+def _with_broader(name: str) -> Iterator[str]:
+    """The concept's token and, for a narrower concept, its broader one's."""
+    yield "c:" + name
+    if name in BROADER:
+        yield "c:" + BROADER[name]
+
+
 def _english_concepts(words: list[str]) -> Iterator[str]:
     """Concepts of a word sequence: at each word the longest matching form, no overlaps."""
     i = 0
@@ -213,7 +266,7 @@ def _english_concepts(words: list[str]) -> Iterator[str]:
         if best is None:
             i += 1
         else:
-            yield "c:" + best[1]
+            yield from _with_broader(best[1])
             i += best[0]
 
 
@@ -224,7 +277,7 @@ def _chinese_concepts(run: str) -> Iterator[str]:
         for n in range(min(_LONGEST, len(run) - i), 0, -1):
             name = _CHINESE.get(run[i : i + n])
             if name is not None:
-                yield "c:" + name
+                yield from _with_broader(name)
                 i += n
                 break
         else:
