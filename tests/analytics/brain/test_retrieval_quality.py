@@ -42,15 +42,17 @@ def _recall(results: list[tuple[dict, list[retrieval.Hit]]], k: int) -> float:
 
 
 def test_dev_recall_floors(dev_results: list) -> None:
-    # measured: recall@1 0.863, recall@3 0.980 (351 questions, 307 answerable)
-    assert _recall(dev_results, 1) >= 0.84
+    # measured: recall@1 0.914, recall@3 0.983 (450 questions, 406 answerable; the 351
+    # questions before the everyday ones: 0.889 / 0.977, were 0.863 / 0.980)
+    assert _recall(dev_results, 1) >= 0.89
     assert _recall(dev_results, 3) >= 0.96
 
 
 @pytest.mark.parametrize(
     ("language", "precision_floor", "coverage_floor"),
-    # measured: zh 0.918 / 0.621, en 0.929 / 0.745, all 0.930 / 0.697
-    [("zh", 0.89, 0.60), ("en", 0.90, 0.72), (None, 0.91, 0.67)],
+    # measured: zh 0.946 / 0.732, en 0.939 / 0.842, all 0.947 / 0.796 (the 351 questions
+    # before the everyday ones: all 0.939 / 0.752)
+    [("zh", 0.92, 0.71), ("en", 0.91, 0.82), (None, 0.92, 0.77)],
 )
 def test_answers_given_at_the_threshold_are_mostly_right(
     dev_results: list, language: str | None, precision_floor: float, coverage_floor: float
@@ -61,6 +63,58 @@ def test_answers_given_at_the_threshold_are_mostly_right(
     answerable = [r for r, _ in rows if r["passage"]]
     assert len(right) / len(given) >= precision_floor
     assert len(right) / len(answerable) >= coverage_floor
+
+
+EVERYDAY = [r for r in ROWS if r.get("id", "").startswith("everyday-")]
+
+
+def test_the_everyday_questions_cover_the_basics() -> None:
+    assert len(EVERYDAY) >= 60
+    assert {r["language"] for r in EVERYDAY} == {"zh", "en", "mixed"}
+    assert all(r["passage"] in BY_ID for r in EVERYDAY)
+    topics = {BY_ID[r["passage"]].topic for r in EVERYDAY}
+    assert topics == {p.topic for p in PASSAGES}
+
+
+def test_everyday_questions_are_answered_right_and_never_wrongly(
+    retriever: PassageRetriever,
+) -> None:
+    """The first things customers type: answered from the right passage, or refused."""
+    right, wrong = [], []
+    for row in EVERYDAY:
+        hits = retriever.retrieve(row["question"], k=1)
+        if hits and hits[0].confidence >= DEFAULT_THRESHOLD:
+            (right if hits[0].passage_id == row["passage"] else wrong).append(
+                (row["question"], hits[0].passage_id)
+            )
+    assert wrong == []  # measured 0 (before issue 15's everyday work: 8 of 99)
+    assert len(right) / len(EVERYDAY) >= 0.9  # measured 92/99 = 0.929 (before: 62/99)
+
+
+@pytest.mark.parametrize(
+    ("question", "passage"),
+    [
+        ("How much is shipping?", "shipping-costs"),  # was refused (0.63)
+        ("Do you ship abroad?", "shipping-international"),  # was the foreign-cards passage
+        ("how long does delivery take", "shipping-times"),  # was the refund-time passage
+        ("What is your return policy?", "returns-refunds-policy"),  # was return shipping
+        ("运费怎么算？", "shipping-costs"),
+        ("能寄到国外吗", "shipping-international"),  # a Chinese question, an English passage
+    ],
+)
+def test_the_most_basic_questions_are_answered(
+    retriever: PassageRetriever, question: str, passage: str
+) -> None:
+    hits = retriever.retrieve(question, k=1)
+    assert hits[0].passage_id == passage
+    assert retriever.answerable(question)
+
+
+def test_shipping_abroad_is_not_paying_from_abroad() -> None:
+    assert "c:ship_abroad" in concept_tokens("do you ship overseas")
+    assert "c:ship_abroad" in concept_tokens("能寄到国外吗")
+    assert "c:ship_abroad" not in concept_tokens("i have a card from abroad")
+    assert list(concept_tokens("how long does a refund take")) == ["c:refund_time", "c:refund"]
 
 
 def test_unanswerable_dev_questions_are_mostly_refused(dev_results: list) -> None:
