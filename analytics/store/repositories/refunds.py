@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from analytics.store.models import (
     REFUND_OPEN,
     REFUND_REJECTED,
     SOURCE_CHAT,
+    ChangeRequest,
     Customer,
     Order,
     RefundRequest,
@@ -34,6 +36,9 @@ logger = logging.getLogger(__name__)
 MAX_NOTE_CHARS = 2000
 """The founder's decision note is cut to this many characters."""
 MAX_DECIDER_CHARS = 100
+
+Decided = TypeVar("Decided", RefundRequest, ChangeRequest)
+"""A row of a request table the founder decides (same decision columns)."""
 
 
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -160,28 +165,54 @@ def decide_refund(
         AlreadyDecidedError: If it is not open any more.
         ValueError: If ``at`` is naive.
     """
+    return decide_row(session, RefundRequest, request_id, approve=approve, note=note, by=by, at=at)
+
+
+def decide_row(
+    session: Session,
+    model: type[Decided],
+    row_id: int,
+    *,
+    approve: bool,
+    note: str,
+    by: str,
+    at: datetime,
+) -> Decided:
+    """Approves or refuses an open row of a request table (refunds, changes).
+
+    Raises:
+        LookupError: If there is no such row.
+        AlreadyDecidedError: If it is not open any more.
+        ValueError: If ``at`` is naive.
+    """
     require_aware(at, "at")
-    request = session.get(RefundRequest, request_id, with_for_update=True)
-    if request is None:
-        raise LookupError(f"no refund request {request_id}")
-    if request.status != REFUND_OPEN:
-        raise AlreadyDecidedError(f"refund request {request_id} is {request.status} already")
-    request.status = REFUND_APPROVED if approve else REFUND_REJECTED
-    request.decided_at = at
-    request.decided_by = by[:MAX_DECIDER_CHARS]
-    request.decision_note = clean_text(note, MAX_NOTE_CHARS) or None
+    label = model.__tablename__.replace("_", " ").rstrip("s")
+    row = session.get(model, row_id, with_for_update=True)
+    if row is None:
+        raise LookupError(f"no {label} {row_id}")
+    if row.status != REFUND_OPEN:
+        raise AlreadyDecidedError(f"{label} {row_id} is {row.status} already")
+    row.status = REFUND_APPROVED if approve else REFUND_REJECTED
+    row.decided_at = at
+    row.decided_by = by[:MAX_DECIDER_CHARS]
+    row.decision_note = clean_text(note, MAX_NOTE_CHARS) or None
     session.flush()
-    logger.info("Refund request %s %s by %s", request_id, request.status, request.decided_by)
-    return request
+    logger.info("%s %s %s by %s", label.capitalize(), row_id, row.status, row.decided_by)
+    return row
+
+
+def mark_notified(session: Session, model: type[Decided], row_id: int, *, at: datetime) -> None:
+    """Records that the decision on a request row reached its conversation."""
+    require_aware(at, "at")
+    row = session.get(model, row_id)
+    if row is not None:
+        row.notified_at = at
+        session.flush()
 
 
 def mark_refund_notified(session: Session, request_id: int, *, at: datetime) -> None:
     """Records that the decision on a refund request reached its conversation."""
-    require_aware(at, "at")
-    request = session.get(RefundRequest, request_id)
-    if request is not None:
-        request.notified_at = at
-        session.flush()
+    mark_notified(session, RefundRequest, request_id, at=at)
 
 
 def refund_requests_of(

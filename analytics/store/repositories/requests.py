@@ -18,16 +18,14 @@ from analytics.store.models import (
     DECIDED_BY_BOT,
     REFUND_APPROVED,
     REFUND_OPEN,
-    REFUND_REJECTED,
     ChangeRequest,
 )
 from analytics.store.models.requests import MAX_DETAIL_CHARS
 from analytics.store.repositories._checks import require_aware
 from analytics.store.repositories.refunds import (
-    MAX_DECIDER_CHARS,
-    MAX_NOTE_CHARS,
-    AlreadyDecidedError,
     clean_text,
+    decide_row,
+    mark_notified,
 )
 
 logger = logging.getLogger(__name__)
@@ -97,25 +95,9 @@ def decide_change(
         AlreadyDecidedError: If it is not open any more.
         ValueError: If ``at`` is naive.
     """
-    require_aware(at, "at")
-    row = session.get(ChangeRequest, change_id, with_for_update=True)
-    if row is None:
-        raise LookupError(f"no change request {change_id}")
-    if row.status != REFUND_OPEN:
-        raise AlreadyDecidedError(f"change request {change_id} is {row.status} already")
-    row.status = REFUND_APPROVED if approve else REFUND_REJECTED
-    row.decided_at = at
-    row.decided_by = by[:MAX_DECIDER_CHARS]
-    row.decision_note = clean_text(note, MAX_NOTE_CHARS) or None
-    session.flush()
-    logger.info("Change request %s %s by %s", change_id, row.status, row.decided_by)
-    return row
+    return decide_row(session, ChangeRequest, change_id, approve=approve, note=note, by=by, at=at)
 
 
 def mark_change_notified(session: Session, change_id: int, *, at: datetime) -> None:
     """Records that the decision on a change request reached its conversation."""
-    require_aware(at, "at")
-    row = session.get(ChangeRequest, change_id)
-    if row is not None:
-        row.notified_at = at
-        session.flush()
+    mark_notified(session, ChangeRequest, change_id, at=at)
