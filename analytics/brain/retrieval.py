@@ -40,6 +40,7 @@ from typing import Any
 from sklearn.base import BaseEstimator
 
 from analytics.brain.retrieval_concepts import concept_tokens, fold_traditional, user_words
+from analytics.core.language import CJK_RANGES
 from analytics.store.knowledge import Passage, clean_text
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ WRONG_COST = 2.0
 # ``fit_calibration`` on the same dev set.
 CALIBRATION = (-2.15, 10.39, 15.81)
 MAX_QUESTION_CHARS = 1000
-CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+CJK_RUN = re.compile(f"[{CJK_RANGES}]+")
 LATIN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 STOP_WORDS = frozenset(
     "a an the and or but if of to in on at for from by with about as into is are was were be "

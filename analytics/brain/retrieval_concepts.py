@@ -26,6 +26,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from analytics.core.language import CJK_RANGES
+
 logger = logging.getLogger(__name__)
 
 #: OpenCC's configuration that folds Traditional Chinese to Simplified: Hong Kong's variant
@@ -198,7 +200,7 @@ BROADER: dict[str, str] = {
 
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK_RUN = re.compile(f"[{CJK_RANGES}]+")
 _WORD = re.compile(r"\w+(?:['-]\w+)*")
 
 _Element = tuple[str, bool]  # a word, and whether it may continue (trailing ``*``)

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from analytics.core.language import CJK_RE
 from analytics.store.knowledge import (
     HEADING,
     MAX_FILE_BYTES,
@@ -44,7 +45,6 @@ from analytics.store.knowledge import (
 logger = logging.getLogger(__name__)
 
 NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 MAX_TOPIC_CHARS = 40
 MAX_ID_CHARS = 80
 MAX_TITLE_CHARS = 120
@@ -151,9 +151,9 @@ def _one_line(value: str | None, code: str) -> str:
 
 def _titles(title_zh: str | None, title_en: str | None) -> tuple[str, str]:
     zh, en = _one_line(title_zh, "title"), _one_line(title_en, "title")
-    if not CJK.search(zh):
+    if not CJK_RE.search(zh):
         raise KnowledgeEditError("title_zh_needs_chinese")
-    if CJK.search(en):
+    if CJK_RE.search(en):
         raise KnowledgeEditError("title_en_has_chinese")
     return zh, en
 
@@ -189,9 +189,9 @@ def normalize_passage(draft: PassageDraft, topic: str) -> PassageDraft:
         texts[lang] = text or None
     if texts["zh"] is None and texts["en"] is None:
         raise KnowledgeEditError("text_missing")
-    if texts["zh"] is not None and not CJK.search(texts["zh"]):
+    if texts["zh"] is not None and not CJK_RE.search(texts["zh"]):
         raise KnowledgeEditError("zh_needs_chinese")
-    if texts["en"] is not None and CJK.search(texts["en"]):
+    if texts["en"] is not None and CJK_RE.search(texts["en"]):
         raise KnowledgeEditError("en_has_chinese")
     return PassageDraft(pid, title_zh, title_en, texts["zh"], texts["en"])
 
