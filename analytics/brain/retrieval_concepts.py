@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Iterator
-from typing import Any
 
-from analytics.core.language import CJK_RANGES
+from analytics.core.language import CJK_RANGES, to_simplified
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +35,6 @@ logger = logging.getLogger(__name__)
 #: test_retrieval_traditional.py). Not ``tw2s``: it also maps Simplified 么 to 幺 (什么).
 FOLD_CONFIG = "hk2s"
 _SURROGATES = re.compile("[\ud800-\udfff]")
-_fold_lock = threading.Lock()
-_folder: Any = None
 
 _TABLE: dict[str, str] = {
     # shipping
@@ -286,18 +282,6 @@ def _chinese_concepts(run: str) -> Iterator[str]:
             i += 1
 
 
-def _converter() -> Any:
-    """The folding OpenCC converter, built once per process (a few ms, about 3 MB)."""
-    global _folder
-    if _folder is None:
-        with _fold_lock:
-            if _folder is None:
-                import opencc
-
-                _folder = opencc.OpenCC(f"{FOLD_CONFIG}.json")
-    return _folder
-
-
 def fold_traditional(text: str) -> str:
     """The text with Traditional Chinese written in Simplified characters (OpenCC).
 
@@ -313,10 +297,7 @@ def fold_traditional(text: str) -> str:
     """
     if text.isascii():
         return text
-    try:
-        return str(_converter().convert(text))
-    except UnicodeEncodeError:
-        return str(_converter().convert(_SURROGATES.sub("", text)))
+    return to_simplified(_SURROGATES.sub("", text), FOLD_CONFIG)
 
 
 def concept_tokens(text: str) -> Iterator[str]:

@@ -40,6 +40,7 @@ __all__ = [
     "detect_script",
     "latin_letter_count",
     "script_evidence",
+    "to_simplified",
     "to_traditional",
 ]
 
@@ -109,6 +110,7 @@ _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _CHAINS = {
     "s2t": ("s2t",),
     "t2s": ("t2s",),
+    "hk2s": ("hk2s",),
     "s2tw": ("s2t", "t2tw"),
     "s2hk": ("s2t", "t2hk"),
 }
@@ -213,6 +215,22 @@ def conversation_script(newest_first: Iterable[Any]) -> str:
         if script in (HANT, HANS):
             return str(script)
     return HANS
+
+
+def to_simplified(text: str, config: str = "t2s") -> str:
+    """Traditional Chinese converted to Simplified with OpenCC, in context.
+
+    Lone surrogates become U+FFFD, so the result has the input's length wherever OpenCC
+    converts character for character (the redaction maps matches back by position).
+
+    Args:
+        text: Any text.
+        config: ``t2s`` (standard forms) or ``hk2s`` (Hong Kong variants too).
+
+    Returns:
+        The converted text (the input itself when it has no Han characters).
+    """
+    return _convert(text, config)
 
 
 def to_traditional(text: str) -> str:

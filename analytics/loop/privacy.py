@@ -36,7 +36,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from analytics.core.language import _convert
+from analytics.core.language import to_simplified
 from analytics.loop.privacy_patterns import (
     DETECTORS,
     KIND_ADDRESS,
@@ -136,7 +136,7 @@ def fold(text: str) -> str:
     """
     if text.isascii():
         return text
-    return _convert(text, FOLD_CONFIG)
+    return to_simplified(text, FOLD_CONFIG)
 
 
 def _detect(norm: str) -> list[tuple[str, int, int]]:
