@@ -37,6 +37,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import AgentUttered, BotUttered, Event, UserUttered
 from sanic.request import Request
 
+from bot.channels.conversation_lock import exclusive
 from bot.channels.door import bad_sender, is_valid_sender, parse_json_body, reserved_sender
 from bot.channels.identity import (
     KEY_CUSTOMER_ID,
@@ -291,8 +292,9 @@ async def carried_by(agent: Any, sender_id: str, message_id: str) -> list[dict[s
 async def claim_pending(agent: Any, sender_id: str, caller: str | None) -> list[dict[str, Any]]:
     """Takes the founder messages pending for ``caller`` and marks them delivered.
 
-    Under the conversation's lock (Rasa's lock store, shared by all Rasa servers when it is
-    Redis): reads the tracker and, if anything is pending, appends a delivery mark, so a
+    Under the conversation's lock (Rasa's lock store plus
+    :func:`~bot.channels.conversation_lock.exclusive`, which holds across servers on a
+    PostgreSQL tracker store even where Redis's ticket race lets two servers in): reads the tracker and, if anything is pending, appends a delivery mark, so a
     second fetch, or the next message's answer, does not return them again.
 
     Args:
@@ -306,7 +308,8 @@ async def claim_pending(agent: Any, sender_id: str, caller: str | None) -> list[
     store = getattr(agent, "tracker_store", None)
     if store is None:
         return []
-    async with agent.lock_store.lock(sender_id):
+    sql = _sql_store(store)
+    async with exclusive(agent.lock_store, None if sql is None else sql.engine, sender_id):
         events = await conversation_events(store, sender_id)
         if events is None:
             return []
