@@ -1,6 +1,7 @@
 """The bot's Rasa model: its file name, and retraining it when what it is trained from changes.
 
-The model is trained from ``config.yml`` and the files under ``bot/`` and ``nlu_data/``,
+The model is trained from ``config.yml``, the domain, stories, custom components and pins
+under ``bot/`` (not its doors) and ``nlu_data/``,
 among them the NLU lookups exported from the store (:mod:`analytics.loop.nlu_export`). Its
 file name carries a hash of those files, ``models/leafbean-<12 hex digits>.tar.gz``
 (:func:`model_path`), so the model for the current files exists exactly when it is up to
@@ -27,7 +28,12 @@ RASA_CONFIG = "config.yml"
 RASA_DOMAIN = "bot/domain"
 RASA_STORIES = "bot/data"
 NLU_DATA = "nlu_data"
-MODEL_INPUT_DIRS = ("bot", NLU_DATA)
+#: What the model is trained from: the domain, the stories and rules, the custom NLU
+#: components and policies, the NLU data. The doors (bot/channels), the response generator and
+#: the start-up wrapper are not in the model: changing them retrains nothing.
+MODEL_INPUT_DIRS = (RASA_DOMAIN, RASA_STORIES, "bot/nlu", "bot/policies", NLU_DATA)
+#: The Rasa environment's pins: a new Rasa or NLU library retrains too.
+MODEL_INPUT_FILES = ("bot/requirements.txt",)
 MODEL_INPUT_SUFFIXES = (".yml", ".py", ".txt")
 SKIPPED_DIR = "__pycache__"
 MODEL_PREFIX = "leafbean-"
@@ -53,8 +59,8 @@ def model_inputs(root: Path = REPO_ROOT) -> list[Path]:
         root: The repository root.
 
     Returns:
-        ``config.yml``, then every ``.yml``, ``.py`` and ``.txt`` file under ``bot/`` and
-        ``nlu_data/`` (caches aside), sorted by their path relative to ``root``.
+        ``config.yml``, then every ``.yml``, ``.py`` and ``.txt`` file under
+        :data:`MODEL_INPUT_DIRS` (caches aside), sorted by their path relative to ``root``.
     """
     found = [
         path
@@ -64,6 +70,7 @@ def model_inputs(root: Path = REPO_ROOT) -> list[Path]:
         and path.suffix in MODEL_INPUT_SUFFIXES
         and SKIPPED_DIR not in path.relative_to(root).parts
     ]
+    found += [root / name for name in MODEL_INPUT_FILES if (root / name).is_file()]
     found.sort(key=lambda path: path.relative_to(root).as_posix())
     return [root / RASA_CONFIG, *found]
 

@@ -75,6 +75,11 @@ def test_inputs_are_config_then_bot_and_nlu_files_in_order() -> None:
     assert LOOKUP_PATH.as_posix() in relative and USERDICT_PATH.as_posix() in relative
     assert all(Path(name).suffix in {".yml", ".py", ".txt"} for name in relative)
     assert not any("__pycache__" in name for name in relative)
+    # The doors, the response generator and the start-up wrapper are not trained into it.
+    assert not any(
+        name.startswith(("bot/channels/", "bot/nlg.py", "bot/serve.py")) for name in relative
+    )
+    assert "bot/nlu/classifier.py" in relative and "bot/domain/core.yml" in relative
 
 
 @pytest.mark.parametrize(
@@ -104,8 +109,14 @@ def test_new_inputs_count_and_other_files_do_not(tmp_path: Path) -> None:
     (root / "nlu_data" / "en" / "new.yml").write_text("version: '3.1'\n", encoding="utf-8")
     added = model_path(root)
     assert added != before, "a new NLU file changes the name"
-    (root / "bot" / "requirements-extra.txt").write_text("pkg\n", encoding="utf-8")
-    assert model_path(root) not in {before, added}
+    (root / "bot" / "channels").mkdir()
+    (root / "bot" / "channels" / "door.py").write_text("x = 1\n", encoding="utf-8")
+    assert model_path(root) == added, "the doors are not trained into the model"
+    (root / "bot" / "nlu" / "extra.py").write_text("x = 1\n", encoding="utf-8")
+    component = model_path(root)
+    assert component not in {before, added}, "a custom NLU component is"
+    (root / "bot" / "requirements.txt").write_text("rasa==3.6.22\n", encoding="utf-8")
+    assert model_path(root) not in {before, added, component}, "so are the Rasa pins"
 
 
 def test_train_command_names_the_model_and_its_folder(tmp_path: Path) -> None:
