@@ -21,15 +21,29 @@ one); both are held to the same test vectors (``tests/fixtures/identity_vectors.
 Verification never raises: anything malformed (wrong types, non-ASCII hex, bad lengths)
 is simply "not verified". :func:`secrets_equal` is the main environment's one constant-time
 comparison of a secret a client sent (tokens, digests, CSRF values) with the expected one.
+
+Link codes (:func:`sign_link_code`, :func:`link_code`) let a customer link a messaging account
+(Telegram, WeChat, ...) to their shop account: the shop shows a short signed code, the customer
+sends it once to the bot (``/start <code>``), and the bot (``bot/channels/identity.py``
+``verify_link_code``, held to ``tests/fixtures/link_vectors.json``) binds that platform user to
+the customer. The format::
+
+    b64url(f"{customer_id}|{expires_at}") + b64url(HMAC-SHA256(secret,
+        f"link|v1|{customer_id}|{expires_at}")[:12])
+
+(URL-safe base64 without padding; the MAC part is always 16 characters; at most 64 characters
+in all, so it fits Telegram's ``/start`` parameter).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -208,3 +222,90 @@ def verified_customer_id(metadata: Mapping[str, Any] | None) -> str | None:
     if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
         return value
     return None
+
+
+LINK_VERSION = "v1"
+#: Longest link code (Telegram's ``/start`` parameter holds 64 characters).
+LINK_CODE_MAX_CHARS = 64
+#: Characters of the MAC part at the end of a link code (12 bytes, base64).
+LINK_MAC_CHARS = 16
+_LINK_MAC_BYTES = 12
+#: Default lifetime of a link code (``LINK_CODE_TTL_S``, settings ``link_code_ttl_s``).
+DEFAULT_LINK_CODE_TTL_S = 900
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def sign_link_code(customer_id: str, expires_at: int, secret: str) -> str:
+    """The code a customer sends once to a messaging bot to link their account.
+
+    Args:
+        customer_id: The customer's external id (UTF-8, no ``|``).
+        expires_at: Unix time (seconds) after which the code is refused.
+        secret: ``IDENTITY_SECRET`` (``DEMO_IDENTITY_SECRET`` on the demo shop).
+
+    Returns:
+        ``b64url(f"{customer_id}|{expires_at}") + b64url(mac[:12])``: only ``[A-Za-z0-9_-]``.
+
+    Raises:
+        ValueError: For an empty id, an id with ``|`` or a lone surrogate, a negative expiry,
+            or a code that would be longer than :data:`LINK_CODE_MAX_CHARS` (an id of more
+            than about 25 UTF-8 bytes).
+    """
+    if not customer_id or "|" in customer_id:
+        raise ValueError("a customer id for a link code is non-empty and has no '|'")
+    if isinstance(expires_at, bool) or int(expires_at) < 0:
+        raise ValueError("a link code's expiry is a Unix time")
+    expires = int(expires_at)
+    try:
+        payload = f"{customer_id}|{expires}".encode()
+    except UnicodeEncodeError as exc:
+        raise ValueError("a customer id for a link code is valid UTF-8") from exc
+    mac = hmac.new(
+        secret.encode("utf-8"),
+        f"link|{LINK_VERSION}|{customer_id}|{expires}".encode(),
+        hashlib.sha256,
+    ).digest()[:_LINK_MAC_BYTES]
+    code = _b64url(payload) + _b64url(mac)
+    if len(code) > LINK_CODE_MAX_CHARS:
+        raise ValueError(
+            f"customer id {customer_id!r} is too long for a {LINK_CODE_MAX_CHARS}-character code"
+        )
+    return code
+
+
+@dataclass(frozen=True)
+class LinkCode:
+    """A link code and when it stops working."""
+
+    code: str
+    expires_at: int
+
+
+def link_code(
+    customer_id: str,
+    secret: str,
+    *,
+    ttl_seconds: int = DEFAULT_LINK_CODE_TTL_S,
+    now: float | None = None,
+) -> LinkCode:
+    """A fresh link code for a customer, good for ``ttl_seconds``.
+
+    Args:
+        customer_id: The customer's external id.
+        secret: ``IDENTITY_SECRET`` (``DEMO_IDENTITY_SECRET`` on the demo shop).
+        ttl_seconds: The lifetime (``LINK_CODE_TTL_S``; 1 s to :data:`MAX_TTL_SECONDS`).
+        now: The current Unix time (defaults to the clock).
+
+    Returns:
+        The code and its expiry.
+
+    Raises:
+        ValueError: For a bad id (see :func:`sign_link_code`) or lifetime.
+    """
+    if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
+        raise ValueError(f"a link code lives 1 to {MAX_TTL_SECONDS} seconds")
+    expires_at = int((time.time() if now is None else now) + ttl_seconds)
+    return LinkCode(sign_link_code(customer_id, expires_at, secret), expires_at)

@@ -12,14 +12,22 @@ A host website sends with a signed-in customer's messages::
 :func:`sanitize_metadata` removes every identity key from the client's metadata (claims and
 any forged verdict) and, when the claim verifies with one of the secrets, sets
 ``verified_customer_id``. Nothing downstream ever sees the token. Verification never raises.
+
+Link codes (:func:`verify_link_code`) are the messaging channels' way in: a customer sends the
+code their shop showed them (``/start <code>``) and the channel binds that platform user to the
+customer (``bot/channels/messaging/bindings.py``). Same format as ``analytics/core/identity.py``
+``sign_link_code``, held to ``tests/fixtures/link_vectors.json``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -190,3 +198,102 @@ def sanitize_metadata(
     if claimed:
         logger.warning("Rejected an invalid, expired or forged identity claim")
     return clean
+
+
+LINK_VERSION = "v1"
+#: Longest link code (Telegram's ``/start`` parameter holds 64 characters).
+LINK_CODE_MAX_CHARS = 64
+#: Characters of the MAC part at the end of a link code (12 bytes, base64).
+LINK_MAC_CHARS = 16
+_LINK_MAC_BYTES = 12
+_LINK_CODE_RE = re.compile(r"[A-Za-z0-9_-]{17,64}")
+_EXPIRY_RE = re.compile(r"[1-9][0-9]{0,11}|0")
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _link_mac(secret: str, customer_id: str, expires_at: int) -> bytes:
+    message = f"link|{LINK_VERSION}|{customer_id}|{expires_at}".encode()
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()[:_LINK_MAC_BYTES]
+
+
+def sign_link_code(customer_id: str, expires_at: int, secret: str) -> str:
+    """A link code (twin of ``analytics.core.identity.sign_link_code``; used by tests).
+
+    Args:
+        customer_id: The customer's external id (UTF-8, no ``|``).
+        expires_at: Unix time (seconds) after which the code is refused.
+        secret: The signing secret.
+
+    Returns:
+        ``b64url(f"{customer_id}|{expires_at}") + b64url(mac[:12])``.
+
+    Raises:
+        ValueError: For an id that cannot be signed or a code over 64 characters.
+    """
+    if not customer_id or "|" in customer_id:
+        raise ValueError("a customer id for a link code is non-empty and has no '|'")
+    try:
+        payload = f"{customer_id}|{int(expires_at)}".encode()
+    except UnicodeEncodeError as exc:
+        raise ValueError("a customer id for a link code is valid UTF-8") from exc
+    code = _b64url(payload) + _b64url(_link_mac(secret, customer_id, int(expires_at)))
+    if len(code) > LINK_CODE_MAX_CHARS:
+        raise ValueError("customer id too long for a link code")
+    return code
+
+
+def _link_payload(code: str) -> tuple[str, int, bytes] | None:
+    """``(customer_id, expires_at, mac)`` of a well-formed code, else ``None``."""
+    if not _LINK_CODE_RE.fullmatch(code):
+        return None
+    head, tail = code[:-LINK_MAC_CHARS], code[-LINK_MAC_CHARS:]
+    try:
+        payload = base64.urlsafe_b64decode(head + "=" * (-len(head) % 4))
+        mac = base64.urlsafe_b64decode(tail)
+        text = payload.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    if _b64url(payload) != head or len(mac) != _LINK_MAC_BYTES:
+        return None  # not the canonical encoding: nobody signed this spelling
+    customer_id, sep, expiry = text.rpartition("|")
+    if not sep or not customer_id or "|" in customer_id or not _EXPIRY_RE.fullmatch(expiry):
+        return None
+    if len(customer_id) > MAX_ID_LENGTH:
+        return None
+    return customer_id, int(expiry), mac
+
+
+def verify_link_code(code: Any, secrets: Iterable[str], now: float | None = None) -> str | None:
+    """The customer a link code names, if it is well-formed, unexpired and signed. Never raises.
+
+    Args:
+        code: What the customer sent after ``/start`` or ``link`` (anything at all).
+        secrets: The secrets to try (``IDENTITY_SECRET``, ``DEMO_IDENTITY_SECRET``).
+        now: The current Unix time (defaults to the clock).
+
+    Returns:
+        The customer id, or ``None`` for a malformed, forged, expired or over-long code.
+        Single use is the caller's job (``channel_link_codes``).
+    """
+    if not isinstance(code, str) or len(code) > LINK_CODE_MAX_CHARS:
+        return None
+    parsed = _link_payload(code)
+    if parsed is None:
+        return None
+    customer_id, expires_at, mac = parsed
+    current = time.time() if now is None else now
+    if expires_at <= current or expires_at > current + MAX_TTL_SECONDS:
+        return None
+    for secret in secrets:
+        if not secret:
+            continue
+        try:
+            expected = _link_mac(secret, customer_id, expires_at)
+        except UnicodeEncodeError:
+            continue
+        if hmac.compare_digest(expected, mac):
+            return customer_id
+    return None
