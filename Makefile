@@ -4,6 +4,8 @@
 #   make test   every test (lint, types, unit, PostgreSQL/RabbitMQ/Redis, end-to-end)
 #   make shell  chat in the terminal with the running bot (CUSTOMER=cus_0001 to be signed in)
 #   make identity CUSTOMER=id   the signed identity metadata (one line of JSON) a website sends
+#   make link-code CUSTOMER=id  a one-time code that links a messaging-app account to the customer
+#   make test-channels  the messaging-channel and founder-alert tests alone, verbose
 #   make score  refresh the brain's scores now (make run does it at start and daily)
 #   make train  train the Rasa model if config.yml, bot/ or nlu_data/ changed
 #   make bench-nlu | eval-nlu | bench-brain | bench-brain-scale | bench-loop | bench-console | bench-privacy | bench-knowledge | bench-answering
@@ -35,7 +37,7 @@ export RASA_TELEMETRY_ENABLED := false
 
 include widget/Makefile.mk
 
-.PHONY: help run test install env db train shell identity preflight lint typecheck test-main test-rasa test-data clean score bench-brain bench-brain-scale bench-loop bench-console bench-nlu eval-nlu bench-privacy bench-knowledge
+.PHONY: help run test test-channels link-code install env db train shell identity preflight lint typecheck test-main test-rasa test-data clean score bench-brain bench-brain-scale bench-loop bench-console bench-nlu eval-nlu bench-privacy bench-knowledge
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -159,6 +161,10 @@ identity: env
 	@test -n "$(CUSTOMER)" || { echo "usage: make identity CUSTOMER=cus_0001"; exit 2; }
 	@$(PY) -m analytics identity "$(CUSTOMER)"
 
+link-code: env
+	@test -n "$(CUSTOMER)" || { echo "usage: make link-code CUSTOMER=cus_0001"; exit 2; }
+	@$(PY) -m analytics link-code "$(CUSTOMER)"
+
 ## Tests ----------------------------------------------------------------------
 lint: install
 	$(VENV)/bin/ruff check .
@@ -182,6 +188,12 @@ test-main: install train env widget chromium
 	MODEL=$(MODEL) $(VENV)/bin/pytest -q
 
 test: lint typecheck test-data test-rasa test-main
+
+## The messaging channels (fake platforms, the real Rasa server) and founder alerts alone,
+## verbose so their results can be read; make test runs them too (test-rasa, test-main).
+test-channels: install train env
+	ACTION_SERVER_TOKEN=$${ACTION_SERVER_TOKEN:-unused} $(RASA_PY) -m pytest -v tests/bot/channels
+	MODEL=$(MODEL) $(VENV)/bin/pytest -v -m channels
 
 clean:
 	rm -rf var/results $(MODELS)

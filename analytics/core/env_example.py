@@ -80,6 +80,36 @@ EXTERNAL: dict[str, External] = {
     "REDIS_HOST": External("127.0.0.1", "The Redis lock store of bot/endpoints.prod.yml: host.", RASA),  # noqa: E501
     "REDIS_PORT": External("6379", "Its port.", RASA),
     "REDIS_DB": External("0", "Its database number.", RASA),
+    # Customer channels (docs/channels.md): a channel is on when all its variables are set.
+    "TELEGRAM_ACCESS_TOKEN": External("", "The customers' Telegram bot token from @BotFather.", RASA),  # noqa: E501
+    "TELEGRAM_BOT_USERNAME": External("", "That bot's user name (without @).", RASA),
+    "TELEGRAM_WEBHOOK_URL": External("", "https://<your host>/webhooks/telegram/webhook", RASA),  # noqa: E501
+    "TELEGRAM_WEBHOOK_SECRET": External("", "The secret_token given to setWebhook; updates without it are refused.", RASA),  # noqa: E501
+    "SLACK_BOT_TOKEN": External("", "The Slack app's bot token (xoxb-...).", RASA),
+    "SLACK_SIGNING_SECRET": External("", "The Slack app's signing secret.", RASA),
+    "SLACK_API_URL": External("https://slack.com/api", "Slack's Web API.", RASA),
+    "FACEBOOK_VERIFY_TOKEN": External("", "The verify token you type into the Messenger webhook set-up.", RASA),  # noqa: E501
+    "FACEBOOK_APP_SECRET": External("", "The Facebook app's secret (X-Hub-Signature-256).", RASA),  # noqa: E501
+    "FACEBOOK_PAGE_ACCESS_TOKEN": External("", "The page access token.", RASA),
+    "FACEBOOK_API_URL": External("https://graph.facebook.com/v19.0", "The Graph API.", RASA),
+    "WECOM_AGENT_ID": External("", "The customers' WeCom app AgentId.", RASA),
+    "WECOM_SECRET": External("", "That app's Secret.", RASA),
+    "WECOM_TOKEN": External("", "That app's callback Token.", RASA),
+    "WECOM_AES_KEY": External("", "That app's callback EncodingAESKey.", RASA),
+    "WECHAT_APP_ID": External("", "The WeChat Official Account's AppID.", RASA),
+    "WECHAT_APP_SECRET": External("", "Its AppSecret.", RASA),
+    "WECHAT_TOKEN": External("", "Its server Token.", RASA),
+    "WECHAT_AES_KEY": External("", "Its EncodingAESKey (safe mode).", RASA),
+    "WECHAT_API_URL": External("https://api.weixin.qq.com", "WeChat's API.", RASA),
+    "FEISHU_APP_ID": External("", "The Feishu/Lark app's App ID.", RASA),
+    "FEISHU_APP_SECRET": External("", "Its App Secret.", RASA),
+    "FEISHU_VERIFICATION_TOKEN": External("", "Its event Verification Token.", RASA),
+    "FEISHU_ENCRYPT_KEY": External("", "Its event Encrypt Key.", RASA),
+    "FEISHU_API_URL": External("https://open.feishu.cn", "Feishu's API (Lark: https://open.larksuite.com).", RASA),  # noqa: E501
+    "DINGTALK_APP_KEY": External("", "The DingTalk app's AppKey (Client ID).", RASA),
+    "DINGTALK_APP_SECRET": External("", "Its AppSecret (Client Secret); it also signs callbacks.", RASA),  # noqa: E501
+    "DINGTALK_ROBOT_CODE": External("", "Its robot's RobotCode.", RASA),
+    "DINGTALK_API_URL": External("https://api.dingtalk.com", "DingTalk's API.", RASA),
 }  # fmt: skip
 
 #: Values shown instead of the field's default.
@@ -112,6 +142,8 @@ SECTIONS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("Console", ("CONSOLE_USER", "CONSOLE_SECURE_COOKIES", "CONSOLE_LOGIN_PER_MINUTE", "CONSOLE_RATE_PER_MINUTE"), ""),  # noqa: E501
     ("Production (bot/endpoints.prod.yml, ingest --source rabbitmq)", ("TRACKER_DB_HOST", "TRACKER_DB_PORT", "TRACKER_DB_NAME", "TRACKER_DB_USER", "TRACKER_DB_PASSWORD", "REDIS_HOST", "REDIS_PORT", "REDIS_DB", "RABBITMQ_HOST", "RABBITMQ_PORT", "RABBITMQ_VHOST", "RABBITMQ_USER", "RABBITMQ_PASSWORD", "RABBITMQ_QUEUE", "RABBITMQ_EXCHANGE"), ""),  # noqa: E501
     ('Console "Teach" and retraining: where it writes (relative: inside this checkout)', ("CONSOLE_NLU_DIR", "CONSOLE_TEST_CONVERSATIONS_DIR", "CONSOLE_DOMAIN_DIR", "CONSOLE_MODELS_DIR", "CONSOLE_WORK_DIR", "CONSOLE_RASA_BIN"), ""),  # noqa: E501
+    ("Customer channels: each is on when all its variables are set (docs/channels.md)", ("TELEGRAM_ACCESS_TOKEN", "TELEGRAM_BOT_USERNAME", "TELEGRAM_WEBHOOK_URL", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_URL", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL", "FACEBOOK_VERIFY_TOKEN", "FACEBOOK_APP_SECRET", "FACEBOOK_PAGE_ACCESS_TOKEN", "FACEBOOK_API_URL", "WECOM_CORP_ID", "WECOM_AGENT_ID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_AES_KEY", "WECOM_API_URL", "WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_TOKEN", "WECHAT_AES_KEY", "WECHAT_API_URL", "FEISHU_APP_ID", "FEISHU_APP_SECRET", "FEISHU_VERIFICATION_TOKEN", "FEISHU_ENCRYPT_KEY", "FEISHU_API_URL", "DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_ROBOT_CODE", "DINGTALK_API_URL", "LINK_CODE_TTL_S"), ""),  # noqa: E501
+    ("Founder alerts (docs/alerts.md, docs/alerts-replies.md)", ("ALERT_CHANNELS", "ALERT_VIP_TOP_PERCENT", "ALERT_CONVERSATION_QUIET_MINUTES", "ALERT_MAX_PER_HOUR", "CONSOLE_PUBLIC_URL", "TELEGRAM_ALERT_BOT_TOKEN", "TELEGRAM_ALERT_CHAT_ID", "TELEGRAM_ALERT_WEBHOOK_SECRET", "SLACK_ALERT_WEBHOOK_URL", "WECOM_ALERT_AGENT_ID", "WECOM_ALERT_SECRET", "WECOM_ALERT_TOKEN", "WECOM_ALERT_AES_KEY", "WECOM_ALERT_USER_ID", "FEISHU_ALERT_WEBHOOK_URL", "FEISHU_ALERT_SECRET", "DINGTALK_ALERT_WEBHOOK_URL", "DINGTALK_ALERT_SECRET", "ALERT_EMAIL_TO", "SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM", "SMTP_STARTTLS", "ALERT_WEBHOOK_URL", "ALERT_WEBHOOK_SECRET"), ""),  # noqa: E501
     ("Knowledge base and photos", ("KNOWLEDGE_DIR", "KNOWLEDGE_RELOAD_SECONDS", "UPLOAD_DIR", "UPLOAD_MAX_BYTES"), ""),  # noqa: E501
     ("Benchmarks", ("SHARED_DATA_DIR",), ""),
 )  # fmt: skip

@@ -151,4 +151,24 @@ hold a password)."""
 Origins = Annotated[tuple[str, ...], NoDecode, BeforeValidator(parse_origins)]
 """Web origins, comma-separated in the variable."""
 Networks = Annotated[tuple[IpNetwork, ...], NoDecode, BeforeValidator(parse_networks)]
+
+
+def parse_names(value: object) -> object:
+    """Comma-separated names, stripped, lower case, blanks and repeats dropped.
+
+    Args:
+        value: The variable's text (a tuple passes through).
+
+    Returns:
+        The names, as a tuple, in their first order.
+    """
+    if not isinstance(value, str):
+        return value
+    names = (part.strip().lower() for part in value.split(","))
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+#: The kinds of place a founder alert can go (``ALERT_CHANNELS``).
+AlertKind = Literal["telegram", "slack", "wecom", "feishu", "dingtalk", "email", "webhook"]
+AlertKinds = Annotated[tuple[AlertKind, ...], NoDecode, BeforeValidator(parse_names)]
 """IP networks, comma-separated in the variable."""

@@ -48,6 +48,7 @@ from analytics.core.setting_types import (
     StoreLocation,
     Switch,
 )
+from analytics.core.settings_channels import ChannelSettings
 from analytics.core.settings_sources import (
     DEFAULT_DB_FILE,
     DEMO_MARKER_FILE,
@@ -101,7 +102,7 @@ ENV_DEMO_MODE = "DEMO_MODE"
 T = TypeVar("T")
 
 
-class Settings(BaseSettings):
+class Settings(ChannelSettings):
     """Every setting of the main environment; read-only once built (see the module)."""
 
     model_config = SettingsConfigDict(
