@@ -8,11 +8,21 @@
 * :mod:`~analytics.store.models.loop`: live risk, ingest checkpoints, dead letters, gaps.
 * :mod:`~analytics.store.models.console`: the founder's console (users, sessions, notes, tags,
   corrections, takeovers, precomputed facts).
+* :mod:`~analytics.store.models.alerts`: founder alerts and their deliveries (the outbox).
 
 All share one ``Base`` (one constraint naming convention); Alembic migrates
 :data:`Base.metadata <analytics.store.models.shop.Base>` (see :mod:`analytics.store.schema`).
 """
 
+from analytics.store.models.alerts import (
+    ALERT_FAILED,
+    ALERT_KINDS,
+    ALERT_PENDING,
+    ALERT_REASONS,
+    ALERT_SENT,
+    AlertDelivery,
+    FounderAlert,
+)
 from analytics.store.models.attachments import Attachment
 from analytics.store.models.console import (
     HANDOFF_INDEX,
@@ -118,6 +128,12 @@ from analytics.store.models.shop import (
 )
 
 __all__ = [
+    "ALERT_FAILED",
+    "ALERT_KINDS",
+    "ALERT_PENDING",
+    "ALERT_REASONS",
+    "ALERT_SENT",
+    "AlertDelivery",
     "Attachment",
     "ALL_MODELS",
     "Base",
@@ -154,6 +170,7 @@ __all__ = [
     "EVENT_RESUME",
     "EVENT_SKIP",
     "EVENT_START",
+    "FounderAlert",
     "HANDOFF_INDEX",
     "IngestCheckpoint",
     "IngestGap",

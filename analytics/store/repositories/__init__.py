@@ -2,7 +2,8 @@
 
 One module per aggregate: :mod:`.customers`, :mod:`.orders` (with the best sellers),
 :mod:`.subscriptions`, :mod:`.refunds`, :mod:`.requests` (changes made in chat), :mod:`.conversations` (the one writer of
-conversation rows) and :mod:`.messages`. This package re-exports their public functions, so
+conversation rows), :mod:`.messages` and :mod:`.alerts` (founder alerts). This package
+re-exports their public functions, so
 ``from analytics.store import repositories as repo`` then ``repo.get_customer(...)`` works.
 
 Every function takes a :class:`~sqlalchemy.orm.Session` first. The caller owns the session
@@ -10,6 +11,11 @@ lifecycle and the commit; functions that write only ``flush`` so that ids are as
 constraint errors surface early. Queries use ``select()`` only.
 """
 
+from analytics.store.repositories.alerts import (
+    alert_by_platform_message,
+    alert_by_ref,
+    alerts_of_conversation,
+)
 from analytics.store.repositories.conversations import (
     ConversationActivity,
     find_conversations,
@@ -61,6 +67,9 @@ __all__ = [
     "MessageRow",
     "active_discount",
     "add_message",
+    "alert_by_platform_message",
+    "alert_by_ref",
+    "alerts_of_conversation",
     "apply_discount",
     "best_sellers",
     "cancel_subscription",
