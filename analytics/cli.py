@@ -14,6 +14,8 @@ Commands:
         ``analytics.loop.rasa_model``).
     model-path: print the file name of the model for the current bot files.
     identity: print the signed identity metadata a host website sends.
+    link-code: print a one-time code that links a messaging account (Telegram, WeChat...)
+        to a customer, its expiry and the Telegram deep link (docs/channels/linking.md).
 """
 
 from __future__ import annotations
@@ -27,7 +29,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from analytics.core.identity import DEFAULT_TTL_SECONDS, identity_metadata
+from analytics.core.identity import (
+    DEFAULT_TTL_SECONDS,
+    identity_metadata,
+    link_code,
+    telegram_bot_username,
+    telegram_deep_link,
+)
 from analytics.core.settings import REPO_ROOT, get_settings, set_demo_shop
 from analytics.loop.rasa_model import (
     DEFAULT_MODELS_DIR,
@@ -52,6 +60,7 @@ CMD_EXPORT_NLU = "export-nlu"
 CMD_RETRAIN = "retrain"
 CMD_MODEL_PATH = "model-path"
 CMD_IDENTITY = "identity"
+CMD_LINK_CODE = "link-code"
 ENV_DATABASE_URL = "SHOP_DATABASE_URL"
 
 
@@ -147,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     identity.add_argument(
         "--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="lifetime in seconds (default 1 day)"
     )
+    code = sub.add_parser(
+        CMD_LINK_CODE, help="print a code that links a messaging account to a customer"
+    )
+    code.add_argument("customer_id", help="the customer's id, e.g. cus_0001")
+    code.add_argument(
+        "--ttl", type=int, default=None, help="lifetime in seconds (default LINK_CODE_TTL_S)"
+    )
     return parser
 
 
@@ -172,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if args.command == CMD_IDENTITY:
         return _identity(args)
+    if args.command == CMD_LINK_CODE:
+        return _link_code(args)
     if args.command == CMD_MODEL_PATH:
         print(shown(model_path(REPO_ROOT, args.models)))
         return 0
@@ -256,6 +274,29 @@ def _identity(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")))
+    return 0
+
+
+def _link_code(args: argparse.Namespace) -> int:
+    """Runs ``link-code``: the code (first line), its expiry and the Telegram deep link."""
+    settings = get_settings()
+    secret = settings.identity_secret
+    if secret is None or not secret.get_secret_value():
+        print("error: IDENTITY_SECRET is not set (run `make env`)", file=sys.stderr)
+        return 2
+    ttl = settings.link_code_ttl_s if args.ttl is None else args.ttl
+    try:
+        made = link_code(args.customer_id, secret.get_secret_value(), ttl_seconds=ttl)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    expires = datetime.fromtimestamp(made.expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    print(made.code)
+    print(f"expires: {expires} (in {ttl // 60} min {ttl % 60} s; single use)")
+    print(f"send it once on any channel: /start {made.code}  (or: link {made.code})")
+    username = telegram_bot_username()
+    if username:
+        print(f"telegram: {telegram_deep_link(username, made.code)}")
     return 0
 
 

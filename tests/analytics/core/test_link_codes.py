@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,8 @@ from analytics.core.identity import (
     MAX_TTL_SECONDS,
     link_code,
     sign_link_code,
+    telegram_bot_username,
+    telegram_deep_link,
 )
 
 VECTORS = json.loads(
@@ -51,3 +57,52 @@ def test_link_code_helper_uses_the_lifetime() -> None:
 def test_different_secrets_give_different_codes() -> None:
     now = VECTORS["now"]
     assert link_code("cus_0001", "a", now=now).code != link_code("cus_0001", "b", now=now).code
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    repo = Path(__file__).resolve().parents[3]
+    environ = {**os.environ, "PYTHONPATH": str(repo), **env}
+    environ.setdefault("TELEGRAM_BOT_USERNAME", "")
+    return subprocess.run(
+        [sys.executable, "-m", "analytics", "link-code", *args],
+        cwd=repo, env=environ, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_cli_prints_a_code_the_bot_accepts_its_expiry_and_the_telegram_link() -> None:
+    from bot.channels.identity import verify_link_code  # stdlib only: the bot's twin
+
+    before = time.time()
+    done = _cli(
+        "cus_0001", IDENTITY_SECRET="cli-secret", TELEGRAM_BOT_USERNAME="@leafbean_bot",
+        LINK_CODE_TTL_S="600",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    code = lines[0]
+    assert CODE_RE.fullmatch(code)
+    assert verify_link_code(code, ("cli-secret",)) == "cus_0001"
+    assert verify_link_code(code, ("other",)) is None
+    assert verify_link_code(code, ("cli-secret",), before + 601) is None  # LINK_CODE_TTL_S
+    assert verify_link_code(code, ("cli-secret",), before + 590) == "cus_0001"
+    assert any(line.startswith("expires: ") for line in lines)
+    assert f"telegram: https://t.me/leafbean_bot?start={code}" in lines
+    assert "cli-secret" not in done.stdout
+
+
+def test_cli_without_telegram_or_secret() -> None:
+    done = _cli("cus_0001", IDENTITY_SECRET="cli-secret", TELEGRAM_BOT_USERNAME="")
+    assert done.returncode == 0 and "t.me" not in done.stdout
+    bad = _cli("x" * 40, IDENTITY_SECRET="cli-secret")
+    assert bad.returncode == 2 and "error:" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("leafbean_bot", "leafbean_bot"), ("@LeafBeanBot", "LeafBeanBot"), ("", None),
+     ("bad name", None), ("a/../b", None), ("x" * 40, None), ("1abcdef", None)],
+)  # fmt: skip
+def test_only_valid_telegram_user_names_make_a_link(value: str, expected: str | None) -> None:
+    assert telegram_bot_username({"TELEGRAM_BOT_USERNAME": value}) == expected
+    if expected:
+        assert telegram_deep_link(expected, "abc") == f"https://t.me/{expected}?start=abc"
