@@ -10,7 +10,10 @@ otherwise):
   ``?customer=cus_0001`` signs in a demo customer: the page signs a one-hour identity token
   with ``DEMO_IDENTITY_SECRET`` (never the production ``IDENTITY_SECRET``; without it the
   page says so and the widget runs anonymously), ``?lang=zh|en`` sets the page language,
-  ``?open=1`` opens the widget at load.
+  ``?open=1`` opens the widget at load. A signed-in customer also sees a link code (signed
+  with ``DEMO_IDENTITY_SECRET``, ``LINK_CODE_TTL_S``) to link a messaging account (Telegram,
+  WeChat...: docs/channels/linking.md), with the Telegram deep link when
+  ``TELEGRAM_BOT_USERNAME`` is set.
 * ``GET /static/demo/<name>``: the demo shop's pictures.
 
 Always served:
@@ -34,8 +37,17 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from analytics.core.identity import KEY_CUSTOMER_ID, KEY_EXPIRES_AT, KEY_TOKEN, identity_metadata
+from analytics.core.identity import (
+    KEY_CUSTOMER_ID,
+    KEY_EXPIRES_AT,
+    KEY_TOKEN,
+    identity_metadata,
+    link_code,
+    telegram_bot_username,
+    telegram_deep_link,
+)
 from analytics.core.settings import REPO_ROOT, demo_mode
+from analytics.core.settings import get_settings as core_settings
 from analytics.core.vocabulary import LANG_EN, LANG_ZH, LANGUAGES
 from analytics.demo.customers import DEMO_IDS, DEMO_LANGUAGES, DEMO_NAMES, DEMO_ZH
 from analytics.store.catalogue import load_catalogue
@@ -186,6 +198,37 @@ def widget_attributes(
     return attributes
 
 
+@dataclass(frozen=True)
+class LinkOffer:
+    """What the demo shop shows a signed-in customer to link a messaging account."""
+
+    code: str
+    minutes: int
+    telegram_url: str | None
+
+
+def link_offer(customer: str | None, secret: str | None) -> LinkOffer | None:
+    """A fresh link code for a signed-in demo customer (``None`` when anonymous or unsigned).
+
+    Args:
+        customer: The demo customer id, or ``None``.
+        secret: ``DEMO_IDENTITY_SECRET`` (never the production secret).
+
+    Returns:
+        The code, its lifetime in minutes and the Telegram deep link if a bot is configured.
+    """
+    if not customer or not secret:
+        return None
+    ttl = core_settings().link_code_ttl_s
+    made = link_code(customer, secret, ttl_seconds=ttl)
+    username = telegram_bot_username()
+    return LinkOffer(
+        code=made.code,
+        minutes=max(1, ttl // 60),
+        telegram_url=telegram_deep_link(username, made.code) if username else None,
+    )
+
+
 def snippet(attributes: dict[str, str]) -> str:
     """The script tag as a founder pastes it (for display; Jinja escapes it)."""
     lines = [f'<script src="{attributes["src"]}" defer']
@@ -250,6 +293,7 @@ def demo_shop(request: Request) -> Response:
             "signed_in_ok": bool(secret),
             "products": catalogue(),
             "widget": widget_attributes(request, settings, customer, open_at_start, secret),
+            "link": link_offer(customer, secret),
         },
         framed=True,
     )

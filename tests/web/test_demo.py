@@ -124,3 +124,47 @@ def test_the_shop_may_be_framed_by_the_demo_page_only(
     index = shop.get("/")
     assert index.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in index.headers["content-security-policy"]
+
+
+def _link_code(html: str) -> str:
+    found = re.search(r'data-testid="link-code-value">([^<]+)<', html)
+    assert found, html[-1500:]
+    return unescape(found.group(1))
+
+
+def test_a_signed_in_customer_sees_a_demo_signed_link_code(
+    shop: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.channels.identity import verify_link_code  # the bot's twin (stdlib only)
+
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "")
+    page = shop.get("/shop?customer=cus_0001&lang=en")
+    code = _link_code(page.text)
+    assert verify_link_code(code, (DEMO_SECRET,)) == "cus_0001"
+    assert verify_link_code(code, (PRODUCTION_SECRET,)) is None  # never the production secret
+    assert verify_link_code(code, (DEMO_SECRET,), time.time() + 24 * 3600 + 60) is None
+    assert "send this code once to link your account" in page.text
+    assert "t.me" not in page.text
+    zh = shop.get("/shop?customer=cus_0001&lang=zh").text
+    assert "绑定你的账户" in zh and verify_link_code(_link_code(zh), (DEMO_SECRET,)) == "cus_0001"
+
+
+def test_the_telegram_deep_link_appears_when_a_bot_is_configured(
+    shop: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "@leafbean_demo_bot")
+    page = shop.get("/shop?customer=cus_0002&lang=en")
+    code = _link_code(page.text)
+    assert f'href="https://t.me/leafbean_demo_bot?start={code}"' in page.text
+    monkeypatch.setenv("TELEGRAM_BOT_USERNAME", '"><script>x</script>')
+    assert "t.me" not in shop.get("/shop?customer=cus_0002").text  # not a user name: no link
+
+
+def test_anonymous_visitors_and_unsigned_pages_get_no_link_code(
+    shop: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for path in ("/shop", "/shop?customer=cus_9999"):
+        assert 'data-testid="link-code"' not in shop.get(path).text
+    monkeypatch.setenv("DEMO_IDENTITY_SECRET", "")
+    web_settings.get_settings.cache_clear()
+    assert 'data-testid="link-code"' not in shop.get("/shop?customer=cus_0001").text
