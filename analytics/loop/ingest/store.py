@@ -14,6 +14,8 @@ list fails. Attribution:
 * a user message's photo (``metadata.upload_id``) is recorded in ``attachments`` when its
   upload under ``UPLOAD_DIR`` belongs to the same conversation
   (:mod:`analytics.loop.ingest.attachments`).
+* founder alerts (:mod:`analytics.loop.alerts.rules`) are filed after the live-risk update,
+  in the same transaction, when ``ALERT_CHANNELS`` is set.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sqlalchemy.orm import Session
 from analytics.brain.sentiment import SentimentScorer
 from analytics.core.settings import get_settings
 from analytics.core.vocabulary import LANGUAGES
+from analytics.loop.alerts.rules import AlertRules
 from analytics.loop.ingest.attachments import CarriedUpload, record_attachments
 from analytics.loop.ingest.mapping import (
     HANDOFF_ACTION,
@@ -80,7 +83,12 @@ class MessageStore:
     """Writes mapped events, remembering per sender what later events need."""
 
     def __init__(
-        self, scorer: SentimentScorer, *, live_risk: bool = True, upload_dir: Path | None = None
+        self,
+        scorer: SentimentScorer,
+        *,
+        live_risk: bool = True,
+        upload_dir: Path | None = None,
+        alerts: AlertRules | None = None,
     ) -> None:
         """Create a store writer.
 
@@ -88,9 +96,12 @@ class MessageStore:
             scorer: The sentiment scorer.
             live_risk: Update live risk after user messages of verified customers.
             upload_dir: Where the widget's photos are (default: ``UPLOAD_DIR``).
+            alerts: The founder-alert rules (default: from the settings; ``None`` there
+                when ``ALERT_CHANNELS`` is empty).
         """
         self._scorer = scorer
         self._live_risk = live_risk
+        self._alerts = alerts if alerts is not None else AlertRules.from_settings(get_settings())
         self._upload_dir = upload_dir
         self._customers: dict[str, int | None] = {}
         self._last_action: dict[str, str] = {}
@@ -299,7 +310,7 @@ class MessageStore:
             if customer_id is not None:
                 said.setdefault(customer_id, []).append(m)
         counts.customers.update(said)
-        if not self._live_risk or not said:
+        if not said or (not self._live_risk and self._alerts is None):
             return
         updates: dict[int, Utterance] = {}
         for customer_id, items in said.items():
@@ -313,8 +324,13 @@ class MessageStore:
                 event_key=last.event_key,
                 earlier_intents=tuple(m.intent for m in items[:-1] if m.intent),
             )
-        update_live_risks(session, updates)
-        counts.live_risk_updates += len(updates)
+        alerts = self._alerts
+        before = alerts.risk_levels(session, sorted(updates)) if alerts and self._live_risk else {}
+        risks = update_live_risks(session, updates) if self._live_risk else {}
+        counts.live_risk_updates += len(risks)
+        if alerts is not None:  # founder alerts: the outbox rows, in this transaction
+            excerpts = {cid: redact(items[-1].text or "") for cid, items in said.items()}
+            alerts.raise_alerts(session, updates, risks, before, excerpts)
 
 
 def _first_customer(items: list[MappedEvent], customer_of: dict[str, int | None]) -> int | None:

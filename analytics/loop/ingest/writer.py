@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from analytics.brain.sentiment import SentimentScorer, default_scorer
+from analytics.loop.alerts.rules import AlertRules
 from analytics.loop.ingest import checkpoint, dead_letter
 from analytics.loop.ingest.clean import clean_text
 from analytics.loop.ingest.errors import (
@@ -146,6 +147,7 @@ class IngestWriter:
         scorer: SentimentScorer | None = None,
         live_risk: bool = True,
         clock: Callable[[], float] = time.perf_counter,
+        alerts: AlertRules | None = None,
     ) -> None:
         """Create a writer.
 
@@ -154,9 +156,10 @@ class IngestWriter:
             scorer: The sentiment scorer (defaults to the shared one).
             live_risk: Update live risk after user messages of verified customers.
             clock: Timer for :attr:`BatchResult.seconds`.
+            alerts: The founder-alert rules (default: from the settings).
         """
         self._factory = session_factory
-        self._store = MessageStore(scorer or default_scorer(), live_risk=live_risk)
+        self._store = MessageStore(scorer or default_scorer(), live_risk=live_risk, alerts=alerts)
         self._clock = clock
 
     def write(
