@@ -70,6 +70,16 @@ REPLY_UNLINKED = (
     " your account."
 )
 REPLY_NOT_LINKED = "这个聊天没有绑定账户。 / This chat is not linked to an account."
+REPLY_TOO_MANY = (
+    "尝试次数太多，请过几分钟再试。 / Too many attempts: please try again in a few minutes."
+)
+
+#: Link attempts one platform user may make per window (guessing a code is hopeless anyway:
+#: this keeps a flood from costing database reads and replies).
+MAX_LINK_ATTEMPTS = 10
+LINK_ATTEMPT_WINDOW_S = 600.0
+#: Users whose attempts are remembered (oldest windows dropped first beyond this).
+MAX_TRACKED_USERS = 10_000
 
 #: Longest message looked at as a command (anything longer goes to the bot as it is).
 MAX_COMMAND_CHARS = 160
@@ -196,6 +206,19 @@ class Bindings:
         """Keeps the store (and fixed secrets, for tests)."""
         self.store = store
         self._secrets = None if secrets is None else tuple(secrets)
+        self._attempts: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def _allow_attempt(self, channel: str, user_id: str, now: float) -> bool:
+        """Counts a link attempt; False beyond :data:`MAX_LINK_ATTEMPTS` per window."""
+        key = (channel, user_id)
+        started, count = self._attempts.get(key, (now, 0))
+        if now - started >= LINK_ATTEMPT_WINDOW_S or now < started:
+            started, count = now, 0
+        self._attempts.pop(key, None)  # re-insert: dict order = least recently used first
+        self._attempts[key] = (started, count + 1)
+        while len(self._attempts) > MAX_TRACKED_USERS:
+            del self._attempts[next(iter(self._attempts))]
+        return count < MAX_LINK_ATTEMPTS
 
     def secrets(self) -> tuple[str, ...]:
         """The secrets link codes are verified with."""
@@ -246,6 +269,9 @@ class Bindings:
         if code is None:
             return LinkOutcome(KIND_INVALID, None, REPLY_MISSING_CODE)
         current = time.time() if now is None else now
+        if not self._allow_attempt(channel, user_id, current):
+            logger.info("Too many link attempts from one %s user", channel)
+            return LinkOutcome(KIND_INVALID, None, REPLY_TOO_MANY)
         customer_id = verify_link_code(code, self.secrets(), current)
         if customer_id is None:
             logger.info("Refused an invalid or expired link code on %s", channel)

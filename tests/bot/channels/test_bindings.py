@@ -21,6 +21,7 @@ from bot.channels.messaging.bindings import (
     REPLY_LINKED,
     REPLY_MISSING_CODE,
     REPLY_NOT_LINKED,
+    REPLY_TOO_MANY,
     REPLY_UNLINKED,
     REPLY_USED,
     Bindings,
@@ -65,7 +66,7 @@ def rows(db: Path, table: str) -> list[tuple[Any, ...]]:
 def test_the_replies_are_bilingual_and_reveal_nothing() -> None:
     replies = (
         REPLY_LINKED, REPLY_INVALID, REPLY_USED, REPLY_MISSING_CODE, REPLY_UNLINKED,
-        REPLY_NOT_LINKED,
+        REPLY_NOT_LINKED, REPLY_TOO_MANY,
     )  # fmt: skip
     for reply in replies:
         zh, en = reply.split(" / ", 1)
@@ -240,3 +241,16 @@ def test_old_used_codes_are_pruned(bindings: Bindings, db: Path) -> None:
     fresh = sign_link_code("cus_0002", int(later) + 900, SECRET)
     run(bindings.handle_command(TG, "2", f"/start {fresh}", now=later))
     assert rows(db, "channel_link_codes") == [(code_hash(fresh), later)]
+
+
+def test_a_flood_of_link_attempts_is_slowed_down(bindings: Bindings) -> None:
+    for i in range(10):
+        outcome = run(bindings.handle_command(TG, "9", f"/start forged{i}", now=NOW + i))
+        assert outcome is not None and outcome.reply == REPLY_INVALID
+    slowed = run(bindings.handle_command(TG, "9", f"/start {code()}", now=NOW + 11))
+    assert slowed is not None and slowed.reply == REPLY_TOO_MANY
+    assert run(bindings.customer_of(TG, "9")) is None
+    other = run(bindings.handle_command(TG, "10", f"/start {code()}", now=NOW + 11))
+    assert other is not None and other.kind == KIND_LINKED  # per user
+    later = run(bindings.handle_command(TG, "9", f"/start {code('cus_0002')}", now=NOW + 700))
+    assert later is not None and later.kind == KIND_LINKED  # the window passed
