@@ -1,0 +1,308 @@
+"""Telegram: a Bot API webhook channel (``/webhooks/telegram/webhook``).
+
+Why not Rasa's own ``TelegramInput``: it does not check Telegram's secret token (anyone who
+knows the URL can post forged updates as any user), it calls ``setWebhook`` when Rasa starts
+(Rasa then fails to start without network access to Telegram), and it neither retries failed
+sends nor ignores Telegram's redeliveries. This channel:
+
+* refuses an update without the ``X-Telegram-Bot-Api-Secret-Token`` header (401) or with
+  another value than ``TELEGRAM_WEBHOOK_SECRET`` (403), compared in constant time;
+* is idempotent on ``update_id`` (the base's delivery ledger);
+* takes the text of private-chat messages (a photo's caption) and button presses
+  (``callback_query``: its ``data`` is the button's payload); the press is answered
+  (``answerCallbackQuery``, which stops the button's spinner) in the webhook's own HTTP answer,
+  so it costs no API call;
+* replies with ``sendMessage`` (plain text, at most 4,096 characters; buttons as an
+  ``inline_keyboard``), retried by the base on 5xx/network errors and after a 429's
+  ``parameters.retry_after``.
+
+The webhook is never registered at start-up: ``docs/channels/telegram.md`` gives the one
+``setWebhook`` call (with ``secret_token``) to make once. Rasa environment only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import os
+from collections import OrderedDict
+from typing import Any, ClassVar
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel
+from sanic import response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.messaging.base import Inbound, MessagingInput, OutMessage, PlatformError
+from bot.channels.messaging.split import utf16_length
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_NAME = "telegram"
+ENV_ACCESS_TOKEN = "TELEGRAM_ACCESS_TOKEN"
+ENV_BOT_USERNAME = "TELEGRAM_BOT_USERNAME"
+ENV_WEBHOOK_URL = "TELEGRAM_WEBHOOK_URL"
+ENV_WEBHOOK_SECRET = "TELEGRAM_WEBHOOK_SECRET"
+ENV_API_URL = "TELEGRAM_API_URL"
+DEFAULT_API_URL = "https://api.telegram.org"
+HEADER_SECRET = "X-Telegram-Bot-Api-Secret-Token"
+#: Longest text of one message (Bot API ``sendMessage``).
+MAX_MESSAGE_CHARS = 4096
+#: ``callback_data`` of an inline button: 1-64 bytes.
+CALLBACK_DATA_MAX_BYTES = 64
+#: Prefix of the ``callback_data`` standing for a payload too long to travel as it is.
+LONG_PAYLOAD_PREFIX = "lp:"
+#: Payloads remembered for long-payload buttons (most recent first out).
+MAX_REMEMBERED_PAYLOADS = 10_000
+PRIVATE_CHAT = "private"
+#: Seconds one Bot API call may take.
+API_TIMEOUT_S = 15.0
+
+
+def setting(credentials: dict[str, Any], key: str, env: str) -> str:
+    """A credential: ``credentials[key]`` when set, else the environment variable ``env``."""
+    value = credentials.get(key)
+    if value is None or str(value).strip() == "":
+        value = os.environ.get(env, "")
+    return str(value).strip()
+
+
+def with_image(text: str, image: str | None, limit: int) -> str:
+    """The text and the image's URL on a line of its own, if that fits in ``limit``.
+
+    Platforms show a preview of the image under the link. When the URL does not fit (a reply
+    already split to the limit), the text goes alone.
+    """
+    if not image:
+        return text
+    joined = f"{text}\n{image}" if text else image
+    if utf16_length(joined) <= limit:
+        return joined
+    logger.warning("An image URL did not fit in the message and was left out")
+    return text
+
+
+async def post_json(
+    url: str, payload: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[int, Any, dict[str, str]]:
+    """POSTs JSON; returns the status (0: no answer), the decoded JSON body and the headers."""
+    timeout = aiohttp.ClientTimeout(total=API_TIMEOUT_S)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.post(url, json=payload, headers=headers) as answer:
+                raw = await answer.read()
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = None
+                return answer.status, body, dict(answer.headers)
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+        return 0, {"description": type(error).__name__}, {}
+
+
+def _text_of(message: dict[str, Any]) -> str | None:
+    """The text of a message: its ``text`` or a photo's/document's ``caption``."""
+    text = message.get("text")
+    if not isinstance(text, str):
+        text = message.get("caption")
+    return text if isinstance(text, str) else None
+
+
+def _id_of(value: Any) -> str | None:
+    """A Telegram numeric id as a string (``None`` for anything else, booleans included)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return str(value)
+
+
+class TelegramInput(MessagingInput):
+    """The Telegram Bot API webhook channel."""
+
+    ENV: ClassVar[tuple[str, ...]] = (ENV_ACCESS_TOKEN, ENV_WEBHOOK_SECRET)
+    MAX_CHARS: ClassVar[int] = MAX_MESSAGE_CHARS
+    ACK_WITHIN_S: ClassVar[float] = 5.0
+    NUMBERED_BUTTONS: ClassVar[bool] = False
+
+    @classmethod
+    def name(cls) -> str:
+        """``telegram``: the webhook is ``/webhooks/telegram/webhook``."""
+        return CHANNEL_NAME
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        """Creates the channel from ``bot/credentials.yml`` (else the environment).
+
+        Keys: ``access_token``, ``webhook_secret``, ``bot_username``, ``webhook_url``,
+        ``api_url``.
+        """
+        creds = credentials or {}
+        return cls(
+            access_token=setting(creds, "access_token", ENV_ACCESS_TOKEN),
+            webhook_secret=setting(creds, "webhook_secret", ENV_WEBHOOK_SECRET),
+            api_url=setting(creds, "api_url", ENV_API_URL) or DEFAULT_API_URL,
+            bot_username=setting(creds, "bot_username", ENV_BOT_USERNAME),
+        )
+
+    def __init__(
+        self,
+        access_token: str,
+        webhook_secret: str,
+        api_url: str = DEFAULT_API_URL,
+        bot_username: str = "",
+    ) -> None:
+        """Creates the channel.
+
+        Args:
+            access_token: The bot's token from @BotFather.
+            webhook_secret: The ``secret_token`` given to ``setWebhook``.
+            api_url: The Bot API's base URL (a fake in tests).
+            bot_username: The bot's username (for the docs' deep links only).
+        """
+        super().__init__()
+        self.access_token = access_token
+        self.webhook_secret = webhook_secret
+        self.api_url = api_url.rstrip("/")
+        self.bot_username = bot_username
+        self._long_payloads: OrderedDict[str, str] = OrderedDict()
+
+    # -- inbound -------------------------------------------------------------------------
+
+    def verify(self, request: Request) -> HTTPResponse | None:
+        """The secret token header, compared in constant time (401 missing, 403 wrong)."""
+        given = request.headers.get(HEADER_SECRET)
+        if not given:
+            return response.json({"error": "unauthorized"}, status=401)
+        if not self.webhook_secret or not hmac.compare_digest(
+            given.encode("utf-8", "surrogateescape"), self.webhook_secret.encode("utf-8")
+        ):
+            return response.json({"error": "forbidden"}, status=403)
+        return None
+
+    def parse(self, request: Request) -> list[Inbound] | HTTPResponse:
+        """The update's message or button press (nothing for other update kinds)."""
+        try:
+            update = json.loads(request.body or b"")
+        except (ValueError, UnicodeDecodeError):
+            return response.json({"error": "bad_json"}, status=400)
+        if not isinstance(update, dict):
+            return response.json({"error": "bad_json"}, status=400)
+        update_id = _id_of(update.get("update_id"))
+        if update_id is None:
+            return response.json({"error": "bad_update"}, status=400)
+        message = update.get("message")
+        if isinstance(message, dict):
+            inbound = self._from_message(update_id, message)
+            return [inbound] if inbound else []
+        callback = update.get("callback_query")
+        if isinstance(callback, dict):
+            inbound = self._from_callback(update_id, callback)
+            return [inbound] if inbound else []
+        return []  # edited messages, channel posts, member updates...: nothing to answer
+
+    def _from_message(self, update_id: str, message: dict[str, Any]) -> Inbound | None:
+        chat = message.get("chat")
+        sender = message.get("from")
+        if not isinstance(chat, dict) or not isinstance(sender, dict):
+            return None
+        if chat.get("type") != PRIVATE_CHAT or sender.get("is_bot") is True:
+            return None  # a support bot talks with customers one to one
+        chat_id, user_id = _id_of(chat.get("id")), _id_of(sender.get("id"))
+        text = _text_of(message)
+        if chat_id is None or user_id is None or text is None:
+            return None
+        return Inbound(
+            delivery_id=update_id, user_id=user_id, text=text, address={"chat_id": chat_id}
+        )
+
+    def _from_callback(self, update_id: str, callback: dict[str, Any]) -> Inbound | None:
+        sender = callback.get("from")
+        message = callback.get("message")
+        data = callback.get("data")
+        if not isinstance(sender, dict) or not isinstance(message, dict):
+            return None
+        chat = message.get("chat")
+        if not isinstance(chat, dict) or chat.get("type") != PRIVATE_CHAT:
+            return None
+        chat_id, user_id = _id_of(chat.get("id")), _id_of(sender.get("id"))
+        if chat_id is None or user_id is None or not isinstance(data, str):
+            return None
+        if data.startswith(LONG_PAYLOAD_PREFIX):
+            data = self._long_payloads.get(data, "")
+        return Inbound(
+            delivery_id=update_id, user_id=user_id, text=data, address={"chat_id": chat_id}
+        )
+
+    def acknowledge(self, request: Request, passive: OutMessage | None) -> HTTPResponse:
+        """200; a button press is answered in the same HTTP answer (``answerCallbackQuery``)."""
+        try:
+            update = json.loads(request.body or b"")
+        except (ValueError, UnicodeDecodeError):
+            update = None
+        callback = update.get("callback_query") if isinstance(update, dict) else None
+        callback_id = callback.get("id") if isinstance(callback, dict) else None
+        if isinstance(callback_id, str) and callback_id:
+            return response.json(
+                {"method": "answerCallbackQuery", "callback_query_id": callback_id}
+            )
+        return response.json({"ok": True})
+
+    # -- outbound ------------------------------------------------------------------------
+
+    def _callback_data(self, payload: str) -> str:
+        """The button's ``callback_data``: the payload, or a key for one over 64 bytes."""
+        if 0 < len(payload.encode("utf-8")) <= CALLBACK_DATA_MAX_BYTES:
+            return payload
+        key = LONG_PAYLOAD_PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
+        self._long_payloads[key] = payload
+        self._long_payloads.move_to_end(key)
+        while len(self._long_payloads) > MAX_REMEMBERED_PAYLOADS:
+            self._long_payloads.popitem(last=False)
+        return key
+
+    def request_of(self, address: dict[str, Any], message: OutMessage) -> dict[str, Any]:
+        """The ``sendMessage`` body of one message (one button per row)."""
+        text = with_image(message.text, message.image, self.MAX_CHARS)
+        body: dict[str, Any] = {"chat_id": address["chat_id"], "text": text}
+        if message.buttons:
+            body["reply_markup"] = {
+                "inline_keyboard": [
+                    [{"text": title, "callback_data": self._callback_data(payload)}]
+                    for title, payload in message.buttons
+                ]
+            }
+        return body
+
+    async def send(self, address: dict[str, Any], message: OutMessage) -> None:
+        """One ``sendMessage`` call.
+
+        Raises:
+            PlatformError: Telegram refused (``retryable`` for 429, 5xx and network errors).
+        """
+        url = f"{self.api_url}/bot{self.access_token}/sendMessage"
+        status, body, headers = await post_json(url, self.request_of(address, message))
+        if 200 <= status < 300 and isinstance(body, dict) and body.get("ok") is True:
+            return
+        raise _error(status, body, headers)
+
+
+def _error(status: int, body: Any, headers: dict[str, str]) -> PlatformError:
+    """The :class:`PlatformError` of a failed Bot API call (never carrying the token)."""
+    body = body if isinstance(body, dict) else {}
+    code = body.get("error_code", status)
+    description = str(body.get("description", ""))[:200]
+    parameters = body.get("parameters")
+    retry_after: float | None = None
+    if isinstance(parameters, dict) and isinstance(parameters.get("retry_after"), int | float):
+        retry_after = float(parameters["retry_after"])
+    elif headers.get("Retry-After", "").isdigit():
+        retry_after = float(headers["Retry-After"])
+    retryable = status == 429 or status >= 500 or status == 0
+    return PlatformError(
+        f"telegram sendMessage failed: {code} {description}".strip(),
+        retryable=retryable,
+        retry_after=retry_after,
+    )
