@@ -13,7 +13,10 @@ Under ``/webhooks/widget`` on the Rasa server:
   ``.../resume``, ``.../typing`` ``{"on": bool}``: the founder's console. They need
   ``Authorization: Bearer <JWT>``, HS256 with ``RASA_JWT_SECRET`` (the secret Rasa's own API
   checks), an ``exp`` and ``{"user": {"role": "admin"}}``: 401 for a missing, forged or expired
-  token, 403 for another role, 503 when ``RASA_JWT_SECRET`` is not set.
+  token, 403 for another role, 503 when ``RASA_JWT_SECRET`` is not set. A founder message
+  to a conversation whose customer writes on a messaging channel (Telegram, WeCom...) is also
+  sent there (:func:`bot.channels.messaging.registry.deliver_founder_message`); the answer
+  then adds ``"channel"`` and ``"delivered"`` (true, false, or null while still retrying).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from sanic.response import HTTPResponse
 
 from bot.channels.hygiene import clean_text
 from bot.channels.limits import client_address
+from bot.channels.messaging.outbound import OutMessage
+from bot.channels.messaging.registry import deliver_founder_message
 from bot.channels.uploads import META_UPLOAD_ID, add_upload_route
 from bot.channels.widget_session import is_session_id
 
@@ -263,7 +268,16 @@ def add_routes(bp: Blueprint, channel: WidgetInput) -> None:
             payload["attachment"] = {"type": "image", "payload": {"src": image}}
         await channel.emit("typing", {"on": False, "author": AUTHOR_FOUNDER}, sender_id)
         await channel.emit(channel.bot_message_evt, payload, sender_id)
-        return response.json({"ok": True, "timestamp": now})
+        answer: dict[str, Any] = {"ok": True, "timestamp": now}
+        try:
+            agent = getattr(request.app.ctx, "agent", None)
+            sent = await deliver_founder_message(agent, sender_id, OutMessage(text, image=image))
+        except Exception:
+            logger.exception("Could not send the founder's message to %s", sender_id)
+            sent = {"delivered": False}
+        if sent is not None:
+            answer.update(sent)
+        return response.json(answer)
 
     async def set_paused(sender_id: str, paused: bool) -> HTTPResponse:
         event: Event = ConversationPaused() if paused else ConversationResumed()

@@ -10,6 +10,7 @@ name, so an address another door's client put in its metadata is never used.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 META_CHANNEL_ADDRESS = "channel_address"
+#: How long the founder's request waits for the platform (the send goes on after).
+FOUNDER_WAIT_S = 10.0
 
 _CHANNELS: dict[str, MessagingInput] = {}
 
@@ -97,3 +100,30 @@ async def deliver_to_conversation(agent: Any, sender_id: str, message: OutMessag
         return False
     channel, address = route
     return await channel.deliver(sender_id, address, [message])
+
+
+async def deliver_founder_message(
+    agent: Any, sender_id: str, message: OutMessage, *, wait_s: float = FOUNDER_WAIT_S
+) -> dict[str, Any] | None:
+    """Sends the founder's message to a messaging conversation's customer, waiting a while.
+
+    Args:
+        agent: Rasa's agent.
+        sender_id: The conversation.
+        message: The founder's message.
+        wait_s: How long to wait for the platform; the send (with its retries) goes on after.
+
+    Returns:
+        None when the conversation is not on a messaging channel served here, else
+        ``{"channel": <name>, "delivered": True | False | None}`` (None: still being sent).
+    """
+    route = await conversation_route(agent, sender_id)
+    if route is None:
+        return None
+    channel, address = route
+    task = channel.spawn(channel.deliver(sender_id, address, [message]))
+    done, _ = await asyncio.wait({task}, timeout=wait_s)
+    delivered: bool | None = None
+    if task in done:
+        delivered = task.exception() is None and bool(task.result())
+    return {"channel": channel.name(), "delivered": delivered}
