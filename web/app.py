@@ -1,11 +1,12 @@
 """App factory of the web app: ``uvicorn web.app:create_app --factory``.
 
 Routers live beside this module, one per feature: :mod:`web.demo` (the demo shop page and
-the widget's assets), :mod:`web.rating` (the widget's end-of-chat rating) and
-:mod:`web.console` (the founder's console). Each exposes
-``router`` (a FastAPI ``APIRouter``). Every response gets the security headers of
-:class:`web.security.SecurityHeaders`; requests under ``/console`` are rate limited per
-client address (:class:`web.security.ConsoleRateLimit`).
+the widget's assets), :mod:`web.rating` (the widget's end-of-chat rating),
+:mod:`web.console` (the founder's console) and :mod:`web.founder_hooks` (the founder's
+replies from the alert apps). Each exposes ``router`` (a FastAPI ``APIRouter``). Every
+response gets the security headers of :class:`web.security.SecurityHeaders`; requests under
+``/console`` and ``/founder/hooks`` are rate limited per client address
+(:class:`web.security.ConsoleRateLimit`, one counter each).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from web.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-FEATURE_MODULES = ("web.demo", "web.rating", "web.console")
+FEATURE_MODULES = ("web.demo", "web.rating", "web.console", "web.founder_hooks")
 CONSOLE_PREFIX = "/console"
+FOUNDER_HOOKS_PREFIX = "/founder/hooks"
 
 
 def _rate_settings() -> tuple[int, tuple[IpNetwork, ...], bool]:
@@ -50,5 +52,6 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     app.add_middleware(ConsoleRateLimit, prefix=CONSOLE_PREFIX, settings=_rate_settings)
+    app.add_middleware(ConsoleRateLimit, prefix=FOUNDER_HOOKS_PREFIX, settings=_rate_settings)
     app.add_middleware(SecurityHeaders)  # outermost: 429s and errors get the headers too
     return app
