@@ -157,7 +157,7 @@ class FacebookInput(MessagingInput):
     def parse(self, request: Request) -> list[Inbound] | HTTPResponse:
         """Every message and postback of the batch, oldest first."""
         try:
-            data = json.loads(request.body or b"")
+            data = json.loads((request.body or b"").decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             return response.json({"error": "bad_json"}, status=400)
         if not isinstance(data, dict) or not isinstance(data.get("entry"), list):

@@ -66,6 +66,7 @@ RETRYABLE_ERRORS = frozenset(
 MESSAGE_EVENT = "message"
 MENTION_EVENT = "app_mention"
 DIRECT_MESSAGE = "im"
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _LINK = re.compile(r"<((?:https?|mailto):[^|>]*)(?:\|([^>]*))?>")
 
@@ -146,7 +147,7 @@ class SlackInput(MessagingInput):
         if not timestamp or not given:
             return response.json({"error": "unauthorized"}, status=401)
         moment = time.time() if now is None else now
-        if not timestamp.isdigit() or abs(moment - int(timestamp)) > MAX_CLOCK_SKEW_S:
+        if not _TIMESTAMP.fullmatch(timestamp) or abs(moment - int(timestamp)) > MAX_CLOCK_SKEW_S:
             return response.json({"error": "stale_request"}, status=403)
         expected = signature(self.signing_secret, timestamp, request.body or b"")
         if not self.signing_secret or not hmac.compare_digest(
@@ -166,7 +167,7 @@ class SlackInput(MessagingInput):
                 if not isinstance(data, dict):
                     raise ValueError("not an object")
                 return self._from_interaction(data)
-            data = json.loads(body)
+            data = json.loads(body.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             return response.json({"error": "bad_json"}, status=400)
         if not isinstance(data, dict):

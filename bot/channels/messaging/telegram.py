@@ -185,7 +185,7 @@ class TelegramInput(MessagingInput):
     def parse(self, request: Request) -> list[Inbound] | HTTPResponse:
         """The update's message or button press (nothing for other update kinds)."""
         try:
-            update = json.loads(request.body or b"")
+            update = json.loads((request.body or b"").decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             return response.json({"error": "bad_json"}, status=400)
         if not isinstance(update, dict):
@@ -239,7 +239,7 @@ class TelegramInput(MessagingInput):
     def acknowledge(self, request: Request, passive: OutMessage | None) -> HTTPResponse:
         """200; a button press is answered in the same HTTP answer (``answerCallbackQuery``)."""
         try:
-            update = json.loads(request.body or b"")
+            update = json.loads((request.body or b"").decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             update = None
         callback = update.get("callback_query") if isinstance(update, dict) else None

@@ -22,6 +22,7 @@ import httpx
 from tests.channels.fakes.base import Call, FakePlatform, Reply
 
 HEADER_SECRET = "X-Telegram-Bot-Api-Secret-Token"
+#: Longest text, counted (as the Bot API counts entity offsets) in UTF-16 code units.
 MAX_TEXT_CHARS = 4096
 CALLBACK_DATA_MAX_BYTES = 64
 BOT_USERNAME = "leafbean_test_bot"
@@ -86,7 +87,7 @@ class FakeTelegram(FakePlatform):
             return _refusal(400, "Bad Request: chat_id is empty")
         if not isinstance(text, str) or not text.strip():
             return _refusal(400, "Bad Request: message text is empty")
-        if len(text) > MAX_TEXT_CHARS:
+        if len(text.encode("utf-16-le", "surrogatepass")) // 2 > MAX_TEXT_CHARS:
             return _refusal(400, "Bad Request: message is too long")
         markup = body.get("reply_markup")
         if markup is not None:
