@@ -7,6 +7,7 @@ real Rasa server is in tests/channels/test_wechat.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -233,3 +234,55 @@ def test_window_closed_is_not_retried(errcode: int, retryable: bool) -> None:
             return caught.value
 
     assert run(scenario()).retryable is retryable
+
+
+# -- the passive-reply window, through the base's real webhook flow ----------------------------
+
+
+def webhook_request(plaintext: str) -> Any:
+    """A signed push bound to a Sanic app without an agent (in-memory channel store)."""
+    from uuid import uuid4
+
+    from sanic import Sanic
+
+    request = push(plaintext)
+    request.app = Sanic(f"wx{uuid4().hex}")
+    return request
+
+
+def run_window(delay: float, window: float) -> tuple[Any, list[Any]]:
+    """One push whose bot answers two texts after ``delay`` s; the webhook waits ``window`` s."""
+    api = WeChatAPI()
+
+    async def bot(message: Any) -> None:
+        await asyncio.sleep(delay)
+        await message.output_channel.send_text_message(message.sender_id, "第一条回复")
+        await message.output_channel.send_text_message(message.sender_id, "second reply")
+
+    async def scenario() -> tuple[Any, list[Any]]:
+        async with FakeAPI(api.routes()) as fake:
+            wechat = channel(fake.url)
+            wechat.ACK_WITHIN_S = window  # type: ignore[misc]
+            answer = await wechat.handle_webhook(
+                webhook_request(message(msg_id=f"{time.time_ns()}")), bot
+            )
+            for _ in range(100):
+                if not wechat._tasks:
+                    break
+                await asyncio.sleep(0.05)
+            sent = [body for path, _, body in fake.calls if path.endswith("/custom/send")]
+            return answer, sent
+
+    return run(scenario())
+
+
+def test_a_quick_answer_rides_on_the_http_answer_and_the_rest_goes_by_api() -> None:
+    answer, sent = run_window(delay=0.0, window=2.0)
+    assert decrypt_passive(answer.body)["Content"] == "第一条回复"
+    assert [body["text"]["content"] for body in sent] == ["second reply"]
+
+
+def test_a_late_answer_gets_success_and_everything_goes_by_api() -> None:
+    answer, sent = run_window(delay=0.6, window=0.2)
+    assert answer.body == b"success"
+    assert [body["text"]["content"] for body in sent] == ["第一条回复", "second reply"]
