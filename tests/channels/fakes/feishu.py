@@ -75,6 +75,8 @@ class FakeFeishu(FakePlatform):
         self.verification_token = secrets.token_urlsafe(16)
         self.encrypt_key = secrets.token_urlsafe(24)
         self.tokens: list[str] = []
+        #: Messages accepted: ``{"target": message id replied to or receive_id, "call": Call}``.
+        self.accepted: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self.add_route("POST", r"/open-apis/auth/v3/tenant_access_token/internal", self._token)
         self.add_route("POST", r"/open-apis/im/v1/messages/[^/]+/reply", self._send)
@@ -122,7 +124,21 @@ class FakeFeishu(FakePlatform):
         if kind == "text" and not (isinstance(decoded, dict) and decoded.get("text")):
             return _error(230001, "text is empty")
         message_id = f"om_fake{next(self._ids):08d}"
+        target = call.path.split("/")[-2] if call.path.endswith("/reply") else body["receive_id"]
+        with self._lock:
+            self.accepted.append({"target": target, "call": call, "message_id": message_id})
         return Reply(json={"code": 0, "msg": "success", "data": {"message_id": message_id}})
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far stops working (code 99991663 until a new one is fetched)."""
+        with self._lock:
+            self.tokens.clear()
+
+    def reset(self) -> None:
+        """Forgets calls, failures and accepted messages (tokens stay valid)."""
+        super().reset()
+        with self._lock:
+            self.accepted.clear()
 
     def rate_limit_next(self, n: int = 1) -> None:
         """The next ``n`` message sends get Feishu's rate limit (HTTP 429, code 99991400)."""
@@ -135,6 +151,11 @@ class FakeFeishu(FakePlatform):
         )
 
     # -- what the bot sent ---------------------------------------------------------------
+    def delivered(self, *targets: str) -> list[Call]:
+        """Accepted message calls to any of ``targets`` (message ids or open/chat ids)."""
+        with self._lock:
+            return [item["call"] for item in self.accepted if item["target"] in targets]
+
     def sends(self) -> list[Call]:
         """The message calls (reply or create), oldest first, refused ones too."""
         return self.calls_to(r"/open-apis/im/v1/messages")
