@@ -32,6 +32,7 @@ from tests.web import conftest as web_conftest
 from tests.web.servers import FakeRasa, Received, fake_rasa
 from web import settings as web_settings
 from web.console import facts, routes
+from web.founder_hooks import door
 from web.founder_hooks import routes as hook_routes
 from web.founder_hooks import wecom as wecom_module
 from web.founder_hooks.config import get_hook_settings
@@ -211,6 +212,7 @@ def reset_caches() -> None:
     routes.dispose_engines()
     facts.SCORES.reset()
     hook_routes.SEEN.clear()
+    door.REFUSALS.clear()
     wecom_module.TOKENS.clear()
 
 

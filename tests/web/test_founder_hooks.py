@@ -183,7 +183,7 @@ def test_a_missing_or_wrong_secret_is_refused(hooks: Hooks, caplog) -> None:
     wrong = hooks.telegram.secret[:-1] + ("A" if hooks.telegram.secret[-1] != "A" else "B")
     assert hooks.post_telegram(update, secret=wrong).status_code == 403
     assert hooks.post_telegram(update, secret=hooks.telegram.secret + "x").status_code == 403
-    raw = {"X-Telegram-Bot-Api-Secret-Token": "é".encode() * 10 + b"\xff"}
+    raw: dict[str, str | bytes] = {"X-Telegram-Bot-Api-Secret-Token": "é".encode() * 10 + b"\xff"}
     assert hooks.post_telegram(update, secret="", headers=raw).status_code == 403
     hooks.nothing_happened(before)
     assert "forged" not in caplog.text and wrong not in caplog.text

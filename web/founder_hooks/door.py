@@ -86,6 +86,12 @@ class RefusalLog:
         self._suppressed: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Forgets when each reason was last logged (tests)."""
+        with self._lock:
+            self._last.clear()
+            self._suppressed.clear()
+
     def refused(self, hook: str, reason: str, address: str) -> None:
         """Notes one refused request (logged now and then, without its content).
 
