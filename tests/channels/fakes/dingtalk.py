@@ -50,8 +50,11 @@ class FakeDingTalk(FakePlatform):
         self.app_secret = secrets.token_urlsafe(32)
         self.robot_code = self.app_key
         self.tokens: list[str] = []
-        self.sessions: set[str] = set()
+        #: Session webhook tokens issued, and whose conversation each belongs to.
+        self.sessions: dict[str, str] = {}
         self.staff: set[str] = set()
+        #: Messages accepted: ``{"target": staff id (one to one) or conversation id (group), "call"}``.
+        self.accepted: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self.add_route("POST", r"/v1\.0/oauth2/accessToken", self._token)
         self.add_route("POST", r"/v1\.0/robot/oToMessages/batchSend", self._batch_send)
@@ -96,6 +99,7 @@ class FakeDingTalk(FakePlatform):
             return refused
         users = (call.json or {}).get("userIds") or []
         invalid = [user for user in users if user not in self.staff]
+        self._accept([user for user in users if user in self.staff], call)
         return Reply(
             json={
                 "processQueryKey": f"pqk{next(self._ids)}",
@@ -108,6 +112,7 @@ class FakeDingTalk(FakePlatform):
         refused = self._authorized(call)
         if refused is not None:
             return refused
+        self._accept([(call.json or {}).get("openConversationId", "")], call)
         return Reply(json={"processQueryKey": f"pqk{next(self._ids)}"})
 
     def _session_send(self, call: Call) -> Reply:
@@ -118,9 +123,30 @@ class FakeDingTalk(FakePlatform):
         text = body.get("text")
         if body.get("msgtype") != "text" or not isinstance(text, dict) or not text.get("content"):
             return Reply(json={"errcode": 40035, "errmsg": "缺少参数 json"})
+        self._accept([self.sessions[session]], call)
         return Reply(json={"errcode": 0, "errmsg": "ok"})
 
+    def _accept(self, targets: list[str], call: Call) -> None:
+        with self._lock:
+            self.accepted.extend({"target": target, "call": call} for target in targets)
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far stops working (401 until a new one is fetched)."""
+        with self._lock:
+            self.tokens.clear()
+
+    def reset(self) -> None:
+        """Forgets calls, failures and accepted messages (tokens stay valid)."""
+        super().reset()
+        with self._lock:
+            self.accepted.clear()
+
     # -- what the bot sent ---------------------------------------------------------------
+    def delivered(self, *targets: str) -> list[Call]:
+        """Accepted message calls to any of ``targets`` (staff ids, group conversation ids)."""
+        with self._lock:
+            return [item["call"] for item in self.accepted if item["target"] in targets]
+
     def sends(self) -> list[Call]:
         """Every message call (session webhook or robot API), oldest first, refused too."""
         return [
@@ -151,11 +177,12 @@ class FakeDingTalk(FakePlatform):
     ) -> dict[str, Any]:
         """A robot callback body: a text message to the robot, with a fresh session webhook."""
         session = secrets.token_hex(12)
-        self.sessions.add(session)
+        conversation = "cid" + base64.b64encode(staff_id.encode()).decode()
+        self.sessions[session] = conversation if group else staff_id
         self.staff.add(staff_id)
         now_ms = int(time.time() * 1000)
         return {
-            "conversationId": "cid" + base64.b64encode(staff_id.encode()).decode(),
+            "conversationId": conversation,
             "chatbotCorpId": "dingcorp",
             "chatbotUserId": "$:LWCP_v1:$bot",
             "msgId": msg_id or "msg" + secrets.token_hex(12),
@@ -186,7 +213,7 @@ class FakeDingTalk(FakePlatform):
 
     def deliver_message(self, rasa_url: str, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
         """POSTs a callback as DingTalk does (signed now)."""
-        raw = json.dumps(body, ensure_ascii=False).encode()
+        raw = json.dumps(body).encode()  # ASCII escapes: a lone surrogate travels too
         return self.deliver(rasa_url, raw, headers=self.signed_headers(), **kwargs)
 
 

@@ -1,0 +1,240 @@
+"""DingTalk (钉钉) robot callbacks through the real Rasa server, against the fake DingTalk.
+
+Callbacks are signed by the fake (standard library, independently of the bot). Covers: zh and
+en answered in their language through the session webhook, the robot API (batchSend) once the
+session webhook is about to expire, forged and stale signs refused with nothing stored, a
+redelivered msgId answered once, API failures and an expired token retried, a long founder
+message split, numbered buttons and picking "1", a session webhook on a foreign host never
+called (SSRF), and hostile bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.channels.conftest import ChannelStack
+from tests.channels.fakes.base import Call, FakePlatform, Reply
+from tests.channels.fakes.dingtalk import SESSION_PATH, FakeDingTalk, callback_sign
+from tests.e2e.stack import wait_for
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+REPLY_TIMEOUT_S = 60.0
+SETTLE_S = 2.0
+MAX_CHARS = 2000
+ONE_TO_ONE = "/v1.0/robot/oToMessages/batchSend"
+VECTORS = json.loads(
+    (Path(__file__).parents[1] / "fixtures" / "channel_vectors.json").read_text("utf-8")
+)["dingtalk"]
+
+
+@pytest.fixture()
+def dingtalk(channel_stack: ChannelStack) -> FakeDingTalk:
+    fake = channel_stack.fakes["dingtalk"]
+    assert isinstance(fake, FakeDingTalk)
+    fake.reset()
+    return fake
+
+
+def new_user() -> str:
+    return "staff" + secrets.token_hex(6)
+
+
+def replies(fake: FakeDingTalk, target: str, n: int = 1) -> list[Call]:
+    """Waits for ``n`` accepted messages to ``target``; returns them all."""
+    return list(
+        wait_for(
+            lambda: fake.delivered(target) if len(fake.delivered(target)) >= n else None,
+            REPLY_TIMEOUT_S,
+            f"{n} DingTalk message(s) to {target}",
+        )
+    )
+
+
+def say(stack: ChannelStack, fake: FakeDingTalk, user: str, text: str, **kwargs: object) -> None:
+    answer = fake.deliver_message(stack.rasa_url, fake.message(text, user, **kwargs))  # type: ignore[arg-type]
+    assert answer.status_code == 200, answer.text
+
+
+def test_sign_vectors() -> None:
+    for vector in VECTORS["sign_computed"]:
+        assert callback_sign(vector["timestamp"], vector["app_secret"]) == vector["sign"]
+
+
+@pytest.mark.parametrize(
+    ("text", "chinese"), [("我的订单到哪了", True), ("where is my order?", False)]
+)
+def test_a_message_is_answered_in_its_language(
+    channel_stack: ChannelStack, dingtalk: FakeDingTalk, text: str, chinese: bool
+) -> None:
+    user = new_user()
+    say(channel_stack, dingtalk, user, f" {text} ")
+    calls = replies(dingtalk, user)
+    reply = "\n".join(FakeDingTalk.text_of(call) for call in calls)
+    assert bool(HAN.search(reply)) is chinese, reply
+    assert ("登录" in reply) if chinese else ("sign in" in reply.lower()), reply
+    assert {call.path for call in calls} == {SESSION_PATH}
+    assert channel_stack.user_texts(f"dingtalk:{user}") == [text]
+
+
+def test_an_expiring_session_webhook_falls_back_to_the_robot_api(
+    channel_stack: ChannelStack, dingtalk: FakeDingTalk
+) -> None:
+    user = new_user()
+    soon = int(time.time() * 1000) + 30_000  # inside the last minute: not used
+    say(channel_stack, dingtalk, user, "你好", expires_ms=soon)
+    calls = replies(dingtalk, user)
+    assert {call.path for call in calls} == {ONE_TO_ONE}
+    assert calls[0].json["userIds"] == [user]
+    assert calls[0].headers["x-acs-dingtalk-access-token"] in dingtalk.tokens
+
+
+def test_forged_and_stale_signs_are_refused_and_store_nothing(
+    channel_stack: ChannelStack, dingtalk: FakeDingTalk
+) -> None:
+    user = new_user()
+    raw = json.dumps(dingtalk.message("我的订单到哪了", user)).encode()
+    url = channel_stack.rasa_url
+    old = str(int(time.time() * 1000) - 3_700_000)
+    statuses = [
+        dingtalk.deliver(url, raw).status_code,
+        dingtalk.deliver(url, raw, headers=dingtalk.signed_headers(secret="guess")).status_code,
+        dingtalk.deliver(url, raw, headers=dingtalk.signed_headers(timestamp=old)).status_code,
+        dingtalk.deliver(
+            url, raw, headers={"timestamp": str(int(time.time() * 1000)), "sign": "x" * 44}
+        ).status_code,
+    ]
+    assert statuses == [401, 403, 401, 403]
+    time.sleep(SETTLE_S)
+    assert f"dingtalk:{user}" not in channel_stack.senders()
+    assert dingtalk.sends() == []
+
+
+def test_a_redelivered_message_is_answered_once(
+    channel_stack: ChannelStack, dingtalk: FakeDingTalk
+) -> None:
+    user = new_user()
+    body = dingtalk.message("hello", user)
+    assert dingtalk.deliver_message(channel_stack.rasa_url, body).status_code == 200
+    first = replies(dingtalk, user)
+    for _ in range(3):
+        assert dingtalk.deliver_message(channel_stack.rasa_url, body).status_code == 200
+    time.sleep(SETTLE_S)
+    assert len(dingtalk.delivered(user)) == len(first)
+    assert channel_stack.user_texts(f"dingtalk:{user}") == ["hello"]
+
+
+def test_api_failures_are_retried(channel_stack: ChannelStack, dingtalk: FakeDingTalk) -> None:
+    user = new_user()
+    dingtalk.fail_next(1, 502, path=SESSION_PATH)
+    dingtalk.fail_next(
+        1, 200, json={"errcode": 130101, "errmsg": "send too fast"}, path=SESSION_PATH
+    )
+    say(channel_stack, dingtalk, user, "你好")
+    (reply,) = replies(dingtalk, user)
+    attempts = dingtalk.calls_to(SESSION_PATH)
+    assert len(attempts) >= 3 and attempts[-1] is reply
+    assert FakeDingTalk.text_of(attempts[0]) == FakeDingTalk.text_of(reply)
+
+
+def test_an_expired_token_is_fetched_again(
+    channel_stack: ChannelStack, dingtalk: FakeDingTalk
+) -> None:
+    user = new_user()
+    soon = int(time.time() * 1000) + 30_000
+    say(channel_stack, dingtalk, user, "hello", expires_ms=soon)
+    replies(dingtalk, user)
+    fetched = len(dingtalk.calls_to("oauth2/accessToken"))
+    dingtalk.expire_tokens()
+    say(channel_stack, dingtalk, user, "are you a bot?", expires_ms=soon)
+    replies(dingtalk, user, 2)
+    assert len(dingtalk.calls_to("oauth2/accessToken")) == fetched + 1
+
+
+def test_a_long_founder_message_is_split(
+    channel_stack: ChannelStack, dingtalk: FakeDingTalk
+) -> None:
+    user = new_user()
+    say(channel_stack, dingtalk, user, "你好")
+    before = len(replies(dingtalk, user))
+    text = "您好，这是店主的详细回复。" * 250  # 3,250 characters
+    answer = channel_stack.founder(f"dingtalk:{user}", "message", {"text": text})
+    assert answer.status_code == 200, answer.text
+    parts = [FakeDingTalk.text_of(c) for c in replies(dingtalk, user, before + 2)[before:]]
+    assert len(parts) == 2 and all(len(part) <= MAX_CHARS for part in parts)
+    assert parts[0].endswith("(1/2)") and parts[1].endswith("(2/2)")
+    joined = "".join(re.sub(r"\s*\(\d/\d\)$", "", part) for part in parts)
+    assert joined.replace("\n", "") == text
+
+
+def test_buttons_are_numbered_and_1_picks_the_first(
+    channel_stack: ChannelStack, dingtalk: FakeDingTalk
+) -> None:
+    user = new_user()
+    say(channel_stack, dingtalk, user, "你是机器人吗？")
+    reply = "\n".join(FakeDingTalk.text_of(c) for c in replies(dingtalk, user))
+    assert "1. 转人工" in reply, reply
+    say(channel_stack, dingtalk, user, "1")
+    events = wait_for(
+        lambda: channel_stack.events(f"dingtalk:{user}", "user")[1:] or None,
+        REPLY_TIMEOUT_S,
+        "the second message",
+    )
+    assert events[0]["parse_data"]["intent"]["name"] == "human_handoff", events[0]
+
+
+def test_a_foreign_session_webhook_is_never_called(
+    channel_stack: ChannelStack, dingtalk: FakeDingTalk
+) -> None:
+    evil = FakePlatform()
+    evil.add_route("*", r"/.*", lambda call: Reply(json={"errcode": 0, "errmsg": "ok"}))
+    with evil:
+        user = new_user()
+        for webhook in (
+            f"{evil.url}/robot/sendBySession?session=steal",
+            f"http://localhost:{evil.url.rsplit(':', 1)[1]}/robot/sendBySession",
+            f"{dingtalk.url}@{evil.url[len('http://') :]}/robot/sendBySession",
+        ):
+            say(channel_stack, dingtalk, user, "你好", session_webhook=webhook)
+        replies(dingtalk, user, 3)
+        time.sleep(SETTLE_S)
+        assert evil.calls == []
+    assert {call.path for call in dingtalk.delivered(user)} == {ONE_TO_ONE}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"\x00\xff\xfe binary",
+        b"[" * 5000 + b"]" * 5000,
+        b'{"msgId": "\xed\xa0\x80", "msgtype": "text", "text": {"content": "x"}}',
+        b'{"msgId": 7, "msgtype": "text"}',
+    ],
+)
+def test_hostile_bodies(channel_stack: ChannelStack, dingtalk: FakeDingTalk, body: bytes) -> None:
+    answer = dingtalk.deliver(channel_stack.rasa_url, body, headers=dingtalk.signed_headers())
+    assert answer.status_code in (200, 400), answer.text
+    assert dingtalk.deliver(channel_stack.rasa_url, body).status_code == 401
+    assert dingtalk.sends() == []
+
+
+def test_hostile_texts_are_cleaned_and_others_still_answered(
+    channel_stack: ChannelStack, dingtalk: FakeDingTalk
+) -> None:
+    user = new_user()
+    say(channel_stack, dingtalk, user, "订单\x00\x07\u202e<script>x</script>' OR 1=1; --\ud800")
+    replies(dingtalk, user)
+    (stored,) = channel_stack.user_texts(f"dingtalk:{user}")
+    assert "\x00" not in stored and "\ud800" not in stored
+    big = json.dumps(dingtalk.message("x" * 300_000, new_user())).encode()
+    answer = dingtalk.deliver(channel_stack.rasa_url, big, headers=dingtalk.signed_headers())
+    assert answer.status_code == 413
+    other = new_user()
+    say(channel_stack, dingtalk, other, "hello")
+    replies(dingtalk, other)
