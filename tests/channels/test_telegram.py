@@ -177,7 +177,7 @@ def test_hostile_bodies(channel_stack: ChannelStack, telegram: FakeTelegram) -> 
     url = channel_stack.rasa_url
     for body in (b"", b"\x00\xff\xfe" * 100, b"\xc3\x28", b"[]", b"{" * 50_000, b"null"):
         answer = telegram.post_update(url, body)
-        assert answer.status_code in (200, 400), (body[:10], answer.status_code)
+        assert answer.status_code == 400, (body[:10], answer.status_code)
     assert telegram.post_update(url, b"x" * (300 * 1024)).status_code == 413
     # Text with control characters and a lone surrogate: cleaned, stored, answered.
     user = new_user()

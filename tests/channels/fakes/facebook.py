@@ -124,8 +124,8 @@ class FakeFacebook(FakePlatform):
         found = []
         for call in self.calls_to(r"/me/messages$"):
             body = call.json if isinstance(call.json, dict) else {}
-            recipient = body.get("recipient") if isinstance(body.get("recipient"), dict) else {}
-            if psid is None or recipient.get("id") == psid:
+            recipient = body.get("recipient")
+            if psid is None or (isinstance(recipient, dict) and recipient.get("id") == psid):
                 found.append(body)
         return found
 
