@@ -22,6 +22,9 @@ from analytics.store.db import make_engine, make_sessionmaker
 
 logger = logging.getLogger(__name__)
 
+#: Libraries whose INFO logs quote URLs with secrets in them.
+NOISY_LOGGERS = ("httpx", "httpcore")
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the dispatcher.
@@ -41,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for noisy in NOISY_LOGGERS:  # they log request URLs, which hold tokens (Telegram, DingTalk)
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = get_settings()
     stop = threading.Event()
 
