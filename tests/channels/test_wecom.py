@@ -14,6 +14,7 @@ import json
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,20 @@ def test_huge_or_odd_text_gets_no_crash(channel_stack: ChannelStack, wecom: Fake
     log = channel_stack.rasa.tail(2000)
     assert SECRET not in log
     assert not any(token in log for token in wecom.tokens)
+
+
+def test_simultaneous_redeliveries_are_processed_once(
+    channel_stack: ChannelStack, wecom: FakeWeCom
+) -> None:
+    user, mid = new_user(), str(time.time_ns())
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(
+            pool.map(
+                lambda _: wecom.post_text(channel_stack.rasa_url, user, "hello", mid), range(4)
+            )
+        )
+    assert all(answer.status_code == 200 for answer in answers)
+    first = replies(wecom, user)
+    time.sleep(SETTLE_S)
+    assert wecom.delivered_to(user) == first
+    assert channel_stack.user_texts(f"wecom:{user}") == ["hello"]
