@@ -17,7 +17,9 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from analytics.core.settings import get_settings
+from analytics.loop.alerts.message import REASON_TEXTS
 from analytics.store.models import CONV_RESOLVED
+from analytics.store.repositories.alerts import alerts_of_conversation, deliveries_of
 from web.console.config import get_config
 from web.console.deps import (
     DB,
@@ -46,6 +48,12 @@ MAX_NOTE_CHARS = 5000
 STATUS_PRESENT = "present"
 NOT_FOUND = "no such conversation"
 BAD_STATUS = "状态只能是 open 或 resolved。 / The status must be open or resolved."
+#: A founder alert's (and a delivery's) state -> (Chinese, English).
+ALERT_STATE_NAMES = {
+    "pending": ("待发送", "pending"),
+    "sent": ("已发送", "sent"),
+    "failed": ("失败", "failed"),
+}
 
 router = APIRouter(include_in_schema=False)  # included by web.console.routes under /console
 
@@ -60,6 +68,7 @@ def conversation_page(request: Request, user: User, db: DB, conversation_id: int
     detail = queries.conversation_detail(db, conversation_id)
     if detail is None:
         raise HTTPException(status_code=404, detail=NOT_FOUND)
+    alerts = alerts_of_conversation(db, conversation_id)
     return render(
         request,
         "conversation.html",
@@ -69,6 +78,10 @@ def conversation_page(request: Request, user: User, db: DB, conversation_id: int
         via_widget=rasa_bridge().via_widget,
         diff=request.query_params.get("diff", ""),
         photos=photos_by_message(db, conversation_id),
+        alerts=alerts,
+        alert_deliveries=deliveries_of(db, [a.id for a in alerts]),
+        alert_reason_names=REASON_TEXTS,
+        alert_state_names=ALERT_STATE_NAMES,
     )
 
 
