@@ -14,6 +14,7 @@ import json
 import re
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,8 @@ REPLY_TIMEOUT_S = 60.0
 SETTLE_S = 2.0
 MAX_CHARS = 2000
 ONE_TO_ONE = "/v1.0/robot/oToMessages/batchSend"
+#: Simultaneous messages of one person (the door lets 3 be in flight).
+FLOOD = 12
 VECTORS = json.loads(
     (Path(__file__).parents[1] / "fixtures" / "channel_vectors.json").read_text("utf-8")
 )["dingtalk"]
@@ -238,3 +241,23 @@ def test_hostile_texts_are_cleaned_and_others_still_answered(
     other = new_user()
     say(channel_stack, dingtalk, other, "hello")
     replies(dingtalk, other)
+
+
+def test_a_flood_from_one_person_does_not_stop_others(
+    channel_stack: ChannelStack, dingtalk: FakeDingTalk
+) -> None:
+    flooder = new_user()
+    bodies = [dingtalk.message(f"hello {i}", flooder) for i in range(FLOOD)]
+    with ThreadPoolExecutor(max_workers=FLOOD) as pool:
+        statuses = list(
+            pool.map(
+                lambda b: dingtalk.deliver_message(channel_stack.rasa_url, b).status_code, bodies
+            )
+        )
+    assert set(statuses) <= {200, 429}, statuses
+    other = new_user()
+    say(channel_stack, dingtalk, other, "你好")
+    replies(dingtalk, other)
+    time.sleep(SETTLE_S)
+    stored = channel_stack.user_texts(f"dingtalk:{flooder}")
+    assert set(stored) <= {f"hello {i}" for i in range(FLOOD)} and len(stored) == len(set(stored))
