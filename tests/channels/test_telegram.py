@@ -73,6 +73,19 @@ def test_a_message_is_answered_in_its_language(
     assert channel_stack.bot_texts(f"telegram:{user}")
 
 
+@pytest.mark.parametrize(("language", "chinese"), [("zh-hans", True), ("en", False)])
+def test_start_is_greeted_in_the_app_language(
+    channel_stack: ChannelStack, telegram: FakeTelegram, language: str, chinese: bool
+) -> None:
+    user = new_user()
+    update = telegram.message_update("/start", user)
+    update["message"]["from"]["language_code"] = language
+    assert telegram.post_update(channel_stack.rasa_url, update).status_code == 200
+    reply = "\n".join(b["text"] for b in sent(telegram, user))
+    assert bool(HAN.search(reply)) is chinese, reply
+    assert "didn't quite get" not in reply and "没太明白" not in reply
+
+
 def test_a_missing_or_wrong_secret_is_refused_and_stores_nothing(
     channel_stack: ChannelStack, telegram: FakeTelegram
 ) -> None:

@@ -8,8 +8,10 @@ sends nor ignores Telegram's redeliveries. This channel:
 * refuses an update without the ``X-Telegram-Bot-Api-Secret-Token`` header (401) or with
   another value than ``TELEGRAM_WEBHOOK_SECRET`` (403), compared in constant time;
 * is idempotent on ``update_id`` (the base's delivery ledger);
-* takes the text of private-chat messages (a photo's caption) and button presses
-  (``callback_query``: its ``data`` is the button's payload); the press is answered
+* takes the text of private-chat messages (a photo's caption; a bare ``/start``, the first
+  message of every chat, stands for a hello in the language of the customer's Telegram app)
+  and button presses (``callback_query``: its ``data`` is the button's payload); the press
+  is answered
   (``answerCallbackQuery``, which stops the button's spinner) in the webhook's own HTTP answer,
   so it costs no API call;
 * replies with ``sendMessage`` (plain text, at most 4,096 characters; buttons as an
@@ -28,6 +30,7 @@ import hmac
 import json
 import logging
 import os
+import re
 from collections import OrderedDict
 from typing import Any, ClassVar
 
@@ -59,6 +62,11 @@ LONG_PAYLOAD_PREFIX = "lp:"
 #: Payloads remembered for long-payload buttons (most recent first out).
 MAX_REMEMBERED_PAYLOADS = 10_000
 PRIVATE_CHAT = "private"
+#: What a bare ``/start`` (the first message of every Telegram chat) stands for: a hello in
+#: the language of the customer's Telegram app, so the bot greets them in it.
+HELLO_ZH = "你好"
+HELLO_EN = "Hello"
+_BARE_START = re.compile(r"\s*/start(?:@[A-Za-z0-9_]{1,64})?\s*", re.IGNORECASE)
 #: Seconds one Bot API call may take.
 API_TIMEOUT_S = 15.0
 
@@ -110,6 +118,17 @@ def _text_of(message: dict[str, Any]) -> str | None:
     if not isinstance(text, str):
         text = message.get("caption")
     return text if isinstance(text, str) else None
+
+
+def hello_for(language_code: Any) -> str:
+    """The hello a bare ``/start`` stands for: Chinese unless Telegram says another language."""
+    if (
+        isinstance(language_code, str)
+        and language_code
+        and not language_code.lower().startswith("zh")
+    ):
+        return HELLO_EN
+    return HELLO_ZH
 
 
 def _id_of(value: Any) -> str | None:
@@ -214,6 +233,8 @@ class TelegramInput(MessagingInput):
         text = _text_of(message)
         if chat_id is None or user_id is None or text is None:
             return None
+        if _BARE_START.fullmatch(text):
+            text = hello_for(sender.get("language_code"))
         return Inbound(
             delivery_id=update_id, user_id=user_id, text=text, address={"chat_id": chat_id}
         )

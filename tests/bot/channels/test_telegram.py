@@ -257,3 +257,24 @@ def test_an_unreachable_api_is_a_retryable_error_without_the_token() -> None:
 
     error = run(scenario())
     assert error.retryable and TOKEN not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("/start", "zh-hans", "你好"),
+        ("/start", "en", "Hello"),
+        ("/START@leafbean_help_bot", "de", "Hello"),
+        ("/start", None, "你好"),
+        ("/start abc", "en", "/start abc"),  # a link code: the bindings answer it
+        ("/startx", "en", "/startx"),
+    ],
+)
+def test_a_bare_start_is_a_hello_in_the_app_language(
+    text: str, language: str | None, expected: str
+) -> None:
+    update = json.loads(json.dumps(DOC["update"]["body"]))
+    update["message"]["text"] = text
+    update["message"]["from"]["language_code"] = language
+    parsed = channel().parse(post(update))
+    assert isinstance(parsed, list) and parsed[0].text == expected
