@@ -25,10 +25,11 @@ from analytics.store.db import make_sessionmaker
 from analytics.store.models import AlertDelivery, Conversation, Customer, FounderAlert
 from analytics.store.repositories.alerts import (
     alert_by_platform_message,
+    alerts_of_conversation,
     claim_due_deliveries,
     create_alert,
 )
-from tests.analytics.loop.alerts.conftest import Clock
+from tests.analytics.loop.alerts.conftest import Chat, Clock, vip_external
 from tests.channels.fakes.telegram import FakeTelegram
 from tests.channels.fakes.wecom import AGENT_ID, CORP_ID, SECRET, FakeWeCom
 
@@ -148,6 +149,28 @@ def test_pending_deliveries_are_sent_on_each_channel(
         assert found is not None and found.id == alert_id
         assert alert_by_platform_message(session, "wecom", message_id) is None
     dispatcher.close()
+
+
+def test_an_alert_the_ingest_filed_is_sent_by_a_dispatcher_started_later(
+    scored: Engine, chat: Chat, clock: Clock, telegram: FakeTelegram, wecom: FakeWeCom
+) -> None:
+    sender = f"al-restart-{scored.dialect.name}"
+    chat.say(
+        sender, vip_external(scored), "I want to cancel my subscription", "cancel_subscription"
+    )
+    # the worker "crashed" right after its commit: a new process with a new session factory
+    notifiers = {
+        "telegram": TelegramNotifier(telegram.token, CHAT_ID, telegram.url),
+        "wecom": WeComNotifier(CORP_ID, SECRET, int(AGENT_ID), FOUNDER, wecom.url),
+    }
+    Dispatcher(make_sessionmaker(scored), notifiers, now=clock).run_once()
+    with Session(scored) as session:
+        conversation = session.scalars(
+            select(Conversation).where(Conversation.sender_id == sender)
+        ).one()
+        (alert,) = alerts_of_conversation(session, conversation.id)
+        assert alert.state == "sent"
+        assert telegram.sent_texts(CHAT_ID) == [alert.text] == wecom.sent_texts(FOUNDER)
 
 
 def test_retries_back_off_and_honour_retry_after(
