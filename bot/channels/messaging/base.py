@@ -217,17 +217,19 @@ class MessagingInput(InputChannel):
         conversation = Conversation(self, agent, on_new_message)
         work = self.spawn(conversation.converse_all(parsed))
         passive: OutMessage | None = None
-        outcomes: list[Outcome] | None = None
+        failed = False
         try:
             done, _ = await asyncio.wait({work}, timeout=self.ACK_WITHIN_S)
-            if work in done and work.exception() is None:
-                outcomes = work.result()
-                if self.PASSIVE_REPLY:
-                    passive = self._take_passive(outcomes)
+            if work in done:
+                # A failure within the wait (the ledger's database down...): 500, so that
+                # the platform delivers again.
+                failed = work.exception() is not None or any(o.failed for o in work.result())
+                if not failed and self.PASSIVE_REPLY:
+                    passive = self._take_passive(work.result())
         finally:
             # Runs also when the request is cancelled: the replies still go out.
             self.spawn(self._deliver_outcomes(work))
-        if outcomes is not None and any(o.failed for o in outcomes):
+        if failed:
             return response.json({"error": ERROR_FAILED}, status=500)
         return self.acknowledge(request, passive)
 
