@@ -211,6 +211,7 @@ def test_buttons_are_a_card_and_a_press_is_understood(
         "the button press",
     )
     assert events[0]["parse_data"]["intent"]["name"] == "human_handoff", (title, events[0])
+    replies(feishu, "om_fake_card")  # the answer to the press quotes the card
 
 
 @pytest.mark.parametrize(
