@@ -30,6 +30,11 @@ logger = logging.getLogger(__name__)
 WIDGET_CHANNEL_FILE = REPO_ROOT / "bot" / "channels" / "widget.py"
 WIDGET_PREFIX = "/webhooks/widget/founder"
 TIMEOUT_S = 15.0
+#: Kept as they are in the sender id's path segment (RFC 3986 allows them there): Rasa's
+#: router (Sanic) does not unquote path parameters, and messaging conversations are
+#: ``<channel>:<user id>`` (``telegram:123``), which the founder routes' check accepts only
+#: unquoted.
+PATH_SAFE = ":@"
 
 
 class TakeoverError(RuntimeError):
@@ -68,10 +73,10 @@ class RasaBridge:
         return response
 
     def _widget(self, sender_id: str, what: str, payload: Any) -> None:
-        self._post(f"{WIDGET_PREFIX}/{quote(sender_id, safe='')}/{what}", payload)
+        self._post(f"{WIDGET_PREFIX}/{quote(sender_id, safe=PATH_SAFE)}/{what}", payload)
 
     def _events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
-        path = f"/conversations/{quote(sender_id, safe='')}/tracker/events"
+        path = f"/conversations/{quote(sender_id, safe=PATH_SAFE)}/tracker/events"
         self._post(path, events)
 
     def pause(self, sender_id: str) -> None:
