@@ -16,6 +16,7 @@ import secrets
 import time
 from typing import Any
 
+from tests.channels.fakes.base import Call, Reply
 from tests.channels.fakes.telegram import FakeTelegram
 from tests.channels.fakes.wecom import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, FakeWeCom
 
@@ -28,6 +29,25 @@ class FounderTelegram(FakeTelegram):
     """The Bot API of the founder's alert bot, and its webhook to ``/founder/hooks/telegram``."""
 
     name = "founder_telegram"
+
+    def __init__(self) -> None:
+        """A fake alert bot that also remembers the message id of each text it accepted."""
+        super().__init__()
+        self.delivered: list[tuple[str, int]] = []
+        self.add_route("POST", r"/bot[^/]+/sendMessage", self._remember)
+
+    def _remember(self, call: Call) -> Reply:
+        reply = self._send_message(call)
+        result = reply.json.get("result") if isinstance(reply.json, dict) else None
+        if isinstance(result, dict):
+            with self._id_lock:
+                self.delivered.append((str(result["text"]), int(result["message_id"])))
+        return reply
+
+    def message_id_of(self, needle: str) -> int | None:
+        """The message id Telegram gave the first accepted text containing ``needle``."""
+        with self._id_lock:
+            return next((mid for text, mid in self.delivered if needle in text), None)
 
     def env(self) -> dict[str, str]:
         """``TELEGRAM_ALERT_*`` and ``TELEGRAM_API_URL`` pointing at this fake."""
