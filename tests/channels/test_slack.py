@@ -83,12 +83,13 @@ def test_a_message_is_answered_in_its_language(
     assert all(c.headers["authorization"] == f"Bearer {slack.token}" for c in slack.calls)
 
 
-def test_a_mention_is_answered_in_its_thread(channel_stack: ChannelStack, slack: FakeSlack) -> None:
+def test_a_mention_is_answered_privately(channel_stack: ChannelStack, slack: FakeSlack) -> None:
     user = new_user()
     envelope = slack.mention("where is my order?", user, channel="C0SHOP")
     assert slack.post_event(channel_stack.rasa_url, envelope).status_code == 200
-    post = wait_for(lambda: slack.posted("C0SHOP") or None, REPLY_TIMEOUT_S, "a post in C0SHOP")[0]
-    assert post["thread_ts"] == envelope["event"]["ts"]
+    wait_for(lambda: slack.posted(user) or None, REPLY_TIMEOUT_S, "a post to the user's DM")
+    time.sleep(SETTLE_S)
+    assert slack.posted("C0SHOP") == []  # nothing in the shared channel
     assert channel_stack.user_texts(f"slack:{user}") == ["where is my order?"]
 
 

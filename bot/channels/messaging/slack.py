@@ -7,7 +7,8 @@
 * ``url_verification`` (when the Request URL is saved in the app's settings) is answered
   with its ``challenge`` -- after the signature check, as Slack signs it too.
 * ``event_callback``: direct messages (``message`` events of ``channel_type`` ``im``) and
-  mentions (``app_mention``, answered in the message's thread). Messages of bots (ours
+  mentions (``app_mention``, answered in the app's DM with the person, never in the shared
+  channel: an answer may hold their orders). Messages of bots (ours
   included: ``bot_id``, the app's own user from ``authorizations``) and edits, joins and
   other ``subtype`` events are ignored. Idempotent on ``event_id``: Slack's retries
   (``X-Slack-Retry-Num``) carry the same id.
@@ -66,6 +67,8 @@ RETRYABLE_ERRORS = frozenset(
 MESSAGE_EVENT = "message"
 MENTION_EVENT = "app_mention"
 DIRECT_MESSAGE = "im"
+#: Direct-message channel ids start with D.
+DIRECT_CHANNEL_PREFIX = "D"
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _LINK = re.compile(r"<((?:https?|mailto):[^|>]*)(?:\|([^>]*))?>")
@@ -199,12 +202,15 @@ class SlackInput(MessagingInput):
             return None  # edits, joins, bots' messages (ours too)
         if user in _own_users(data) or text is None:
             return None
-        address: dict[str, Any] = {"channel": channel}
-        thread = _string(event.get("thread_ts")) or (
-            _string(event.get("ts")) if kind == MENTION_EVENT else None
-        )
-        if thread:
-            address["thread_ts"] = thread
+        if kind == MENTION_EVENT:
+            # Answered privately: a bot's answer may hold the customer's orders, and a
+            # channel is shared. A user id as ``channel`` posts to the app's DM with them.
+            address: dict[str, Any] = {"channel": user}
+        else:
+            address = {"channel": channel}
+            thread = _string(event.get("thread_ts"))
+            if thread:
+                address["thread_ts"] = thread
         return Inbound(delivery_id=event_id, user_id=user, text=plain_text(text), address=address)
 
     def _from_interaction(self, data: dict[str, Any]) -> list[Inbound] | HTTPResponse:
@@ -225,7 +231,9 @@ class SlackInput(MessagingInput):
         address: dict[str, Any] = {"channel": channel_id}
         container = data.get("container")
         thread = _string(container.get("thread_ts")) if isinstance(container, dict) else None
-        if thread:
+        if not channel_id.startswith(DIRECT_CHANNEL_PREFIX):
+            address = {"channel": user_id}  # outside a DM: answered in the DM, as mentions are
+        elif thread:
             address["thread_ts"] = thread
         return [
             Inbound(delivery_id=f"action:{trigger}", user_id=user_id, text=value, address=address)

@@ -125,7 +125,12 @@ def test_direct_messages_and_mentions_are_taken_bots_and_edits_are_not() -> None
     }
     parsed = slack.parse(signed(envelope(mention)))
     assert isinstance(parsed, list) and parsed[0].text == "退款"
-    assert parsed[0].address == {"channel": "C1", "thread_ts": "9.1"}
+    assert parsed[0].address == {"channel": "U2"}  # answered in the DM, not the channel
+    threaded = slack.parse(signed(envelope({**DM, "thread_ts": "7.7"})))
+    assert isinstance(threaded, list) and threaded[0].address == {
+        "channel": "D1",
+        "thread_ts": "7.7",
+    }
     ignored = [
         {**DM, "bot_id": "B1"},
         {**DM, "user": "UBOT"},
@@ -154,6 +159,10 @@ def test_a_button_press_is_its_value() -> None:
     assert isinstance(parsed, list) and len(parsed) == 1
     assert parsed[0].delivery_id == "action:123.456.abc" and parsed[0].text == "/affirm"
     assert parsed[0].address == {"channel": "D1", "thread_ts": "5.5"}
+    payload["channel"] = {"id": "C0PUBLIC"}
+    body = urlencode({"payload": json.dumps(payload)})
+    parsed = channel().parse(signed(body, content_type="application/x-www-form-urlencoded"))
+    assert isinstance(parsed, list) and parsed[0].address == {"channel": "U1"}
     for broken in ("payload=%7B", "payload=5", "x=1", "payload=%ff%fe"):
         answer = channel().parse(signed(broken, content_type="application/x-www-form-urlencoded"))
         assert isinstance(answer, HTTPResponse) and answer.status == 400, broken
