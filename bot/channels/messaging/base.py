@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 #: Largest webhook body read (bytes); platforms send a few KB.
 MAX_BODY_BYTES = 256 * 1024
+#: How long a stopping server waits for replies still being processed or sent.
+STOP_WAIT_S = 10.0
 #: Most conversations whose send lock is remembered.
 MAX_SEND_LOCKS = 10_000
 #: A refused message (too long, too fast) is answered at most once a minute per conversation.
@@ -169,6 +171,14 @@ class MessagingInput(InputChannel):
         @bp.route("/webhook", methods=["GET", "POST"])
         async def webhook(request: Request) -> HTTPResponse:
             return await self.handle_webhook(request, on_new_message)
+
+        @bp.listener("before_server_stop")
+        async def finish_sends(*_: Any) -> None:
+            # Replies still being processed or sent get a moment before the server stops.
+            pending = {task for task in self._tasks if not task.done()}
+            if pending:
+                logger.info("%s: waiting for %d reply task(s)", self.name(), len(pending))
+                await asyncio.wait(pending, timeout=STOP_WAIT_S)
 
         @bp.exception(PayloadTooLarge)
         async def body_too_large(request: Request, _: Exception) -> HTTPResponse:
