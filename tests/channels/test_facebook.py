@@ -95,6 +95,9 @@ def test_bad_signatures_are_refused_and_store_nothing(
     time.sleep(SETTLE_S)
     assert f"facebook:{psid}" not in channel_stack.senders()
     assert facebook.sent(psid) == []
+    # Signed properly, the same message is then processed: the refusals claimed nothing.
+    assert facebook.post_batch(url, body).status_code == 200
+    sent(facebook, psid)
 
 
 def test_a_redelivered_batch_is_answered_once(

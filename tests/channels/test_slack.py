@@ -113,6 +113,9 @@ def test_bad_signatures_are_refused_and_store_nothing(
     time.sleep(SETTLE_S)
     assert f"slack:{user}" not in channel_stack.senders()
     assert slack.posted(f"D{user}") == []
+    # Signed properly, the same event is then processed: the refusals claimed nothing.
+    assert slack.post_event(url, envelope).status_code == 200
+    posted(slack, user)
 
 
 def test_slack_retries_are_answered_once(channel_stack: ChannelStack, slack: FakeSlack) -> None:
