@@ -63,6 +63,19 @@ def test_a_leading_ref_names_the_alert(hooks: Hooks) -> None:
     assert hooks.founder_calls("message")[-1].body == {"text": "好的"}
 
 
+def test_a_reply_to_the_acknowledgement_goes_to_the_same_alert(hooks: Hooks) -> None:
+    hooks.post_telegram(hooks.telegram.reply_update("First", reply_to=TELEGRAM_ALERT_MESSAGE_ID))
+    (ack,) = hooks.telegram.founder_texts()
+    ack_id = hooks.telegram.message_id_of(ack)
+    assert ack_id is not None
+    hooks.post_telegram(hooks.telegram.reply_update("Second", reply_to=ack_id, quoted=ack))
+    _, second = hooks.founder_calls("message")
+    assert hooks.first.sender_id in second.path and second.body == {"text": "Second"}
+    mine = f"#{hooks.second.ref} to the other customer"
+    hooks.post_telegram(hooks.telegram.reply_update("Third", reply_to=77, quoted=mine))
+    assert hooks.second.sender_id in hooks.founder_calls("message")[-1].path
+
+
 def test_a_redelivered_update_is_sent_once(hooks: Hooks) -> None:
     update = hooks.telegram.reply_update("Once only", reply_to=TELEGRAM_ALERT_MESSAGE_ID)
     for _ in range(3):

@@ -50,6 +50,9 @@ def test_url_verification(hooks: Hooks) -> None:
     bad = {**params, "echostr": encrypted, "msg_signature": "0" * 40}
     assert hooks.client.get("/founder/hooks/wecom", params=bad).status_code == 403
     assert hooks.client.get("/founder/hooks/wecom").status_code == 401
+    huge = hooks.wecom.signed_params("A" * 5000)
+    too_long = hooks.client.get("/founder/hooks/wecom", params={**huge, "echostr": "A" * 5000})
+    assert too_long.status_code == 400
     old = hooks.wecom.signed_params(encrypted, timestamp=str(int(time.time()) - 3600))
     expired = hooks.client.get("/founder/hooks/wecom", params={**old, "echostr": encrypted})
     assert expired.status_code == 403

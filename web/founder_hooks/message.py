@@ -21,6 +21,8 @@ class FounderMessage:
         reply_to: The platform id of the message the founder replied to (Telegram), if any.
         message_id: The platform id of the founder's own message (the acknowledgement
             replies to it), if any.
+        reply_ref: The first alert ref (``A17``) in the text of the message replied to (an
+            acknowledgement, or the founder's own earlier ``#A17 ...``), if any.
     """
 
     kind: str
@@ -28,3 +30,4 @@ class FounderMessage:
     text: str
     reply_to: str | None = None
     message_id: str | None = None
+    reply_ref: str | None = None

@@ -109,6 +109,8 @@ def _target(
     replied = None
     if message.reply_to is not None:
         replied = alert_by_platform_message(db, message.kind, message.reply_to)
+    if replied is None and message.reply_ref:  # a reply to an acknowledgement, or to "#A17 .."
+        replied = alert_by_ref(db, message.reply_ref)
     named = alert_by_ref(db, ref) if ref else None
     if ref and named is None:
         return Plan(ACTION_ACK, texts.UNKNOWN_REF.format(ref=ref))

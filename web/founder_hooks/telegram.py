@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -30,6 +31,8 @@ SEND_TIMEOUT_S = 10.0
 #: Telegram's longest message.
 TELEGRAM_MAX_CHARS = 4096
 MAX_ID = 2**63
+#: An alert ref quoted in the text of the message the founder replied to.
+QUOTED_REF_RE = re.compile(r"[#＃]([Aa]\d{1,12})(?!\d)")
 
 
 class Ignored(Exception):
@@ -95,6 +98,10 @@ def parse(body: bytes, chat_id: str, *, now: float | None = None) -> FounderMess
     text = message.get("text")
     reply = message.get("reply_to_message")
     reply_id = _int_id(reply.get("message_id")) if isinstance(reply, dict) else None
+    quoted = reply.get("text") if isinstance(reply, dict) else None
+    ref_match = (
+        QUOTED_REF_RE.search(quoted[: MAX_REPLY_CHARS * 4]) if isinstance(quoted, str) else None
+    )
     own_id = _int_id(message.get("message_id"))
     return FounderMessage(
         kind=KIND_TELEGRAM,
@@ -102,6 +109,7 @@ def parse(body: bytes, chat_id: str, *, now: float | None = None) -> FounderMess
         text=clean_reply(text[: MAX_REPLY_CHARS * 4]) if isinstance(text, str) else "",
         reply_to=None if reply_id is None else str(reply_id),
         message_id=None if own_id is None else str(own_id),
+        reply_ref=ref_match.group(1).upper() if ref_match else None,
     )
 
 

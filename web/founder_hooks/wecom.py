@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 #: How far a callback's timestamp may be from the clock (forged or replayed requests).
 MAX_SKEW_S = 300
 MAX_PARAM_CHARS = 1024
+MAX_ECHO_CHARS = 4096
 SEND_TIMEOUT_S = 10.0
 TOKEN_MARGIN_S = 300
 #: WeCom's longest text message, in bytes.
@@ -96,6 +97,8 @@ def verify_url(
     Raises:
         Refused: For a missing, wrong or expired signature, or an undecryptable echostr.
     """
+    if len(echostr) > MAX_ECHO_CHARS:
+        raise Refused(400, "echostr too long")
     _check(settings, msg_signature, timestamp, nonce, echostr, now)
     return _decrypt(settings, echostr, msg_signature, timestamp, nonce)
 

@@ -71,12 +71,16 @@ class FounderTelegram(FakeTelegram):
         text: str | None,
         *,
         reply_to: int | None = None,
+        quoted: str = "…",
         chat_id: int = FOUNDER_CHAT_ID,
         update_id: int | None = None,
         date: int | None = None,
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The update Telegram delivers when the founder writes (as a reply to a message)."""
+        """The update Telegram delivers when the founder writes (as a reply to a message).
+
+        ``quoted`` is the text of the message replied to (Telegram sends it along).
+        """
         message: dict[str, Any] = {
             "message_id": self.next_id(),
             "from": {"id": chat_id, "is_bot": False, "first_name": "Founder"},
@@ -91,7 +95,7 @@ class FounderTelegram(FakeTelegram):
                 "from": {"id": 1, "is_bot": True, "first_name": "Alerts"},
                 "chat": {"id": chat_id, "type": "private"},
                 "date": int(time.time()),
-                "text": "…",
+                "text": quoted,
             }
         message.update(extra or {})
         return {
