@@ -205,12 +205,21 @@ class MessagingInput(InputChannel):
         ) > MAX_BODY_BYTES:
             self._log_refusal(request, "a body over the size limit")
             return response.json({"error": ERROR_TOO_LARGE}, status=413)
-        answer = await self.handshake(request)
+        refused: HTTPResponse | None = None
+        try:
+            answer = await self.handshake(request)
+            if answer is None and request.method == "POST":
+                refused = self.verify(request)
+        except Exception as error:  # a platform's bug must not show a traceback of the body
+            logger.error(
+                "%s webhook: checking a request failed: %s", self.name(), type(error).__name__
+            )
+            self._log_refusal(request, "a request that could not be checked")
+            return response.json({"error": ERROR_BAD_REQUEST}, status=400)
         if answer is not None:
             return answer
         if request.method != "POST":
             return response.json({"error": ERROR_METHOD}, status=405)
-        refused = self.verify(request)
         if refused is not None:
             self._log_refusal(request, f"a request that failed verification ({refused.status})")
             return refused
