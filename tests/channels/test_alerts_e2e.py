@@ -8,7 +8,9 @@ ingest worker (it files the alert in the store, the outbox), the alert dispatche
 founder's alert apps are fakes of the Telegram Bot API and the WeCom API
 (:mod:`tests.channels.fakes.founder_apps`): the dispatcher sends them the alert, and they
 deliver the founder's reply to the web app signed (Telegram's secret token) or encrypted
-and signed (WeCom, by wechatpy) as the platforms do.
+and signed (WeCom, by wechatpy) as the platforms do. The ingest worker, the dispatcher and
+the web app work on a scored copy of the stack's seeded store, so the other channel tests'
+store is left as it was.
 
 The VIP is the seeded customer with the highest lifetime value. On REST they get angry,
 ask to cancel and ask for a person (three triggers: still one alert); the founder replies
@@ -20,11 +22,12 @@ there: the founder's reply reaches their Telegram chat.
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,11 +77,7 @@ class AlertStack:
     telegram: FounderTelegram
     wecom: FounderWeCom
     env: dict[str, str]
-
-    @property
-    def shop_url(self) -> str:
-        """The seeded store."""
-        return self.channels.shop_url
+    shop_url: str
 
 
 @contextmanager
@@ -108,6 +107,13 @@ def alerts(
 ) -> Iterator[AlertStack]:
     """Ingest worker, alert dispatcher and web app on the channel stack's store and Rasa."""
     workdir = tmp_path_factory.mktemp("alerts_e2e")
+    # The loop's store is a copy of the channel stack's seeded shop, scored here (who is a
+    # VIP: the seed alone scores no one): the other channel tests' store stays as it was.
+    shop = workdir / "shop.db"
+    source = channel_stack.shop_url.removeprefix("sqlite:///")
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(shop)) as dst:
+        src.backup(dst)
+    shop_url = f"sqlite:///{shop}"
     with FounderTelegram() as telegram, FounderWeCom() as wecom:
         env = {
             **channel_stack.env,
@@ -120,8 +126,8 @@ def alerts(
             "CONSOLE_PASSWORD": secrets.token_hex(8),
             "CONSOLE_WORK_DIR": str(workdir / "console"),
             "RASA_URL": channel_stack.rasa_url,
+            "SHOP_DATABASE_URL": shop_url,
         }
-        # Scores (segments, lifetime value): who is a VIP. The seed alone leaves none.
         subprocess.run(
             [sys.executable, "-m", "analytics", "score"],
             cwd=REPO,
@@ -144,7 +150,7 @@ def alerts(
                 f"http://127.0.0.1:{port}/health",
             )  # fmt: skip
             try:
-                yield AlertStack(channel_stack, web.url, telegram, wecom, env)  # type: ignore[arg-type]
+                yield AlertStack(channel_stack, web.url, telegram, wecom, env, shop_url)  # type: ignore[arg-type]
             finally:
                 web.stop()
 
