@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.web.founder_hooks_support import (
     TELEGRAM_ALERT_MESSAGE_ID,
     Hooks,
@@ -20,6 +22,8 @@ from tests.web.founder_hooks_support import (
 from web.founder_hooks.routing import EVENT_KEY_PREFIX
 
 __all__ = ["founder_apps", "hooks"]  # fixtures
+
+pytestmark = pytest.mark.channels  # make test-channels runs the founder-alert tests too
 
 SENT_ZH = "已发送给客户"
 SENT_EN = "Sent to the customer"

@@ -26,6 +26,8 @@ from web.founder_hooks.door import MAX_BODY_BYTES
 
 __all__ = ["founder_apps", "hooks"]  # fixtures
 
+pytestmark = pytest.mark.channels  # make test-channels runs the founder-alert tests too
+
 BAD_TELEGRAM_BODIES = [
     b"",
     b"\x00\x01\x02\xff\xfe" * 100,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 
 from analytics.store.db import make_engine, make_sessionmaker
@@ -19,6 +20,8 @@ from tests.channels.fakes.wecom import AGENT_ID, CORP_ID, message_xml
 from tests.web.founder_hooks_support import Hooks, assert_founder_jwt, founder_apps, hooks
 
 __all__ = ["founder_apps", "hooks"]  # fixtures
+
+pytestmark = pytest.mark.channels  # make test-channels runs the founder-alert tests too
 
 
 def said(hooks: Hooks, text: str, msg_id: str | None = None, user: str = FOUNDER_WECOM_USER):
