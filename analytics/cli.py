@@ -294,7 +294,7 @@ def _link_code(args: argparse.Namespace) -> int:
     print(made.code)
     print(f"expires: {expires} (in {ttl // 60} min {ttl % 60} s; single use)")
     print(f"send it once on any channel: /start {made.code}  (or: link {made.code})")
-    username = telegram_bot_username()
+    username = telegram_bot_username(get_settings().telegram_bot_username)
     if username:
         print(f"telegram: {telegram_deep_link(username, made.code)}")
     return 0

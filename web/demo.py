@@ -221,7 +221,7 @@ def link_offer(customer: str | None, secret: str | None) -> LinkOffer | None:
         return None
     ttl = core_settings().link_code_ttl_s
     made = link_code(customer, secret, ttl_seconds=ttl)
-    username = telegram_bot_username()
+    username = telegram_bot_username(core_settings().telegram_bot_username)
     return LinkOffer(
         code=made.code,
         minutes=max(1, ttl // 60),

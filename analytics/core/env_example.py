@@ -82,7 +82,6 @@ EXTERNAL: dict[str, External] = {
     "REDIS_DB": External("0", "Its database number.", RASA),
     # Customer channels (docs/channels.md): a channel is on when all its variables are set.
     "TELEGRAM_ACCESS_TOKEN": External("", "The customers' Telegram bot token from @BotFather.", RASA),  # noqa: E501
-    "TELEGRAM_BOT_USERNAME": External("", "That bot's user name (without @).", RASA),
     "TELEGRAM_WEBHOOK_URL": External("", "https://<your host>/webhooks/telegram/webhook", RASA),  # noqa: E501
     "TELEGRAM_WEBHOOK_SECRET": External("", "The secret_token given to setWebhook; updates without it are refused.", RASA),  # noqa: E501
     "SLACK_BOT_TOKEN": External("", "The Slack app's bot token (xoxb-...).", RASA),

@@ -41,7 +41,6 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 import re
 import time
 from collections.abc import Mapping
@@ -313,34 +312,19 @@ def link_code(
     return LinkCode(sign_link_code(customer_id, expires_at, secret), expires_at)
 
 
-#: The variable naming the customers' Telegram bot (read by Rasa; here only for the deep link).
-ENV_TELEGRAM_BOT_USERNAME = "TELEGRAM_BOT_USERNAME"
 TELEGRAM_DEEP_LINK = "https://t.me/{username}?start={code}"
 _TELEGRAM_USERNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{4,31}")
 
 
-def telegram_bot_username(environ: Mapping[str, str] | None = None) -> str | None:
-    """The customers' Telegram bot's user name, if ``TELEGRAM_BOT_USERNAME`` holds a valid one.
-
-    Looks in the environment, then in the ``.env`` file (the settings do not hold the
-    customer channels' variables; Rasa reads them).
+def telegram_bot_username(value: str) -> str | None:
+    """A Telegram bot's user name (``TELEGRAM_BOT_USERNAME``), if the value is a valid one.
 
     Args:
-        environ: The environment (default ``os.environ`` then ``.env``).
+        value: The setting's text (``settings.telegram_bot_username``), ``@`` allowed.
 
     Returns:
-        The user name without ``@``, or ``None`` when unset or not a Telegram user name.
+        The user name without ``@``, or ``None`` when blank or not a Telegram user name.
     """
-    if environ is None:
-        from analytics.core.settings import DEFAULT_ENV_FILE
-        from analytics.core.settings_sources import parse_env_file
-
-        if ENV_TELEGRAM_BOT_USERNAME in os.environ:  # even blank: the environment wins
-            value = os.environ[ENV_TELEGRAM_BOT_USERNAME]
-        else:
-            value = parse_env_file(DEFAULT_ENV_FILE).get(ENV_TELEGRAM_BOT_USERNAME, "")
-    else:
-        value = environ.get(ENV_TELEGRAM_BOT_USERNAME, "")
     username = value.strip().removeprefix("@")
     return username if _TELEGRAM_USERNAME_RE.fullmatch(username) else None
 

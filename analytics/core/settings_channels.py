@@ -47,6 +47,9 @@ class ChannelSettings(BaseSettings):
     """How the founder's phone reaches the console (the link in an alert)."""
     link_code_ttl_s: Annotated[int, Field(ge=60, le=DAY_SECONDS)] = 900
     """How long an account-link code (docs/channels/linking.md) is valid, in seconds."""
+    telegram_bot_username: str = ""
+    """The customers' Telegram bot's user name, without @ (read by Rasa too; here for the
+    t.me link that carries a link code)."""
 
     # Telegram: the founder's alert bot (not the customers' bot)
     telegram_alert_bot_token: SecretStr | None = None

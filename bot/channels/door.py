@@ -41,6 +41,7 @@ from bot.channels.limits import (
     Refusal,
     too_long_message,
 )
+from bot.channels.names import META_CHANNEL_ADDRESS, is_messaging_sender
 from bot.channels.widget_session import is_session_id
 
 logger = logging.getLogger(__name__)
@@ -51,8 +52,8 @@ _SENDER_RE = re.compile(r"^(?=\S)[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,128}(?<=\S
 # Text longer than this (before cleaning) is refused without looking at it.
 _RAW_LENGTH_FACTOR = 4
 #: Metadata keys only a channel sets after its own check (a client's are dropped): the
-#: widget's photo reference (bot.channels.uploads).
-CHANNEL_KEYS = frozenset({"upload_id"})
+#: widget's photo reference (bot.channels.uploads) and a messaging platform's reply address.
+CHANNEL_KEYS = frozenset({"upload_id", META_CHANNEL_ADDRESS})
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,12 @@ def bad_sender() -> Refusal:
 
 
 def reserved_sender(sender: str) -> Refusal | None:
-    """The 400 refusal of a REST sender id that has the form of a widget session id.
+    """The 400 refusal of a REST sender id of a widget session's or a messaging app's form.
 
     The widget continues a conversation only with its session token; a REST message with a
     widget session id (32 lowercase hex digits) as sender would write into that conversation
-    without one.
+    without one. Likewise ``telegram:<id>``, ``wecom:<id>``... belong to the messaging
+    channels (:mod:`bot.channels.names`): platform user ids are not secret.
 
     Args:
         sender: A valid REST sender id (:func:`is_valid_sender`).
@@ -102,7 +104,7 @@ def reserved_sender(sender: str) -> Refusal | None:
     Returns:
         A 400 ``reserved_sender`` refusal, or None if the id may be used.
     """
-    if is_session_id(sender):
+    if is_session_id(sender) or is_messaging_sender(sender):
         return Refusal(400, ERROR_RESERVED_SENDER, MESSAGE_RESERVED_SENDER)
     return None
 

@@ -70,8 +70,9 @@ MESSAGE_BAD_JSON = "请求格式无效（需要 JSON 对象）。 / The request 
 MESSAGE_BAD_METADATA = "附加数据格式无效。 / The metadata is not a valid JSON object."
 MESSAGE_BAD_SENDER = "会话标识无效。 / The sender id is invalid."
 MESSAGE_RESERVED_SENDER = (
-    "这种会话标识留给网站聊天窗口使用，请换一个。 / "
-    "Sender ids of this form belong to the website chat widget; please use another."
+    "这种会话标识留给网站聊天窗口和即时通讯渠道使用，请换一个。 / "
+    "Sender ids of this form belong to the website chat widget or a messaging app; "
+    "please use another."
 )
 MESSAGE_EMPTY = "消息是空的。 / The message is empty."
 MESSAGE_BAD_MESSAGE = "消息必须是文字。 / The message must be text."

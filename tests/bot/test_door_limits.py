@@ -30,6 +30,7 @@ from bot.channels.limits import (
     rate_key,
     too_long_message,
 )
+from bot.channels.names import MESSAGING_CHANNELS
 
 LIMITS = DoorLimits()
 SECRET = "door-secret"
@@ -169,6 +170,29 @@ def test_rest_senders_shaped_like_widget_sessions_are_reserved() -> None:
     assert " / " in refusal.message
     for allowed in (widget.upper(), widget[:31], widget + "0", f"rest-{widget}", "e2e-sender"):
         assert reserved_sender(allowed) is None
+
+
+def test_rest_senders_shaped_like_messaging_conversations_are_reserved() -> None:
+    # Platform user ids are not secret: "telegram:<id>" over REST would write into (and
+    # fetch the founder's replies of) that Telegram customer's conversation.
+    for channel in MESSAGING_CHANNELS:
+        for sender in (f"{channel}:12345", f"{channel.upper()}:x", f" {channel}:1"[1:]):
+            refusal = reserved_sender(sender)
+            assert refusal is not None and refusal.error == "reserved_sender", sender
+    for allowed in ("telegram-12345", "cus_0001:web", "my telegram:1", "wechatpay:1"):
+        assert reserved_sender(allowed) is None, allowed
+
+
+def test_a_client_cannot_set_a_messaging_reply_address() -> None:
+    prepared = prepare_message(
+        "hi",
+        {"channel_address": {"chat_id": 1}, "lang": "en"},
+        DoorLimits.from_env({}),
+        secrets=(),
+        accept_legacy=False,
+    )
+    assert isinstance(prepared, Prepared)
+    assert prepared.metadata == {"lang": "en"}
 
 
 def test_refusals_read_as_json() -> None:

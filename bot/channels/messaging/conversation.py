@@ -14,6 +14,7 @@ is nothing to send.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -25,13 +26,14 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 
 from bot.channels.door import prepare_message
+from bot.channels.hygiene import clean_metadata
 from bot.channels.identity import VERIFIED_KEY
 from bot.channels.limits import ERROR_EMPTY, Refusal
 from bot.channels.messaging.bindings import Bindings
 from bot.channels.messaging.ledger import Ledger
 from bot.channels.messaging.outbound import OutMessage, out_messages
-from bot.channels.messaging.registry import META_CHANNEL_ADDRESS
 from bot.channels.messaging.store import ChannelStore
+from bot.channels.names import META_CHANNEL_ADDRESS
 
 if TYPE_CHECKING:
     from bot.channels.messaging.base import Inbound, MessagingInput
@@ -100,6 +102,23 @@ def latest_buttons(events: list[Any]) -> list[tuple[str, str]]:
             if found:
                 return found
     return []
+
+
+@functools.cache
+def collector_for(name: str) -> type[CollectingOutputChannel]:
+    """A collecting output channel named like the messaging channel ``name``.
+
+    Rasa picks a response's ``channel: <name>`` variations by the output channel's name
+    (the domain's sign-in reply on a messaging app asks for a link code, not a website login).
+    """
+
+    class ChannelCollector(CollectingOutputChannel):
+        @classmethod
+        def name(cls) -> str:
+            return name
+
+    ChannelCollector.__name__ = f"{name.title()}Collector"
+    return ChannelCollector
 
 
 @dataclass
@@ -197,22 +216,20 @@ class Conversation:
             admitted = True
             text, display = await self._numbered(sender_id, inbound.text)
             prepared = prepare_message(
-                text,
-                {META_CHANNEL_ADDRESS: inbound.address},
-                self.channel.limits,
-                secrets=(),
-                accept_legacy=False,
+                text, None, self.channel.limits, secrets=(), accept_legacy=False
             )
             if isinstance(prepared, Refusal):
                 await self.ledger.finish(self.name, inbound.delivery_id)
                 return self._refused(sender_id, inbound, prepared)
             metadata = {k: v for k, v in prepared.metadata.items() if k != VERIFIED_KEY}
+            # The platform's reply address: set here only (the doors drop a client's).
+            metadata[META_CHANNEL_ADDRESS] = clean_metadata(inbound.address)
             customer = await self.bindings.customer_of(self.name, inbound.user_id)
             if customer:
                 metadata[VERIFIED_KEY] = customer
             if display:
                 metadata[META_DISPLAY_TEXT] = display
-            collector = CollectingOutputChannel()
+            collector = collector_for(self.name)()
             await self.on_new_message(
                 UserMessage(
                     prepared.text,

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 from rasa.shared.core.events import UserUttered
 
 from bot.channels.messaging.outbound import OutMessage
+from bot.channels.names import META_CHANNEL_ADDRESS
 
 if TYPE_CHECKING:
     from bot.channels.messaging.base import MessagingInput
 
 logger = logging.getLogger(__name__)
 
-META_CHANNEL_ADDRESS = "channel_address"
 #: How long the founder's request waits for the platform (the send goes on after).
 FOUNDER_WAIT_S = 10.0
 

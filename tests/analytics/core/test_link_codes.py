@@ -103,6 +103,6 @@ def test_cli_without_telegram_or_secret() -> None:
      ("bad name", None), ("a/../b", None), ("x" * 40, None), ("1abcdef", None)],
 )  # fmt: skip
 def test_only_valid_telegram_user_names_make_a_link(value: str, expected: str | None) -> None:
-    assert telegram_bot_username({"TELEGRAM_BOT_USERNAME": value}) == expected
+    assert telegram_bot_username(value) == expected
     if expected:
         assert telegram_deep_link(expected, "abc") == f"https://t.me/{expected}?start=abc"
