@@ -9,23 +9,16 @@ name cannot become an ``<at>``) and one ``a`` link to the console.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import time
-from collections.abc import Callable
 from typing import Any, ClassVar
 
-from analytics.core.settings import Settings
 from analytics.loop.alerts.notifiers.base import (
     AlertText,
-    NotifierConfigError,
     NotifierError,
-    http_client,
     json_body,
     post_json,
     short,
 )
+from analytics.loop.alerts.notifiers.signed import SignedWebhook, hmac_sha256_base64
 
 ENV = ("FEISHU_ALERT_WEBHOOK_URL", "FEISHU_ALERT_SECRET")
 #: Feishu's "too many requests" codes.
@@ -34,9 +27,11 @@ LINK_LABEL = "打开对话 / Open the conversation"
 
 
 def feishu_sign(timestamp: int, secret: str) -> str:
-    """Feishu's webhook signature of ``timestamp`` (seconds)."""
-    key = f"{timestamp}\n{secret}".encode()
-    return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode("ascii")
+    """Feishu's webhook signature of ``timestamp`` (seconds).
+
+    The key is the timestamp, a newline and the secret; the message is empty.
+    """
+    return hmac_sha256_base64(key=f"{timestamp}\n{secret}", message="")
 
 
 def post_content(alert_text: AlertText) -> dict[str, Any]:
@@ -48,31 +43,11 @@ def post_content(alert_text: AlertText) -> dict[str, Any]:
     return {"post": {"zh_cn": {"title": alert_text.title, "content": lines}}}
 
 
-class FeishuNotifier:
+class FeishuNotifier(SignedWebhook):
     """Posts signed alerts to a custom bot."""
 
     kind: ClassVar[str] = "feishu"
-
-    def __init__(self, webhook_url: str, secret: str, *, clock: Callable[[], float] = time.time):
-        """Create a notifier.
-
-        Args:
-            webhook_url: The bot's webhook URL (a secret).
-            secret: The bot's signing secret.
-            clock: Unix seconds.
-        """
-        self._url = webhook_url
-        self._secret = secret
-        self._clock = clock
-        self._client = http_client()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> FeishuNotifier:
-        """The notifier of the settings (:class:`NotifierConfigError` if incomplete)."""
-        url, secret = settings.feishu_alert_webhook_url, settings.feishu_alert_secret
-        if not url or not secret or not url.get_secret_value() or not secret.get_secret_value():
-            raise NotifierConfigError("set " + " and ".join(ENV))
-        return cls(url.get_secret_value(), secret.get_secret_value())
+    ENV = ENV
 
     def send(self, alert_text: AlertText) -> str | None:
         """Post the alert (a custom bot gives no message id)."""
@@ -91,7 +66,3 @@ class FeishuNotifier:
                 retryable=code in RATE_LIMITED,
             )
         return None
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self._client.close()

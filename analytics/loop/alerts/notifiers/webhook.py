@@ -11,20 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
-from collections.abc import Callable
 from typing import ClassVar
 
 import httpx
 
-from analytics.core.settings import Settings
-from analytics.loop.alerts.notifiers.base import (
-    AlertText,
-    NotifierConfigError,
-    NotifierError,
-    check_status,
-    http_client,
-)
+from analytics.loop.alerts.notifiers.base import AlertText, NotifierError, check_status
+from analytics.loop.alerts.notifiers.signed import SignedWebhook
 
 ENV = ("ALERT_WEBHOOK_URL", "ALERT_WEBHOOK_SECRET")
 SIGNATURE_HEADER = "X-Leafbean-Signature"
@@ -37,31 +29,11 @@ def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"sha256={digest.hexdigest()}"
 
 
-class WebhookNotifier:
+class WebhookNotifier(SignedWebhook):
     """POSTs signed JSON alerts."""
 
     kind: ClassVar[str] = "webhook"
-
-    def __init__(self, url: str, secret: str, *, clock: Callable[[], float] = time.time):
-        """Create a notifier.
-
-        Args:
-            url: Where alerts are POSTed.
-            secret: The signing secret.
-            clock: Unix seconds.
-        """
-        self._url = url
-        self._secret = secret
-        self._clock = clock
-        self._client = http_client()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> WebhookNotifier:
-        """The notifier of the settings (:class:`NotifierConfigError` if incomplete)."""
-        url, secret = settings.alert_webhook_url, settings.alert_webhook_secret
-        if not url or not secret or not url.get_secret_value() or not secret.get_secret_value():
-            raise NotifierConfigError("set " + " and ".join(ENV))
-        return cls(url.get_secret_value(), secret.get_secret_value())
+    ENV = ENV
 
     def send(self, alert_text: AlertText) -> str | None:
         """POST the alert (the receiver's answer is not read beyond its status)."""
@@ -88,7 +60,3 @@ class WebhookNotifier:
             raise NotifierError(f"webhook: {type(error).__name__}", retryable=True) from None
         check_status(response, "webhook")
         return None
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self._client.close()
