@@ -10,6 +10,16 @@ at least what the platform's ``retry_after`` asked), or failed for good after
 A dispatcher that dies between the claim and the record leaves the delivery leased: it is
 sent again when the lease runs out (at least once; nothing is lost).
 
+The deliveries of one round share one lease, and are sent one after the other: a round
+claims at most :data:`BATCH` of them, so that even if every send takes its worst case
+(:data:`SEND_BUDGET`: a token fetch and the send, each with the notifiers' 10 s timeout)
+the batch ends before the lease does (``LEASE = BATCH * SEND_BUDGET + LEASE_MARGIN``). If
+the clock says otherwise anyway (a stalled process), the deliveries not yet sent are given
+back instead of being sent late. Outcomes are recorded with a compare-and-set on the
+delivery's state and claimed attempt (:func:`~analytics.store.repositories.alerts.record_sent`,
+:func:`~analytics.store.repositories.alerts.record_failure`): a dispatcher whose lease ran
+out never overwrites what another one recorded.
+
 Logs name the alert's ref, the channel and the error's class, never the text or a secret.
 """
 
@@ -33,6 +43,7 @@ from analytics.store.repositories.alerts import (
     claim_due_deliveries,
     record_failure,
     record_sent,
+    release_claim,
 )
 
 logger = logging.getLogger(__name__)
@@ -43,12 +54,21 @@ BASE_DELAY = timedelta(seconds=10)
 """The wait after the first failed attempt (doubled after each further one)."""
 MAX_DELAY = timedelta(minutes=10)
 """The longest wait between two attempts."""
-LEASE = timedelta(seconds=90)
-"""How long a claimed delivery is left to its dispatcher (longer than any send)."""
+SEND_BUDGET = timedelta(seconds=25)
+"""The longest one send may take: a token fetch plus the send (10 s timeouts each), and slack."""
+BATCH = 4
+"""The most deliveries claimed per round (they share one lease and are sent in turn)."""
+LEASE_MARGIN = timedelta(seconds=20)
+"""What the lease leaves over the batch's worst case (claiming, recording, clock skew)."""
+LEASE = BATCH * SEND_BUDGET + LEASE_MARGIN
+"""How long a claimed delivery is left to its dispatcher (longer than its whole batch)."""
 POLL_SECONDS = 2.0
 """How often the outbox is polled."""
-BATCH = 50
-"""The most deliveries claimed per round."""
+
+
+def batch_for(lease: timedelta, budget: timedelta = SEND_BUDGET) -> int:
+    """How many deliveries fit one lease when each may take ``budget`` (at least one)."""
+    return max(1, int((lease - LEASE_MARGIN) / budget))
 
 
 def utcnow() -> datetime:
@@ -69,6 +89,7 @@ class _Claimed:
     channel: str
     attempts: int
     text: AlertText
+    leased_until: datetime
 
 
 class Dispatcher:
@@ -83,6 +104,7 @@ class Dispatcher:
         base_delay: timedelta = BASE_DELAY,
         max_delay: timedelta = MAX_DELAY,
         lease: timedelta = LEASE,
+        send_budget: timedelta = SEND_BUDGET,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         """Create a dispatcher.
@@ -95,6 +117,8 @@ class Dispatcher:
             base_delay: The back-off's first wait.
             max_delay: The back-off's cap.
             lease: How long a claim holds.
+            send_budget: The longest one send may take; a round claims only as many
+                deliveries as fit the lease (:func:`batch_for`).
             now: The clock (timezone-aware).
         """
         self._factory = session_factory
@@ -103,11 +127,14 @@ class Dispatcher:
         self._base = base_delay
         self._cap = max_delay
         self._lease = lease
+        self._budget = send_budget
+        self.batch = batch_for(lease, send_budget)
         self._now = now
 
     def _claim(self) -> list[_Claimed]:
         with self._factory() as session, session.begin():
-            deliveries = claim_due_deliveries(session, self._now(), lease=self._lease, limit=BATCH)
+            at = self._now()
+            deliveries = claim_due_deliveries(session, at, lease=self._lease, limit=self.batch)
             if not deliveries:
                 return []
             alert_ids = sorted({d.alert_id for d in deliveries})
@@ -118,7 +145,7 @@ class Dispatcher:
             ).all()
             texts = {alert.id: stored_text(alert, external) for alert, external in rows}
             return [
-                _Claimed(d.id, d.channel, d.attempts, texts[d.alert_id])
+                _Claimed(d.id, d.channel, d.attempts, texts[d.alert_id], at + self._lease)
                 for d in deliveries
                 if d.alert_id in texts
             ]
@@ -130,9 +157,22 @@ class Dispatcher:
             How many deliveries were attempted.
         """
         claimed = self._claim()
-        for item in claimed:
+        for index, item in enumerate(claimed):
+            if self._now() + self._budget > item.leased_until:
+                self._give_back(claimed[index:])
+                return index
             self._send(item)
         return len(claimed)
+
+    def _give_back(self, items: list[_Claimed]) -> None:
+        """Releases claims whose lease would run out mid-send (they are due again now)."""
+        with self._factory() as session, session.begin():
+            for item in items:
+                release_claim(
+                    session, item.delivery_id, attempt=item.attempts, leased_until=item.leased_until,
+                    now=self._now(),
+                )  # fmt: skip
+        logger.warning("Alert round ran late: %d delivery(ies) given back unsent", len(items))
 
     def _send(self, item: _Claimed) -> None:
         ref, channel = item.text.ref, item.channel
@@ -150,7 +190,19 @@ class Dispatcher:
             )
             return
         with self._factory() as session, session.begin():
-            record_sent(session, item.delivery_id, at=self._now(), platform_message_id=message_id)
+            applied = record_sent(
+                session,
+                item.delivery_id,
+                at=self._now(),
+                platform_message_id=message_id,
+                attempt=item.attempts,
+            )
+        if not applied:
+            logger.warning(
+                "Alert %s sent on %s (attempt %d) after its lease ran out: not recorded",
+                ref, channel, item.attempts,
+            )  # fmt: skip
+            return
         logger.info("Alert %s sent on %s (attempt %d)", ref, channel, item.attempts)
 
     def _failed(
@@ -164,7 +216,15 @@ class Dispatcher:
                 wait = max(wait, timedelta(seconds=min(retry_after, 24 * 3600)))
             retry_at = self._now() + wait
         with self._factory() as session, session.begin():
-            record_failure(session, item.delivery_id, error=error, retry_at=retry_at)
+            applied = record_failure(
+                session, item.delivery_id, error=error, retry_at=retry_at, attempt=item.attempts
+            )
+        if not applied:
+            logger.warning(
+                "Alert %s on %s failed (attempt %d) after its lease ran out: not recorded",
+                ref, item.channel, item.attempts,
+            )  # fmt: skip
+            return
         if retry_at is None:
             logger.error(
                 "Alert %s on %s failed for good after %d attempt(s): %s",
@@ -191,7 +251,7 @@ class Dispatcher:
         """
         while not stop.is_set():
             try:
-                busy = self.run_once() >= BATCH
+                busy = self.run_once() >= self.batch
             except OperationalError as error:
                 logger.warning(
                     "Store unavailable for alerts (%s); waiting", type(error.orig).__name__

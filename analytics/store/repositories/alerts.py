@@ -9,7 +9,9 @@ console (:func:`alerts_of_conversation`) and by the founder's reply hooks
 Claiming is a compare-and-set on ``next_attempt_at``: a claimed delivery is leased (its
 ``next_attempt_at`` moved ``lease`` ahead), so two dispatchers never send it at once and a
 dispatcher that dies mid-send leaves it to be sent again when the lease runs out (at least
-once, never lost). Like every repository, these functions never commit.
+once, never lost). Recording an outcome is a compare-and-set too (still pending, still the
+attempt claimed): a dispatcher whose lease ran out cannot overwrite another's outcome (a
+delivery marked sent stays sent). Like every repository, these functions never commit.
 """
 
 from __future__ import annotations
@@ -248,44 +250,111 @@ def claim_due_deliveries(
 
 
 def record_sent(
-    session: Session, delivery_id: int, *, at: datetime, platform_message_id: str | None
-) -> None:
-    """Marks a delivery sent (with the platform's message id) and its alert sent."""
+    session: Session,
+    delivery_id: int,
+    *,
+    at: datetime,
+    platform_message_id: str | None,
+    attempt: int | None = None,
+) -> bool:
+    """Marks a delivery sent (with the platform's message id) and its alert sent.
+
+    A compare-and-set: applied only while the delivery is still pending and (when
+    ``attempt`` is given) still at the attempt this dispatcher claimed, so a dispatcher whose
+    lease ran out cannot overwrite what another one recorded.
+
+    Args:
+        session: The database session.
+        delivery_id: The delivery.
+        at: When it was sent (timezone-aware).
+        platform_message_id: The platform's id of the alert message, if any.
+        attempt: The attempt number claimed (``attempts`` after the claim), or ``None``.
+
+    Returns:
+        Whether the outcome was recorded.
+    """
     require_aware(at, "at")
-    delivery = session.get(AlertDelivery, delivery_id)
-    if delivery is None:
-        return
-    delivery.state = ALERT_SENT
-    delivery.sent_at = at
-    delivery.error = None
+    values: dict[str, object] = {"state": ALERT_SENT, "sent_at": at, "error": None}
     if platform_message_id:
-        delivery.platform_message_id = platform_message_id[:MAX_PLATFORM_ID_CHARS]
-    session.flush()
-    _settle_alert(session, delivery.alert_id)
+        values["platform_message_id"] = platform_message_id[:MAX_PLATFORM_ID_CHARS]
+    return _record(session, delivery_id, attempt, values)
 
 
 def record_failure(
-    session: Session, delivery_id: int, *, error: str, retry_at: datetime | None
-) -> None:
+    session: Session,
+    delivery_id: int,
+    *,
+    error: str,
+    retry_at: datetime | None,
+    attempt: int | None = None,
+) -> bool:
     """Records a failed attempt: retried at ``retry_at``, or failed for good (``None``).
+
+    A compare-and-set like :func:`record_sent`: a delivery another dispatcher has meanwhile
+    sent, failed or claimed again is left alone.
 
     Args:
         session: The database session.
         delivery_id: The delivery.
         error: What went wrong (no secrets: the error's class and a short message).
         retry_at: When to try again, or ``None`` when the delivery has failed for good.
+        attempt: The attempt number claimed (``attempts`` after the claim), or ``None``.
+
+    Returns:
+        Whether the outcome was recorded.
     """
-    delivery = session.get(AlertDelivery, delivery_id)
-    if delivery is None:
-        return
-    delivery.error = error[:MAX_ERROR_CHARS]
+    values: dict[str, object] = {"error": error[:MAX_ERROR_CHARS]}
     if retry_at is None:
-        delivery.state = ALERT_FAILED
+        values["state"] = ALERT_FAILED
     else:
         require_aware(retry_at, "retry_at")
-        delivery.next_attempt_at = retry_at
-    session.flush()
-    _settle_alert(session, delivery.alert_id)
+        values["next_attempt_at"] = retry_at
+    return _record(session, delivery_id, attempt, values)
+
+
+def _record(
+    session: Session, delivery_id: int, attempt: int | None, values: dict[str, object]
+) -> bool:
+    conditions = [AlertDelivery.id == delivery_id, AlertDelivery.state == ALERT_PENDING]
+    if attempt is not None:
+        conditions.append(AlertDelivery.attempts == attempt)
+    result = session.execute(
+        update(AlertDelivery)
+        .where(*conditions)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    delivery = session.get(AlertDelivery, delivery_id, populate_existing=True)
+    if delivery is not None:
+        _settle_alert(session, delivery.alert_id)
+    return True
+
+
+def release_claim(
+    session: Session, delivery_id: int, *, attempt: int, leased_until: datetime, now: datetime
+) -> bool:
+    """Gives back a claimed delivery not sent: due at ``now``, its attempt not counted.
+
+    A compare-and-set on the claim (still pending, the same attempt and lease).
+
+    Returns:
+        Whether the claim was given back.
+    """
+    require_aware(now, "now")
+    result = session.execute(
+        update(AlertDelivery)
+        .where(
+            AlertDelivery.id == delivery_id,
+            AlertDelivery.state == ALERT_PENDING,
+            AlertDelivery.attempts == attempt,
+            AlertDelivery.next_attempt_at == leased_until,
+        )
+        .values(next_attempt_at=now, attempts=AlertDelivery.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
 
 
 def _settle_alert(session: Session, alert_id: int) -> None:
