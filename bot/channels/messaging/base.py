@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -47,6 +47,7 @@ from bot.channels.messaging.outbound import (
     render,
     send_with_retries,
 )
+from bot.channels.messaging.platform import setting
 from bot.channels.messaging.split import utf16_length
 
 logger = logging.getLogger(__name__)
@@ -95,11 +96,16 @@ class MessagingInput(InputChannel):
     """A messaging platform's webhook channel (subclasses implement the platform's part).
 
     Class attributes a subclass sets: :attr:`ENV` (the environment variables it needs),
+    :attr:`ARGUMENTS` and :attr:`DEFAULTS` (its constructor's arguments),
     :attr:`MAX_CHARS` (longest text of one message, measured by :meth:`text_length`),
     :attr:`ACK_WITHIN_S`, :attr:`NUMBERED_BUTTONS`, :attr:`PASSIVE_REPLY`.
     """
 
     ENV: ClassVar[tuple[str, ...]] = ()
+    #: The constructor's keyword arguments (:meth:`from_credentials`).
+    ARGUMENTS: ClassVar[tuple[str, ...]] = ()
+    #: Values of arguments left blank (``api_url``: the platform's API).
+    DEFAULTS: ClassVar[Mapping[str, str]] = {}
     MAX_CHARS: ClassVar[int] = 2000
     ACK_WITHIN_S: ClassVar[float] = 2.5
     NUMBERED_BUTTONS: ClassVar[bool] = False
@@ -126,8 +132,20 @@ class MessagingInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        """Creates the channel from its ``bot/credentials.yml`` entry."""
-        raise NotImplementedError
+        """Creates the channel from its ``bot/credentials.yml`` entry.
+
+        Each of :attr:`ARGUMENTS` is the entry's key of that name when set, else the
+        environment variable ``<NAME>_<KEY>`` (``access_token`` of ``telegram``:
+        ``TELEGRAM_ACCESS_TOKEN``), else its :attr:`DEFAULTS` value (else blank).
+        """
+        if not cls.ARGUMENTS:
+            raise NotImplementedError
+        arguments = {
+            key: setting(credentials, key, f"{cls.name()}_{key}".upper())
+            or cls.DEFAULTS.get(key, "")
+            for key in cls.ARGUMENTS
+        }
+        return cls(**arguments)
 
     @classmethod
     def text_length(cls, text: str) -> int:

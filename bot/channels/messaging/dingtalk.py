@@ -33,31 +33,25 @@ only, with their own pins in Rasa's environment. Rasa environment only.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import time
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import aiohttp
-from rasa.core.channels.channel import InputChannel
 from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.messaging.base import Inbound, MessagingInput, OutMessage, PlatformError
+from bot.channels.messaging.http import AccessTokenCache, Answer, failure, post_json
+from bot.channels.messaging.platform import with_image
 
 logger = logging.getLogger(__name__)
-
-#: Seconds one API call may take; largest answer read.
-API_TIMEOUT_S = 15.0
-MAX_ANSWER_BYTES = 1024 * 1024
 
 CHANNEL_NAME = "dingtalk"
 ENV_APP_KEY = "DINGTALK_APP_KEY"
@@ -84,8 +78,9 @@ ACK_SECONDS = 2.0
 MAX_SKEW_MS = 3600 * 1000
 #: A session webhook is not used in its last minute.
 SESSION_MARGIN_MS = 60 * 1000
-TOKEN_MARGIN_S = 300
+#: An access token is kept at least this long (and its lifetime if DingTalk gives none).
 MIN_TOKEN_LIFETIME_S = 60
+DEFAULT_TOKEN_LIFETIME_S = 7200
 MAX_ID_CHARS = 128
 MAX_WEBHOOK_CHARS = 2048
 #: Error codes of the robot API meaning the access token is invalid or expired.
@@ -96,40 +91,6 @@ TOKEN_INVALID_CODES = frozenset(
 RATE_LIMIT_ERRCODES = frozenset({130101, 660026, 90018})
 
 _ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
-
-
-def setting(credentials: dict[str, Any], key: str, env: str) -> str:
-    """A credential: ``credentials[key]`` when set, else the environment variable ``env``."""
-    value = credentials.get(key)
-    if value is None or str(value).strip() == "":
-        value = os.environ.get(env, "")
-    return str(value).strip()
-
-
-async def post_json(
-    url: str, payload: dict[str, Any], headers: dict[str, str] | None = None
-) -> tuple[int, Any, dict[str, str]]:
-    """POSTs JSON, never following a redirect; returns (status, JSON body, headers).
-
-    The status is 0 when nothing usable came back (network error, timeout, an answer over
-    :data:`MAX_ANSWER_BYTES`).
-    """
-    timeout = aiohttp.ClientTimeout(total=API_TIMEOUT_S)
-    try:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.post(
-                url, json=payload, headers=headers, allow_redirects=False
-            ) as answer:
-                raw = await answer.content.read(MAX_ANSWER_BYTES + 1)
-                if len(raw) > MAX_ANSWER_BYTES:
-                    return 0, None, {}
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = None
-                return answer.status, body, dict(answer.headers)
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-        return 0, {"error": type(error).__name__}, {}
 
 
 def sign(timestamp: str, app_secret: str) -> str:
@@ -182,6 +143,8 @@ class DingTalkInput(MessagingInput):
     """The DingTalk enterprise robot (HTTP callback mode) channel."""
 
     ENV: ClassVar[tuple[str, ...]] = (ENV_APP_KEY, ENV_APP_SECRET, ENV_ROBOT_CODE)
+    ARGUMENTS = ("app_key", "app_secret", "robot_code", "api_url")
+    DEFAULTS = {"api_url": DEFAULT_API_URL}
     MAX_CHARS: ClassVar[int] = MAX_MESSAGE_CHARS
     ACK_WITHIN_S: ClassVar[float] = ACK_SECONDS
     NUMBERED_BUTTONS: ClassVar[bool] = True
@@ -190,20 +153,6 @@ class DingTalkInput(MessagingInput):
     def name(cls) -> str:
         """``dingtalk``: the message receiving address is ``/webhooks/dingtalk/webhook``."""
         return CHANNEL_NAME
-
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        """Creates the channel from ``bot/credentials.yml`` (else the environment).
-
-        Keys: ``app_key``, ``app_secret``, ``robot_code``, ``api_url``.
-        """
-        creds = credentials or {}
-        return cls(
-            app_key=setting(creds, "app_key", ENV_APP_KEY),
-            app_secret=setting(creds, "app_secret", ENV_APP_SECRET),
-            robot_code=setting(creds, "robot_code", ENV_ROBOT_CODE),
-            api_url=setting(creds, "api_url", ENV_API_URL) or DEFAULT_API_URL,
-        )
 
     def __init__(
         self, app_key: str, app_secret: str, robot_code: str, api_url: str = DEFAULT_API_URL
@@ -221,9 +170,7 @@ class DingTalkInput(MessagingInput):
         self.app_secret = app_secret
         self.robot_code = robot_code
         self.api_url = api_url.rstrip("/")
-        self._token = ""
-        self._token_expires = 0.0
-        self._token_lock = asyncio.Lock()
+        self.tokens = AccessTokenCache(self._fetch_token, min_lifetime_s=MIN_TOKEN_LIFETIME_S)
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -294,44 +241,23 @@ class DingTalkInput(MessagingInput):
 
     # -- outbound ------------------------------------------------------------------------
 
-    async def access_token(self) -> str:
-        """The robot API's access token, fetched once and cached until shortly before expiry.
+    async def _fetch_token(self) -> tuple[str, float]:
+        """A fresh robot API access token and its lifetime (s).
 
         Raises:
             PlatformError: DingTalk refused (``retryable`` unless the app key/secret are wrong).
         """
-        if self._token and time.monotonic() < self._token_expires:
-            return self._token
-        async with self._token_lock:
-            if self._token and time.monotonic() < self._token_expires:
-                return self._token
-            status, body, headers = await post_json(
-                self.api_url + TOKEN_PATH,
-                {"appKey": self.app_key, "appSecret": self.app_secret},
-            )
-            data = body if isinstance(body, dict) else {}
-            token = data.get("accessToken")
-            if status == 200 and isinstance(token, str) and token:
-                expire = data.get("expireIn")
-                lifetime = expire if isinstance(expire, int) and expire > 0 else 7200
-                self._token = token
-                self._token_expires = time.monotonic() + max(
-                    MIN_TOKEN_LIFETIME_S, lifetime - TOKEN_MARGIN_S
-                )
-                return token
-            raise _api_error("accessToken", status, data, headers)
-
-    def forget_token(self) -> None:
-        """Drops the cached token (DingTalk said it is invalid)."""
-        self._token = ""
-        self._token_expires = 0.0
-
-    @staticmethod
-    def text_of(message: OutMessage) -> str:
-        """The text sent: the message, an image as its link on its own line."""
-        if message.image:
-            return f"{message.text}\n{message.image}" if message.text else message.image
-        return message.text
+        answer = await post_json(
+            self.api_url + TOKEN_PATH,
+            {"appKey": self.app_key, "appSecret": self.app_secret},
+            what="dingtalk accessToken",
+        )
+        token = answer.data.get("accessToken")
+        if answer.status == 200 and isinstance(token, str) and token:
+            expire = answer.data.get("expireIn")
+            lifetime = expire if isinstance(expire, int) and expire > 0 else None
+            return token, float(lifetime or DEFAULT_TOKEN_LIFETIME_S)
+        raise _api_error("accessToken", answer)
 
     async def send(self, address: dict[str, Any], message: OutMessage) -> None:
         """One call: the session webhook while valid, else the robot API.
@@ -340,7 +266,7 @@ class DingTalkInput(MessagingInput):
             PlatformError: DingTalk refused (``retryable`` for 429/5xx, rate limits, an expired
                 token and network errors).
         """
-        text = self.text_of(message)
+        text = with_image(message.text, message.image)
         webhook = address.get("session_webhook")
         expires = address.get("session_webhook_expires_ms")
         now_ms = time.time() * 1000
@@ -354,18 +280,19 @@ class DingTalkInput(MessagingInput):
         await self._send_by_api(address, text)
 
     async def _send_by_session(self, webhook: str, text: str) -> None:
-        status, body, headers = await post_json(
-            webhook, {"msgtype": "text", "text": {"content": text}}
+        answer = await post_json(
+            webhook,
+            {"msgtype": "text", "text": {"content": text}},
+            what="dingtalk sessionWebhook",
         )
-        data = body if isinstance(body, dict) else {}
-        errcode = data.get("errcode")
-        if status == 200 and errcode == 0:
+        errcode = answer.data.get("errcode")
+        if answer.status == 200 and errcode == 0:
             return
-        retryable = status in (0, 429) or status >= 500 or errcode in RATE_LIMIT_ERRCODES
-        raise PlatformError(
-            f"dingtalk sessionWebhook failed: HTTP {status} errcode {errcode}",
-            retryable=retryable,
-            retry_after=_retry_after(headers),
+        raise failure(
+            "dingtalk sessionWebhook",
+            answer,
+            f"errcode {errcode}",
+            retryable=errcode in RATE_LIMIT_ERRCODES,
         )
 
     async def _send_by_api(self, address: dict[str, Any], text: str) -> None:
@@ -383,37 +310,27 @@ class DingTalkInput(MessagingInput):
             path, body["userIds"] = ONE_TO_ONE_PATH, [staff_id]
         else:
             raise PlatformError("dingtalk: no staff id to send to", retryable=False)
-        token = await self.access_token()
-        status, answer, headers = await post_json(
-            self.api_url + path, body, headers={HEADER_ACCESS_TOKEN: token}
+        token = await self.tokens.get()
+        answer = await post_json(
+            self.api_url + path,
+            body,
+            what="dingtalk robot",
+            headers={HEADER_ACCESS_TOKEN: token},
         )
-        data = answer if isinstance(answer, dict) else {}
-        if status == 200:
+        data = answer.data
+        if answer.status == 200:
             if staff_id and staff_id in (data.get("flowControlledStaffIdList") or []):
                 raise PlatformError("dingtalk batchSend: flow controlled", retryable=True)
             if staff_id and staff_id in (data.get("invalidStaffIdList") or []):
                 raise PlatformError("dingtalk batchSend: invalid staff id", retryable=False)
             return
-        if data.get("code") in TOKEN_INVALID_CODES or status == 401:
-            self.forget_token()
-        raise _api_error(path.rsplit("/", 1)[-1], status, data, headers)
+        if data.get("code") in TOKEN_INVALID_CODES or answer.status == 401:
+            self.tokens.invalidate(token)
+        raise _api_error(path.rsplit("/", 1)[-1], answer)
 
 
-def _retry_after(headers: dict[str, str]) -> float | None:
-    value = headers.get("Retry-After", "")
-    return float(value) if value.isdigit() else None
-
-
-def _api_error(
-    what: str, status: int, data: dict[str, Any], headers: dict[str, str]
-) -> PlatformError:
+def _api_error(what: str, answer: Answer) -> PlatformError:
     """The :class:`PlatformError` of a failed robot API call (never the token or the text)."""
-    code = str(data.get("code", ""))[:80]
-    retryable = (
-        status in (0, 429) or status >= 500 or code in TOKEN_INVALID_CODES or "Throttling" in code
-    )
-    return PlatformError(
-        f"dingtalk {what} failed: HTTP {status} {code}".strip(),
-        retryable=retryable,
-        retry_after=_retry_after(headers),
-    )
+    code = str(answer.data.get("code", ""))[:80]
+    retryable = code in TOKEN_INVALID_CODES or "Throttling" in code
+    return failure(f"dingtalk {what}", answer, code, retryable=retryable)

@@ -27,13 +27,13 @@ import re
 from hashlib import sha256
 from typing import Any, ClassVar
 
-from rasa.core.channels.channel import InputChannel
 from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.messaging.base import Inbound, MessagingInput, OutMessage, PlatformError
-from bot.channels.messaging.telegram import post_json, setting, with_image
+from bot.channels.messaging.http import Answer, failure, post_json
+from bot.channels.messaging.platform import with_image
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ ENV_APP_SECRET = "FACEBOOK_APP_SECRET"
 ENV_PAGE_ACCESS_TOKEN = "FACEBOOK_PAGE_ACCESS_TOKEN"
 ENV_API_URL = "FACEBOOK_API_URL"
 DEFAULT_API_URL = "https://graph.facebook.com/v19.0"
+WHAT_SEND = "facebook send"
 HEADER_SIGNATURE = "X-Hub-Signature-256"
 SIGNATURE_PREFIX = "sha256="
 #: Longest text of one message (Send API).
@@ -76,6 +77,8 @@ class FacebookInput(MessagingInput):
     """The Facebook Messenger channel."""
 
     ENV: ClassVar[tuple[str, ...]] = (ENV_VERIFY_TOKEN, ENV_APP_SECRET, ENV_PAGE_ACCESS_TOKEN)
+    ARGUMENTS = ("verify_token", "app_secret", "page_access_token", "api_url")
+    DEFAULTS = {"api_url": DEFAULT_API_URL}
     MAX_CHARS: ClassVar[int] = MAX_MESSAGE_CHARS
     #: Meta gives up on a webhook after 20 seconds and wants an answer fast.
     ACK_WITHIN_S: ClassVar[float] = 5.0
@@ -85,20 +88,6 @@ class FacebookInput(MessagingInput):
     def name(cls) -> str:
         """``facebook``: the callback URL is ``/webhooks/facebook/webhook``."""
         return CHANNEL_NAME
-
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        """Creates the channel from ``bot/credentials.yml`` (else the environment).
-
-        Keys: ``verify_token``, ``app_secret``, ``page_access_token``, ``api_url``.
-        """
-        creds = credentials or {}
-        return cls(
-            verify_token=setting(creds, "verify_token", ENV_VERIFY_TOKEN),
-            app_secret=setting(creds, "app_secret", ENV_APP_SECRET),
-            page_access_token=setting(creds, "page_access_token", ENV_PAGE_ACCESS_TOKEN),
-            api_url=setting(creds, "api_url", ENV_API_URL) or DEFAULT_API_URL,
-        )
 
     def __init__(
         self,
@@ -206,12 +195,15 @@ class FacebookInput(MessagingInput):
                 5xx and network errors).
         """
         headers = {"Authorization": f"Bearer {self.page_access_token}"}
-        status, body, answer_headers = await post_json(
-            f"{self.api_url}/me/messages", self.request_of(address, message), headers
+        answer = await post_json(
+            f"{self.api_url}/me/messages",
+            self.request_of(address, message),
+            what=WHAT_SEND,
+            headers=headers,
         )
-        if 200 <= status < 300 and isinstance(body, dict) and "message_id" in body:
+        if answer.ok and "message_id" in answer.data:
             return
-        raise _error(status, body, answer_headers)
+        raise _error(answer)
 
 
 def _inbound(event: dict[str, Any]) -> Inbound | None:
@@ -244,23 +236,11 @@ def _inbound(event: dict[str, Any]) -> Inbound | None:
     return None
 
 
-def _error(status: int, body: Any, headers: dict[str, str]) -> PlatformError:
+def _error(answer: Answer) -> PlatformError:
     """The :class:`PlatformError` of a failed Send API call (never carrying the token)."""
-    error = body.get("error") if isinstance(body, dict) else None
+    error = answer.data.get("error")
     error = error if isinstance(error, dict) else {}
     code = error.get("code")
-    message = str(error.get("message", ""))[:200]
-    retry_after = (
-        float(headers["Retry-After"]) if headers.get("Retry-After", "").isdigit() else None
-    )
-    retryable = (
-        status in (0, 429)
-        or status >= 500
-        or (isinstance(code, int) and code in RETRYABLE_CODES)
-        or error.get("is_transient") is True
-    )
-    return PlatformError(
-        f"facebook send failed: {status} {code} {message}".strip(),
-        retryable=retryable,
-        retry_after=retry_after,
-    )
+    transient = error.get("is_transient") is True
+    retryable = transient or (isinstance(code, int) and code in RETRYABLE_CODES)
+    return failure(WHAT_SEND, answer, f"{code} {error.get('message', '')}", retryable=retryable)

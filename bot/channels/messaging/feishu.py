@@ -32,31 +32,32 @@ pins into Rasa's environment. Rasa environment only (``cryptography`` for AES).
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
-import os
 import re
 import time
 from collections import OrderedDict
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import aiohttp
-from rasa.core.channels.channel import InputChannel
 from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.messaging.base import Inbound, MessagingInput, OutMessage, PlatformError
 from bot.channels.messaging.feishu_protocol import card_of, decrypt, message_text, signature
+from bot.channels.messaging.http import (
+    HEADER_RETRY_AFTER,
+    AccessTokenCache,
+    Answer,
+    failure,
+    post_json,
+    retry_after,
+)
+from bot.channels.messaging.platform import with_image
 
 logger = logging.getLogger(__name__)
-
-#: Seconds one API call may take; largest answer read.
-API_TIMEOUT_S = 15.0
-MAX_ANSWER_BYTES = 1024 * 1024
 
 CHANNEL_NAME = "feishu"
 ENV_APP_ID = "FEISHU_APP_ID"
@@ -88,9 +89,9 @@ ACK_SECONDS = 2.0
 MAX_SKEW_S = 24 * 3600
 #: Replies quote the customer's message while it is this recent; later ones are new messages.
 REPLY_WINDOW_S = 600.0
-#: Renew the tenant token this long before Feishu says it expires.
-TOKEN_MARGIN_S = 300
+#: A tenant token is kept at least this long (and its lifetime if Feishu gives none).
 MIN_TOKEN_LIFETIME_S = 60
+DEFAULT_TOKEN_LIFETIME_S = 7200
 #: Longest challenge echoed, event id accepted (the ledger's column), id of a chat or user.
 MAX_CHALLENGE_CHARS = 512
 MAX_ID_CHARS = 128
@@ -105,40 +106,6 @@ MESSAGE_GONE_CODES = frozenset({230011, 231003})
 HEADER_RATE_RESET = "x-ogw-ratelimit-reset"
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
-
-
-def setting(credentials: dict[str, Any], key: str, env: str) -> str:
-    """A credential: ``credentials[key]`` when set, else the environment variable ``env``."""
-    value = credentials.get(key)
-    if value is None or str(value).strip() == "":
-        value = os.environ.get(env, "")
-    return str(value).strip()
-
-
-async def post_json(
-    url: str, payload: dict[str, Any], headers: dict[str, str] | None = None
-) -> tuple[int, Any, dict[str, str]]:
-    """POSTs JSON, never following a redirect; returns (status, JSON body, headers).
-
-    The status is 0 when nothing usable came back (network error, timeout, an answer over
-    :data:`MAX_ANSWER_BYTES`).
-    """
-    timeout = aiohttp.ClientTimeout(total=API_TIMEOUT_S)
-    try:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.post(
-                url, json=payload, headers=headers, allow_redirects=False
-            ) as answer:
-                raw = await answer.content.read(MAX_ANSWER_BYTES + 1)
-                if len(raw) > MAX_ANSWER_BYTES:
-                    return 0, None, {}
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = None
-                return answer.status, body, dict(answer.headers)
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-        return 0, {"error": type(error).__name__}, {}
 
 
 def _refusal(status: int, error: str) -> HTTPResponse:
@@ -159,6 +126,8 @@ class FeishuInput(MessagingInput):
         ENV_VERIFICATION_TOKEN,
         ENV_ENCRYPT_KEY,
     )
+    ARGUMENTS = ("app_id", "app_secret", "verification_token", "encrypt_key", "api_url")
+    DEFAULTS = {"api_url": DEFAULT_API_URL}
     MAX_CHARS: ClassVar[int] = MAX_MESSAGE_CHARS
     ACK_WITHIN_S: ClassVar[float] = ACK_SECONDS
     NUMBERED_BUTTONS: ClassVar[bool] = False
@@ -167,21 +136,6 @@ class FeishuInput(MessagingInput):
     def name(cls) -> str:
         """``feishu``: the request URL is ``/webhooks/feishu/webhook``."""
         return CHANNEL_NAME
-
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        """Creates the channel from ``bot/credentials.yml`` (else the environment).
-
-        Keys: ``app_id``, ``app_secret``, ``verification_token``, ``encrypt_key``, ``api_url``.
-        """
-        creds = credentials or {}
-        return cls(
-            app_id=setting(creds, "app_id", ENV_APP_ID),
-            app_secret=setting(creds, "app_secret", ENV_APP_SECRET),
-            verification_token=setting(creds, "verification_token", ENV_VERIFICATION_TOKEN),
-            encrypt_key=setting(creds, "encrypt_key", ENV_ENCRYPT_KEY),
-            api_url=setting(creds, "api_url", ENV_API_URL) or DEFAULT_API_URL,
-        )
 
     def __init__(
         self,
@@ -207,9 +161,7 @@ class FeishuInput(MessagingInput):
         self.verification_token = verification_token
         self.encrypt_key = encrypt_key
         self.api_url = api_url.rstrip("/")
-        self._token = ""
-        self._token_expires = 0.0
-        self._token_lock = asyncio.Lock()
+        self.tokens = AccessTokenCache(self._fetch_token, min_lifetime_s=MIN_TOKEN_LIFETIME_S)
         self._gone: OrderedDict[str, None] = OrderedDict()
 
     # -- inbound -------------------------------------------------------------------------
@@ -363,37 +315,24 @@ class FeishuInput(MessagingInput):
 
     # -- outbound ------------------------------------------------------------------------
 
-    async def tenant_token(self) -> str:
-        """The ``tenant_access_token``, fetched once and cached until shortly before expiry.
+    async def _fetch_token(self) -> tuple[str, float]:
+        """A fresh ``tenant_access_token`` and its lifetime (s).
 
         Raises:
             PlatformError: Feishu refused (``retryable`` unless the app's id/secret are wrong).
         """
-        if self._token and time.monotonic() < self._token_expires:
-            return self._token
-        async with self._token_lock:
-            if self._token and time.monotonic() < self._token_expires:
-                return self._token
-            status, body, headers = await post_json(
-                self.api_url + TOKEN_PATH,
-                {"app_id": self.app_id, "app_secret": self.app_secret},
-            )
-            data = body if isinstance(body, dict) else {}
-            token = data.get("tenant_access_token")
-            if status == 200 and data.get("code") == 0 and isinstance(token, str) and token:
-                expire = data.get("expire")
-                lifetime = expire if isinstance(expire, int) and expire > 0 else 7200
-                self._token = token
-                self._token_expires = time.monotonic() + max(
-                    MIN_TOKEN_LIFETIME_S, lifetime - TOKEN_MARGIN_S
-                )
-                return token
-            raise _error("tenant_access_token", status, data, headers)
-
-    def forget_token(self) -> None:
-        """Drops the cached token (Feishu said it is invalid)."""
-        self._token = ""
-        self._token_expires = 0.0
+        answer = await post_json(
+            self.api_url + TOKEN_PATH,
+            {"app_id": self.app_id, "app_secret": self.app_secret},
+            what="feishu tenant_access_token",
+        )
+        data = answer.data
+        token = data.get("tenant_access_token")
+        if answer.status == 200 and data.get("code") == 0 and isinstance(token, str) and token:
+            expire = data.get("expire")
+            lifetime = expire if isinstance(expire, int) and expire > 0 else None
+            return token, float(lifetime or DEFAULT_TOKEN_LIFETIME_S)
+        raise _error("tenant_access_token", answer)
 
     def request_of(
         self, address: dict[str, Any], message: OutMessage
@@ -408,9 +347,8 @@ class FeishuInput(MessagingInput):
             ``(path with query, body)``.
         """
         group = address.get("chat_type") == "group"
-        text = message.text
-        if message.image:  # Feishu shows images only by uploaded image_key: send the link
-            text = f"{text}\n{message.image}" if text else message.image
+        # Feishu shows images only by uploaded image_key: send the link.
+        text = with_image(message.text, message.image)
         if message.buttons:
             msg_type = "interactive"
             content = card_of(text, message.buttons, group=group)
@@ -443,42 +381,35 @@ class FeishuInput(MessagingInput):
             PlatformError: Feishu refused (``retryable`` for 429/5xx, rate limits, an expired
                 token, a message that can no longer be replied to, and network errors).
         """
-        token = await self.tenant_token()
+        token = await self.tokens.get()
         path, body = self.request_of(address, message)
-        status, answer, headers = await post_json(
-            self.api_url + path, body, headers={"Authorization": f"Bearer {token}"}
+        answer = await post_json(
+            self.api_url + path,
+            body,
+            what="feishu message",
+            headers={"Authorization": f"Bearer {token}"},
         )
-        data = answer if isinstance(answer, dict) else {}
-        if status == 200 and data.get("code") == 0:
+        code = answer.data.get("code")
+        if answer.status == 200 and code == 0:
             return
-        code = data.get("code")
         if code in TOKEN_INVALID_CODES:
-            self.forget_token()
+            self.tokens.invalidate(token)
         if code in MESSAGE_GONE_CODES and "/reply" in path:
             message_id = str(address.get("message_id"))
             self._gone[message_id] = None
             while len(self._gone) > MAX_GONE_MESSAGES:
                 self._gone.popitem(last=False)
             raise PlatformError(f"feishu reply failed: {code} (message gone)", retryable=True)
-        raise _error("message", status, data, headers)
+        raise _error("message", answer)
 
 
-def _error(what: str, status: int, data: dict[str, Any], headers: dict[str, str]) -> PlatformError:
+def _error(what: str, answer: Answer) -> PlatformError:
     """The :class:`PlatformError` of a failed call (never carrying a token or the text)."""
-    code = data.get("code", status)
-    msg = str(data.get("msg", ""))[:200]
-    retry_after: float | None = None
-    reset = headers.get(HEADER_RATE_RESET) or headers.get("Retry-After") or ""
-    if reset.isdigit():
-        retry_after = float(reset)
-    retryable = (
-        status in (0, 429)
-        or status >= 500
-        or code in RATE_LIMIT_CODES
-        or code in TOKEN_INVALID_CODES
-    )
-    return PlatformError(
-        f"feishu {what} failed: HTTP {status} code {code} {msg}".strip(),
-        retryable=retryable,
-        retry_after=retry_after,
+    code = answer.data.get("code", answer.status)
+    return failure(
+        f"feishu {what}",
+        answer,
+        f"code {code} {answer.data.get('msg', '')}",
+        retryable=code in RATE_LIMIT_CODES or code in TOKEN_INVALID_CODES,
+        after=retry_after(answer.headers, HEADER_RATE_RESET, HEADER_RETRY_AFTER),
     )

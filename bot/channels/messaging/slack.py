@@ -34,13 +34,13 @@ from hashlib import sha256
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
-from rasa.core.channels.channel import InputChannel
 from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.messaging.base import Inbound, MessagingInput, OutMessage, PlatformError
-from bot.channels.messaging.telegram import post_json, setting, with_image
+from bot.channels.messaging.http import Answer, failure, post_json
+from bot.channels.messaging.platform import with_image
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ ENV_BOT_TOKEN = "SLACK_BOT_TOKEN"
 ENV_SIGNING_SECRET = "SLACK_SIGNING_SECRET"
 ENV_API_URL = "SLACK_API_URL"
 DEFAULT_API_URL = "https://slack.com/api"
+WHAT_SEND = "slack chat.postMessage"
 HEADER_TIMESTAMP = "X-Slack-Request-Timestamp"
 HEADER_SIGNATURE = "X-Slack-Signature"
 SIGNATURE_VERSION = "v0"
@@ -105,6 +106,8 @@ class SlackInput(MessagingInput):
     """The Slack Events API channel."""
 
     ENV: ClassVar[tuple[str, ...]] = (ENV_BOT_TOKEN, ENV_SIGNING_SECRET)
+    ARGUMENTS = ("bot_token", "signing_secret", "api_url")
+    DEFAULTS = {"api_url": DEFAULT_API_URL}
     MAX_CHARS: ClassVar[int] = SECTION_MAX_CHARS
     #: Slack retries an event not acknowledged within 3 seconds.
     ACK_WITHIN_S: ClassVar[float] = 2.0
@@ -114,19 +117,6 @@ class SlackInput(MessagingInput):
     def name(cls) -> str:
         """``slack``: the Request URL is ``/webhooks/slack/webhook``."""
         return CHANNEL_NAME
-
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        """Creates the channel from ``bot/credentials.yml`` (else the environment).
-
-        Keys: ``bot_token``, ``signing_secret``, ``api_url``.
-        """
-        creds = credentials or {}
-        return cls(
-            bot_token=setting(creds, "bot_token", ENV_BOT_TOKEN),
-            signing_secret=setting(creds, "signing_secret", ENV_SIGNING_SECRET),
-            api_url=setting(creds, "api_url", ENV_API_URL) or DEFAULT_API_URL,
-        )
 
     def __init__(self, bot_token: str, signing_secret: str, api_url: str = DEFAULT_API_URL) -> None:
         """Creates the channel.
@@ -280,12 +270,15 @@ class SlackInput(MessagingInput):
                 5xx and network errors).
         """
         headers = {"Authorization": f"Bearer {self.bot_token}"}
-        status, body, answer_headers = await post_json(
-            f"{self.api_url}/chat.postMessage", self.request_of(address, message), headers
+        answer = await post_json(
+            f"{self.api_url}/chat.postMessage",
+            self.request_of(address, message),
+            what=WHAT_SEND,
+            headers=headers,
         )
-        if status == 200 and isinstance(body, dict) and body.get("ok") is True:
+        if answer.status == 200 and answer.data.get("ok") is True:
             return
-        raise _error(status, body, answer_headers)
+        raise _error(answer)
 
 
 def _own_users(data: dict[str, Any]) -> set[str]:
@@ -312,16 +305,7 @@ def _escaped_pieces(text: str, limit: int) -> list[str]:
     return pieces
 
 
-def _error(status: int, body: Any, headers: dict[str, str]) -> PlatformError:
+def _error(answer: Answer) -> PlatformError:
     """The :class:`PlatformError` of a failed Web API call."""
-    error = str(body.get("error", "")) if isinstance(body, dict) else ""
-    retry_after = None
-    value = headers.get("Retry-After", "")
-    if value.isdigit():
-        retry_after = float(value)
-    retryable = status in (0, 429) or status >= 500 or error in RETRYABLE_ERRORS
-    return PlatformError(
-        f"slack chat.postMessage failed: {status} {error[:100]}".strip(),
-        retryable=retryable,
-        retry_after=retry_after,
-    )
+    error = str(answer.data.get("error", ""))
+    return failure(WHAT_SEND, answer, error[:100], retryable=error in RETRYABLE_ERRORS)

@@ -24,24 +24,21 @@ The webhook is never registered at start-up: ``docs/channels/telegram.md`` gives
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 from collections import OrderedDict
 from typing import Any, ClassVar
 
-import aiohttp
-from rasa.core.channels.channel import InputChannel
 from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.messaging.base import Inbound, MessagingInput, OutMessage, PlatformError
-from bot.channels.messaging.split import utf16_length
+from bot.channels.messaging.http import Answer, failure, post_json
+from bot.channels.messaging.platform import with_image
 
 logger = logging.getLogger(__name__)
 
@@ -67,49 +64,7 @@ PRIVATE_CHAT = "private"
 HELLO_ZH = "你好"
 HELLO_EN = "Hello"
 _BARE_START = re.compile(r"\s*/start(?:@[A-Za-z0-9_]{1,64})?\s*", re.IGNORECASE)
-#: Seconds one Bot API call may take.
-API_TIMEOUT_S = 15.0
-
-
-def setting(credentials: dict[str, Any], key: str, env: str) -> str:
-    """A credential: ``credentials[key]`` when set, else the environment variable ``env``."""
-    value = credentials.get(key)
-    if value is None or str(value).strip() == "":
-        value = os.environ.get(env, "")
-    return str(value).strip()
-
-
-def with_image(text: str, image: str | None, limit: int) -> str:
-    """The text and the image's URL on a line of its own, if that fits in ``limit``.
-
-    Platforms show a preview of the image under the link. When the URL does not fit (a reply
-    already split to the limit), the text goes alone.
-    """
-    if not image:
-        return text
-    joined = f"{text}\n{image}" if text else image
-    if utf16_length(joined) <= limit:
-        return joined
-    logger.warning("An image URL did not fit in the message and was left out")
-    return text
-
-
-async def post_json(
-    url: str, payload: dict[str, Any], headers: dict[str, str] | None = None
-) -> tuple[int, Any, dict[str, str]]:
-    """POSTs JSON; returns the status (0: no answer), the decoded JSON body and the headers."""
-    timeout = aiohttp.ClientTimeout(total=API_TIMEOUT_S)
-    try:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.post(url, json=payload, headers=headers) as answer:
-                raw = await answer.read()
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = None
-                return answer.status, body, dict(answer.headers)
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-        return 0, {"description": type(error).__name__}, {}
+WHAT_SEND = "telegram sendMessage"
 
 
 def _text_of(message: dict[str, Any]) -> str | None:
@@ -142,6 +97,8 @@ class TelegramInput(MessagingInput):
     """The Telegram Bot API webhook channel."""
 
     ENV: ClassVar[tuple[str, ...]] = (ENV_ACCESS_TOKEN, ENV_WEBHOOK_SECRET)
+    ARGUMENTS = ("access_token", "webhook_secret", "api_url", "bot_username")
+    DEFAULTS = {"api_url": DEFAULT_API_URL}
     MAX_CHARS: ClassVar[int] = MAX_MESSAGE_CHARS
     ACK_WITHIN_S: ClassVar[float] = 5.0
     NUMBERED_BUTTONS: ClassVar[bool] = False
@@ -150,21 +107,6 @@ class TelegramInput(MessagingInput):
     def name(cls) -> str:
         """``telegram``: the webhook is ``/webhooks/telegram/webhook``."""
         return CHANNEL_NAME
-
-    @classmethod
-    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        """Creates the channel from ``bot/credentials.yml`` (else the environment).
-
-        Keys: ``access_token``, ``webhook_secret``, ``bot_username``, ``webhook_url``,
-        ``api_url``.
-        """
-        creds = credentials or {}
-        return cls(
-            access_token=setting(creds, "access_token", ENV_ACCESS_TOKEN),
-            webhook_secret=setting(creds, "webhook_secret", ENV_WEBHOOK_SECRET),
-            api_url=setting(creds, "api_url", ENV_API_URL) or DEFAULT_API_URL,
-            bot_username=setting(creds, "bot_username", ENV_BOT_USERNAME),
-        )
 
     def __init__(
         self,
@@ -304,26 +246,18 @@ class TelegramInput(MessagingInput):
             PlatformError: Telegram refused (``retryable`` for 429, 5xx and network errors).
         """
         url = f"{self.api_url}/bot{self.access_token}/sendMessage"
-        status, body, headers = await post_json(url, self.request_of(address, message))
-        if 200 <= status < 300 and isinstance(body, dict) and body.get("ok") is True:
+        answer = await post_json(url, self.request_of(address, message), what=WHAT_SEND)
+        if answer.ok and answer.data.get("ok") is True:
             return
-        raise _error(status, body, headers)
+        raise _error(answer)
 
 
-def _error(status: int, body: Any, headers: dict[str, str]) -> PlatformError:
+def _error(answer: Answer) -> PlatformError:
     """The :class:`PlatformError` of a failed Bot API call (never carrying the token)."""
-    body = body if isinstance(body, dict) else {}
-    code = body.get("error_code", status)
-    description = str(body.get("description", ""))[:200]
+    body = answer.data
     parameters = body.get("parameters")
-    retry_after: float | None = None
+    after: float | None = None
     if isinstance(parameters, dict) and isinstance(parameters.get("retry_after"), int | float):
-        retry_after = float(parameters["retry_after"])
-    elif headers.get("Retry-After", "").isdigit():
-        retry_after = float(headers["Retry-After"])
-    retryable = status == 429 or status >= 500 or status == 0
-    return PlatformError(
-        f"telegram sendMessage failed: {code} {description}".strip(),
-        retryable=retryable,
-        retry_after=retry_after,
-    )
+        after = float(parameters["retry_after"])
+    detail = f"{body.get('error_code', answer.status)} {body.get('description', '')}"
+    return failure(WHAT_SEND, answer, detail, after=after)

@@ -16,8 +16,9 @@ import pytest
 from aiohttp import web
 
 from bot.channels.messaging.base import OutMessage, PlatformError
+from bot.channels.messaging.http import AccessTokenCache
 from bot.channels.messaging.wecom import TEXT_ONLY, WeComInput
-from bot.channels.messaging.wxapi import AccessTokenCache, split_utf8, utf8_len
+from bot.channels.messaging.wxapi import split_utf8, utf8_len
 from bot.channels.messaging.wxcrypto import WXBizMsgCrypt
 from bot.channels.messaging.wxxml import parse_xml, render_xml
 from tests.bot.channels.wx_helpers import FakeAPI, run, sanic_request
