@@ -5,11 +5,12 @@ a link/unlink command (answered by :mod:`bot.channels.messaging.bindings`, never
 Rasa), the sender's rate limits (:class:`~bot.channels.limits.DoorGuard`), a numbered-button
 reply (``1``, ``１`` or ``一`` picks the payload of the buttons of the bot's latest turn), the
 door's hygiene (:func:`bot.channels.door.prepare_message`: clean text, length, metadata), the
-customer a binding names (``verified_customer_id``: only from a binding), then Rasa with
-``message_id = "<name>:<delivery_id>"`` and the reply address as ``channel_address``.
-The claim is marked done once Rasa has the message and released if it failed. While the
-founder has paused the conversation Rasa records the message and predicts nothing, so there
-is nothing to send.
+customer a binding names (``verified_customer_id``: only from a binding, never in a group
+chat), then Rasa with ``message_id = "<name>:<delivery_id>"`` and the reply address as
+``channel_address``. The claim is refreshed while Rasa works, marked done once Rasa has the
+message and released if it failed (both only while the claim is still this server's). While
+the founder has paused the conversation Rasa records the message and predicts nothing, so
+there is nothing to send.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bot.channels.door import prepare_message
 from bot.channels.hygiene import clean_metadata
 from bot.channels.identity import VERIFIED_KEY
 from bot.channels.limits import ERROR_EMPTY, Refusal
-from bot.channels.messaging.bindings import Bindings
+from bot.channels.messaging.bindings import Bindings, is_group_chat
 from bot.channels.messaging.ledger import Ledger
 from bot.channels.messaging.outbound import OutMessage, out_messages
 from bot.channels.messaging.store import ChannelStore
@@ -200,18 +201,25 @@ class Conversation:
     async def converse(self, inbound: Inbound) -> Outcome | None:
         """Processes one delivery; None for a redelivery (nothing to send)."""
         sender_id = sender_id_of(self.name, inbound.user_id)
-        if not await self.ledger.claim(self.name, inbound.delivery_id):
+        owner = await self.ledger.claim(self.name, inbound.delivery_id)
+        if owner is None:
             logger.info("%s: delivery %s seen before; not processed", self.name, sender_id)
             return None
+        keeper = self.ledger.keep_alive(self.name, inbound.delivery_id, owner)
+        group = is_group_chat(self.name, inbound.user_id, inbound.address) or bool(
+            getattr(inbound, "group", False)
+        )
         admitted = False
         try:
-            command = await self.bindings.handle_command(self.name, inbound.user_id, inbound.text)
+            command = await self.bindings.handle_command(
+                self.name, inbound.user_id, inbound.text, group=group
+            )
             if command is not None:
-                await self.ledger.finish(self.name, inbound.delivery_id)
+                await self.ledger.finish(self.name, inbound.delivery_id, owner)
                 return self._reply(sender_id, inbound, command.reply)
             refusal = self.channel.guard.admit_sender(sender_id)
             if refusal is not None:
-                await self.ledger.finish(self.name, inbound.delivery_id)
+                await self.ledger.finish(self.name, inbound.delivery_id, owner)
                 return self._refused(sender_id, inbound, refusal)
             admitted = True
             text, display = await self._numbered(sender_id, inbound.text)
@@ -219,12 +227,12 @@ class Conversation:
                 text, None, self.channel.limits, secrets=(), accept_legacy=False
             )
             if isinstance(prepared, Refusal):
-                await self.ledger.finish(self.name, inbound.delivery_id)
+                await self.ledger.finish(self.name, inbound.delivery_id, owner)
                 return self._refused(sender_id, inbound, prepared)
             metadata = {k: v for k, v in prepared.metadata.items() if k != VERIFIED_KEY}
             # The platform's reply address: set here only (the doors drop a client's).
             metadata[META_CHANNEL_ADDRESS] = clean_metadata(inbound.address)
-            customer = await self.bindings.customer_of(self.name, inbound.user_id)
+            customer = await self.bindings.customer_of(self.name, inbound.user_id, group=group)
             if customer:
                 metadata[VERIFIED_KEY] = customer
             if display:
@@ -240,7 +248,7 @@ class Conversation:
                     message_id=f"{self.name}:{inbound.delivery_id}",
                 )
             )
-            await self.ledger.finish(self.name, inbound.delivery_id)
+            await self.ledger.finish(self.name, inbound.delivery_id, owner)
             parts = [
                 part
                 for message in out_messages(collector.messages)
@@ -250,11 +258,12 @@ class Conversation:
         except Exception:
             logger.exception("%s: a message of %s failed", self.name, sender_id)
             try:
-                await self.ledger.release(self.name, inbound.delivery_id)
+                await self.ledger.release(self.name, inbound.delivery_id, owner)
             except Exception:
                 logger.exception("%s: could not release a failed claim", self.name)
             return Outcome(sender_id, inbound.address, failed=True)
         finally:
+            keeper.cancel()
             if admitted:
                 self.channel.guard.done(sender_id)
 

@@ -2,16 +2,21 @@
 
 Three SQLAlchemy 1.4 Core tables (created with ``checkfirst`` the first time they are used):
 
-* ``channel_deliveries(channel, delivery_id, state, claimed_at)``: the idempotency ledger of
-  incoming deliveries (:mod:`bot.channels.messaging.ledger`);
-* ``channel_bindings(channel, user_id, customer_id, linked_at)``: which shop customer a
-  platform user linked to (:mod:`bot.channels.messaging.bindings`);
+* ``channel_deliveries(channel, delivery_id, state, claimed_at, owner)``: the idempotency
+  ledger of incoming deliveries (:mod:`bot.channels.messaging.ledger`; ``owner``: the token
+  of the claim that may finish or release it);
+* ``channel_bindings(channel, user_id, customer_id, linked_at, demo)``: which shop customer a
+  platform user linked to (:mod:`bot.channels.messaging.bindings`; ``demo``: the code was
+  signed with ``DEMO_IDENTITY_SECRET``);
 * ``channel_link_codes(code_hash, used_at)``: link codes already used (single use).
 
 They live in the database of the agent's ``SQLTrackerStore`` (found under Rasa's wrappers:
 ``AwaitableTrackerStore``, ``FailSafeTrackerStore``), so every Rasa server of a deployment
 shares them. With another tracker store (in memory, Redis...) one in-memory SQLite database per
 process is used: fine for development, not for several servers.
+
+A database made before a column existed gets it added (``ALTER TABLE ... ADD COLUMN``, with
+the column's default for the rows already there) when the tables are first used.
 
 SQLAlchemy calls block; :meth:`ChannelStore.run` runs them in a worker thread.
 """
@@ -46,6 +51,7 @@ DELIVERIES = sa.Table(
     sa.Column("delivery_id", sa.String(128), primary_key=True),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("claimed_at", sa.Float, nullable=False, index=True),
+    sa.Column("owner", sa.String(32), nullable=True),
 )
 
 BINDINGS = sa.Table(
@@ -55,6 +61,7 @@ BINDINGS = sa.Table(
     sa.Column("user_id", sa.String(256), primary_key=True),
     sa.Column("customer_id", sa.String(128), nullable=False),
     sa.Column("linked_at", sa.Float, nullable=False),
+    sa.Column("demo", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 LINK_CODES = sa.Table(
@@ -88,6 +95,43 @@ def sql_tracker_store(tracker_store: Any) -> Any | None:
             return None
         store = inner
     return None
+
+
+def _columns(engine: Engine, table: sa.Table) -> set[str]:
+    return {column["name"] for column in sa.inspect(engine).get_columns(table.name)}
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Adds the columns a table made by an older version lacks (blocking; safe to repeat).
+
+    Only columns that may be added to existing rows are declared after a table's first
+    version: nullable ones, or ones with a server default (``demo`` is false for old rows).
+
+    Args:
+        engine: The database.
+
+    Returns:
+        ``table.column`` of each column added.
+    """
+    added = []
+    preparer = engine.dialect.identifier_preparer
+    for table in METADATA.sorted_tables:
+        present = _columns(engine, table)
+        for column in table.columns:
+            if column.name in present:
+                continue
+            ddl = sa.schema.CreateColumn(column).compile(dialect=engine.dialect)
+            statement = f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {ddl}"
+            try:
+                with engine.begin() as connection:
+                    connection.execute(sa.text(statement))
+            except SQLAlchemyError:
+                if column.name not in _columns(engine, table):
+                    raise
+                continue  # another server added it in between
+            logger.info("Channel tables: added the column %s.%s", table.name, column.name)
+            added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def memory_engine() -> Engine:
@@ -165,6 +209,7 @@ class ChannelStore:
                 # Another server may have created them between the check and the CREATE.
                 logger.info("Channel tables: creation raced with another process; re-checking")
                 METADATA.create_all(self.engine, checkfirst=True)
+            add_missing_columns(self.engine)
             self._created = True
 
     def transact(self, work: Callable[..., T], *args: Any) -> T:
@@ -223,6 +268,7 @@ __all__ = [
     "LINK_CODES",
     "METADATA",
     "ChannelStore",
+    "add_missing_columns",
     "Connection",
     "memory_engine",
     "sql_tracker_store",
