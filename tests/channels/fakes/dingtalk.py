@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import itertools
 import json
 import secrets
 import time
@@ -24,7 +23,8 @@ from typing import Any
 
 import httpx
 
-from tests.channels.fakes.base import Call, FakePlatform, Reply
+from tests.channels.fakes.base import Call, Reply
+from tests.channels.fakes.token_api import FakeTokenAPI
 
 SESSION_PATH = "/robot/sendBySession"
 SESSION_LIFETIME_MS = 90 * 60 * 1000
@@ -38,8 +38,12 @@ def callback_sign(timestamp: str, app_secret: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-class FakeDingTalk(FakePlatform):
-    """The robot API calls the channel makes, the session webhook, and the callback side."""
+class FakeDingTalk(FakeTokenAPI):
+    """The robot API calls the channel makes, the session webhook, and the callback side.
+
+    The targets of :attr:`accepted` messages are staff ids (one to one) or conversation ids
+    (groups).
+    """
 
     name = "dingtalk"
 
@@ -49,13 +53,9 @@ class FakeDingTalk(FakePlatform):
         self.app_key = "ding" + secrets.token_hex(8)
         self.app_secret = secrets.token_urlsafe(32)
         self.robot_code = self.app_key
-        self.tokens: list[str] = []
         #: Session webhook tokens issued, and whose conversation each belongs to.
         self.sessions: dict[str, str] = {}
         self.staff: set[str] = set()
-        #: Messages accepted: ``{"target": staff id (one to one) or conversation id (group), "call"}``.
-        self.accepted: list[dict[str, Any]] = []
-        self._ids = itertools.count(1)
         self.add_route("POST", r"/v1\.0/oauth2/accessToken", self._token)
         self.add_route("POST", r"/v1\.0/robot/oToMessages/batchSend", self._batch_send)
         self.add_route("POST", r"/v1\.0/robot/groupMessages/send", self._group_send)
@@ -75,12 +75,10 @@ class FakeDingTalk(FakePlatform):
         body = call.json if isinstance(call.json, dict) else {}
         if body.get("appKey") != self.app_key or body.get("appSecret") != self.app_secret:
             return Reply(400, {"code": "invalidClientIdOrSecret", "message": "无效的appKey"})
-        token = secrets.token_hex(16)
-        self.tokens.append(token)
-        return Reply(json={"accessToken": token, "expireIn": 7200})
+        return Reply(json={"accessToken": self.issue(secrets.token_hex(16)), "expireIn": 7200})
 
     def _authorized(self, call: Call) -> Reply | None:
-        if call.headers.get("x-acs-dingtalk-access-token") not in self.tokens:
+        if not self.token_valid(call.headers.get("x-acs-dingtalk-access-token")):
             return Reply(401, {"code": "InvalidAuthentication", "message": "不合法的access_token"})
         body = call.json if isinstance(call.json, dict) else {}
         if body.get("robotCode") != self.robot_code or body.get("msgKey") != "sampleText":
@@ -99,10 +97,10 @@ class FakeDingTalk(FakePlatform):
             return refused
         users = (call.json or {}).get("userIds") or []
         invalid = [user for user in users if user not in self.staff]
-        self._accept([user for user in users if user in self.staff], call)
+        self.accept([user for user in users if user in self.staff], call)
         return Reply(
             json={
-                "processQueryKey": f"pqk{next(self._ids)}",
+                "processQueryKey": f"pqk{self.next_id()}",
                 "invalidStaffIdList": invalid,
                 "flowControlledStaffIdList": [],
             }
@@ -112,8 +110,8 @@ class FakeDingTalk(FakePlatform):
         refused = self._authorized(call)
         if refused is not None:
             return refused
-        self._accept([(call.json or {}).get("openConversationId", "")], call)
-        return Reply(json={"processQueryKey": f"pqk{next(self._ids)}"})
+        self.accept([(call.json or {}).get("openConversationId", "")], call)
+        return Reply(json={"processQueryKey": f"pqk{self.next_id()}"})
 
     def _session_send(self, call: Call) -> Reply:
         session = call.query.get("session", [""])[0]
@@ -123,30 +121,10 @@ class FakeDingTalk(FakePlatform):
         text = body.get("text")
         if body.get("msgtype") != "text" or not isinstance(text, dict) or not text.get("content"):
             return Reply(json={"errcode": 40035, "errmsg": "缺少参数 json"})
-        self._accept([self.sessions[session]], call)
+        self.accept([self.sessions[session]], call)
         return Reply(json={"errcode": 0, "errmsg": "ok"})
 
-    def _accept(self, targets: list[str], call: Call) -> None:
-        with self._lock:
-            self.accepted.extend({"target": target, "call": call} for target in targets)
-
-    def expire_tokens(self) -> None:
-        """Every token issued so far stops working (401 until a new one is fetched)."""
-        with self._lock:
-            self.tokens.clear()
-
-    def reset(self) -> None:
-        """Forgets calls, failures and accepted messages (tokens stay valid)."""
-        super().reset()
-        with self._lock:
-            self.accepted.clear()
-
     # -- what the bot sent ---------------------------------------------------------------
-    def delivered(self, *targets: str) -> list[Call]:
-        """Accepted message calls to any of ``targets`` (staff ids, group conversation ids)."""
-        with self._lock:
-            return [item["call"] for item in self.accepted if item["target"] in targets]
-
     def sends(self) -> list[Call]:
         """Every message call (session webhook or robot API), oldest first, refused too."""
         return [

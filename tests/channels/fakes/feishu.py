@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import itertools
 import json
 import os
 import secrets
@@ -26,7 +25,8 @@ import httpx
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from tests.channels.fakes.base import Call, FakePlatform, Reply
+from tests.channels.fakes.base import Call, Reply
+from tests.channels.fakes.token_api import FakeTokenAPI
 
 TEXT_MAX_BODY_BYTES = 150 * 1024
 CARD_MAX_BODY_BYTES = 30 * 1024
@@ -62,8 +62,12 @@ def _error(code: int, msg: str, status: int = 400) -> Reply:
     return Reply(status, {"code": code, "msg": msg})
 
 
-class FakeFeishu(FakePlatform):
-    """The Open Platform calls the channel makes, and the event subscription's side."""
+class FakeFeishu(FakeTokenAPI):
+    """The Open Platform calls the channel makes, and the event subscription's side.
+
+    The targets of :attr:`accepted` messages are the message replied to or the
+    ``receive_id``; each also has the ``message_id`` Feishu gave it.
+    """
 
     name = "feishu"
 
@@ -74,10 +78,6 @@ class FakeFeishu(FakePlatform):
         self.app_secret = secrets.token_urlsafe(24)
         self.verification_token = secrets.token_urlsafe(16)
         self.encrypt_key = secrets.token_urlsafe(24)
-        self.tokens: list[str] = []
-        #: Messages accepted: ``{"target": message id replied to or receive_id, "call": Call}``.
-        self.accepted: list[dict[str, Any]] = []
-        self._ids = itertools.count(1)
         self.add_route("POST", r"/open-apis/auth/v3/tenant_access_token/internal", self._token)
         self.add_route("POST", r"/open-apis/im/v1/messages/[^/]+/reply", self._send)
         self.add_route("POST", r"/open-apis/im/v1/messages", self._send)
@@ -97,13 +97,12 @@ class FakeFeishu(FakePlatform):
         body = call.json if isinstance(call.json, dict) else {}
         if body.get("app_id") != self.app_id or body.get("app_secret") != self.app_secret:
             return _error(10014, "app secret invalid")
-        token = f"t-{secrets.token_hex(12)}"
-        self.tokens.append(token)
+        token = self.issue(f"t-{secrets.token_hex(12)}")
         return Reply(json={"code": 0, "msg": "ok", "tenant_access_token": token, "expire": 7200})
 
     def _send(self, call: Call) -> Reply:
         auth = call.headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+        if not auth.startswith("Bearer ") or not self.token_valid(auth[7:]):
             return _error(TOKEN_INVALID, "Invalid access token for authorization.")
         body = call.json if isinstance(call.json, dict) else {}
         kind, content = body.get("msg_type"), body.get("content")
@@ -123,22 +122,10 @@ class FakeFeishu(FakePlatform):
             return _error(230001, "content is not JSON")
         if kind == "text" and not (isinstance(decoded, dict) and decoded.get("text")):
             return _error(230001, "text is empty")
-        message_id = f"om_fake{next(self._ids):08d}"
+        message_id = f"om_fake{self.next_id():08d}"
         target = call.path.split("/")[-2] if call.path.endswith("/reply") else body["receive_id"]
-        with self._lock:
-            self.accepted.append({"target": target, "call": call, "message_id": message_id})
+        self.accept([target], call, message_id=message_id)
         return Reply(json={"code": 0, "msg": "success", "data": {"message_id": message_id}})
-
-    def expire_tokens(self) -> None:
-        """Every token issued so far stops working (code 99991663 until a new one is fetched)."""
-        with self._lock:
-            self.tokens.clear()
-
-    def reset(self) -> None:
-        """Forgets calls, failures and accepted messages (tokens stay valid)."""
-        super().reset()
-        with self._lock:
-            self.accepted.clear()
 
     def rate_limit_next(self, n: int = 1) -> None:
         """The next ``n`` message sends get Feishu's rate limit (HTTP 429, code 99991400)."""
@@ -151,11 +138,6 @@ class FakeFeishu(FakePlatform):
         )
 
     # -- what the bot sent ---------------------------------------------------------------
-    def delivered(self, *targets: str) -> list[Call]:
-        """Accepted message calls to any of ``targets`` (message ids or open/chat ids)."""
-        with self._lock:
-            return [item["call"] for item in self.accepted if item["target"] in targets]
-
     def sends(self) -> list[Call]:
         """The message calls (reply or create), oldest first, refused ones too."""
         return self.calls_to(r"/open-apis/im/v1/messages")
@@ -188,6 +170,17 @@ class FakeFeishu(FakePlatform):
         ]
 
     # -- deliveries ----------------------------------------------------------------------
+    def _header(self, event_type: str, event_id: str | None) -> dict[str, Any]:
+        """The ``header`` of an event subscription v2 delivery."""
+        return {
+            "event_id": event_id or secrets.token_hex(16),
+            "token": self.verification_token,
+            "create_time": str(int(time.time() * 1000)),
+            "event_type": event_type,
+            "tenant_key": "tenant_fake",
+            "app_id": self.app_id,
+        }
+
     def message_event(
         self,
         text: str,
@@ -204,14 +197,7 @@ class FakeFeishu(FakePlatform):
         """An ``im.message.receive_v1`` event (schema 2.0) from a user."""
         return {
             "schema": "2.0",
-            "header": {
-                "event_id": event_id or secrets.token_hex(16),
-                "token": self.verification_token,
-                "create_time": str(int(time.time() * 1000)),
-                "event_type": "im.message.receive_v1",
-                "tenant_key": "tenant_fake",
-                "app_id": self.app_id,
-            },
+            "header": self._header("im.message.receive_v1", event_id),
             "event": {
                 "sender": {
                     "sender_id": {"open_id": open_id, "union_id": "on_x", "user_id": None},
@@ -238,14 +224,7 @@ class FakeFeishu(FakePlatform):
         """A ``card.action.trigger`` event: the user pressed a button of our card."""
         return {
             "schema": "2.0",
-            "header": {
-                "event_id": event_id or secrets.token_hex(16),
-                "token": self.verification_token,
-                "create_time": str(int(time.time() * 1000)),
-                "event_type": "card.action.trigger",
-                "tenant_key": "tenant_fake",
-                "app_id": self.app_id,
-            },
+            "header": self._header("card.action.trigger", event_id),
             "event": {
                 "operator": {"open_id": open_id, "tenant_key": "tenant_fake"},
                 "token": "c-" + secrets.token_hex(8),

@@ -9,38 +9,28 @@ makes sends to a user answer errcode 45015 (the 48-hour window is over).
 The push side builds what WeChat POSTs in safe mode (``encrypt_type=aes``): the message XML
 encrypted and signed by ``wechatpy`` (independent of the bot's WXBizMsgCrypt), and the GET
 server verification (plain ``signature``). :meth:`FakeWeChat.passive_reply` decrypts an
-encrypted passive reply with wechatpy.
+encrypted passive reply with wechatpy. What WeChat shares with WeCom is in
+:mod:`tests.channels.fakes.weixin`.
 """
 
 from __future__ import annotations
 
-import base64
 import secrets
-import threading
 import time
-from typing import Any
 
 import httpx
 import xmltodict
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
-from wechatpy.utils import WeChatSigner
 
 from tests.channels.fakes.base import Call, FakePlatform, Reply
+from tests.channels.fakes.weixin import MAX_CONTENT_BYTES as MAX_CONTENT_BYTES
+from tests.channels.fakes.weixin import TOKEN_TTL_S, FakeWeixin, errcode_reply, sign
 
 APP_ID = "wxfake0123456789ab"
 APP_SECRET = "fake-wechat-secret-0123456789"
 TOKEN = "fakeWeChatToken"
 AES_KEY = "YmFyYmF6YmFyYmF6YmFyYmF6YmFyYmF6YmFyYmF6MDE"
 ACCOUNT = "gh_fakeaccount01"
-MAX_CONTENT_BYTES = 2048
-TOKEN_TTL_S = 7200
-
-
-def sign(*parts: str) -> str:
-    """WeChat's sha1 signature computed by wechatpy's signer (independent of the bot)."""
-    signer = WeChatSigner()
-    signer.add_data(*parts)
-    return str(signer.signature)
 
 
 def message_xml(user: str, text: str, msg_id: str | None, *, msg_type: str = "text") -> str:
@@ -65,22 +55,21 @@ def event_xml(user: str, event: str) -> str:
     )
 
 
-class FakeWeChat(FakePlatform):
+class FakeWeChat(FakeWeixin):
     """WeChat's API (token, customer-service send) and its pushes (see module docstring)."""
 
     name = "wechat"
+    SEND_PATH = "/cgi-bin/message/custom/send"
+    RECEIVE_ID = APP_ID
+    AES_KEY = AES_KEY
+    PRP_CRYPTO = PrpCrypto
 
     def __init__(self) -> None:
         """A fake with the token and message/custom/send routes."""
         super().__init__()
-        self.tokens: set[str] = set()
-        self.delivered: list[tuple[str, str]] = []
         self.closed: set[str] = set()
-        self._errcodes: list[int] = []
-        self._errlock = threading.Lock()
         self.crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
         self.add_route("GET", r"/cgi-bin/token", self._token)
-        self.add_route("POST", r"/cgi-bin/message/custom/send", self._send)
 
     def env(self) -> dict[str, str]:
         """WECHAT_* variables, the API URL pointing at this fake."""
@@ -93,16 +82,6 @@ class FakeWeChat(FakePlatform):
         }
 
     # -- API -------------------------------------------------------------------------------------
-    def expire_tokens(self) -> None:
-        """Every token issued so far is now expired (errcode 42001)."""
-        with self._errlock:
-            self.tokens.clear()
-
-    def fail_errcode(self, errcode: int, n: int = 1) -> None:
-        """The next ``n`` sends answer HTTP 200 with this ``errcode``."""
-        with self._errlock:
-            self._errcodes.extend([errcode] * n)
-
     def close_window(self, user: str) -> None:
         """Sends to ``user`` answer errcode 45015 (no message from them for 48 hours)."""
         with self._errlock:
@@ -112,65 +91,23 @@ class FakeWeChat(FakePlatform):
         """Forgets calls, failures, errcodes and closed windows (tokens stay valid)."""
         super().reset()
         with self._errlock:
-            self._errcodes.clear()
             self.closed.clear()
 
     def _token(self, call: Call) -> Reply:
         query = {key: values[0] for key, values in call.query.items()}
         if query.get("grant_type") != "client_credential" or query.get("appid") != APP_ID:
-            return Reply(json={"errcode": 40013, "errmsg": "invalid appid"})
+            return errcode_reply(40013, "invalid appid")
         if query.get("secret") != APP_SECRET:
-            return Reply(json={"errcode": 40125, "errmsg": "invalid appsecret"})
-        token = secrets.token_urlsafe(24)
-        with self._errlock:
-            self.tokens.add(token)
-        return Reply(json={"access_token": token, "expires_in": TOKEN_TTL_S})
+            return errcode_reply(40125, "invalid appsecret")
+        return Reply(json={"access_token": self.issue_token(), "expires_in": TOKEN_TTL_S})
 
-    def _send(self, call: Call) -> Reply:
-        token = call.query.get("access_token", [""])[0]
-        body = call.json if isinstance(call.json, dict) else {}
-        with self._errlock:
-            if token not in self.tokens:
-                return Reply(json={"errcode": 42001, "errmsg": "access_token expired"})
-            if self._errcodes:
-                return Reply(json={"errcode": self._errcodes.pop(0), "errmsg": "fake errcode"})
-            if body.get("touser") in self.closed:
-                return Reply(json={"errcode": 45015, "errmsg": "response out of time limit"})
-        if body.get("msgtype") != "text" or not body.get("touser"):
-            return Reply(json={"errcode": 40008, "errmsg": "invalid message type"})
-        content = (body.get("text") or {}).get("content") or ""
-        if not content:
-            return Reply(json={"errcode": 44004, "errmsg": "empty content"})
-        if len(content.encode("utf-8")) > MAX_CONTENT_BYTES:
-            return Reply(json={"errcode": 45002, "errmsg": "content size out of limit"})
-        with self._errlock:
-            self.delivered.append((str(body["touser"]), content))
-        return Reply(json={"errcode": 0, "errmsg": "ok"})
-
-    def sent(self, user: str | None = None) -> list[dict[str, Any]]:
-        """The customer-service send bodies (to ``user``, if given), oldest first."""
-        out = []
-        for call in self.calls_to(r"/cgi-bin/message/custom/send$"):
-            body = call.json if isinstance(call.json, dict) else {}
-            if user is None or body.get("touser") == user:
-                out.append(body)
-        return out
-
-    def delivered_to(self, user: str) -> list[str]:
-        """The texts accepted for ``user`` (successful sends only), oldest first."""
-        with self._errlock:
-            return [text for to, text in self.delivered if to == user]
-
-    def sent_texts(self, user: str) -> list[str]:
-        """The texts sent to ``user`` through the API (every attempt)."""
-        return [(b.get("text") or {}).get("content", "") for b in self.sent(user)]
+    def refuse_send(self, body: dict[str, object]) -> Reply | None:
+        """A user whose 48-hour window is over: errcode 45015."""
+        if body.get("touser") in self.closed:
+            return errcode_reply(45015, "response out of time limit")
+        return None
 
     # -- pushes --------------------------------------------------------------------------------
-    def encrypt(self, plaintext: str) -> str:
-        """The plaintext encrypted by wechatpy for this account."""
-        key = base64.b64decode(AES_KEY + "=")
-        return bytes(PrpCrypto(key).encrypt(plaintext, APP_ID)).decode("ascii")
-
     def push(
         self,
         rasa_url: str,

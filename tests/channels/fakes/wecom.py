@@ -9,38 +9,27 @@ answer an errcode (``-1`` system busy, ``45009`` frequency limit...).
 
 The callback side builds what WeCom POSTs to the app's callback URL: the message XML
 encrypted and signed by ``wechatpy`` (an independent implementation of WXBizMsgCrypt, which
-cross-checks the bot's own), and the GET URL verification.
+cross-checks the bot's own), and the GET URL verification. What WeCom shares with WeChat is in
+:mod:`tests.channels.fakes.weixin`.
 """
 
 from __future__ import annotations
 
-import base64
 import secrets
-import threading
 import time
-from typing import Any
 
 import httpx
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
-from wechatpy.utils import WeChatSigner
 
 from tests.channels.fakes.base import Call, FakePlatform, Reply
+from tests.channels.fakes.weixin import MAX_CONTENT_BYTES as MAX_CONTENT_BYTES
+from tests.channels.fakes.weixin import TOKEN_TTL_S, FakeWeixin, errcode_reply, sign
 
 CORP_ID = "wwfake0123456789ab"
 AGENT_ID = "1000002"
 SECRET = "fake-wecom-secret-0123456789"
 TOKEN = "fakeWeComToken"
 AES_KEY = "Zm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyZm9vYmFyMDE"
-#: WeCom's documented limit of a text message's content, in bytes.
-MAX_CONTENT_BYTES = 2048
-TOKEN_TTL_S = 7200
-
-
-def sign(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
-    """WeCom's ``msg_signature`` computed by wechatpy's signer (independent of the bot)."""
-    signer = WeChatSigner()
-    signer.add_data(token, timestamp, nonce, encrypted)
-    return str(signer.signature)
 
 
 def message_xml(
@@ -64,21 +53,20 @@ def message_xml(
     )
 
 
-class FakeWeCom(FakePlatform):
+class FakeWeCom(FakeWeixin):
     """WeCom's API (token, message send) and its callback deliveries (see module docstring)."""
 
     name = "wecom"
+    SEND_PATH = "/cgi-bin/message/send"
+    RECEIVE_ID = CORP_ID
+    AES_KEY = AES_KEY
+    PRP_CRYPTO = PrpCrypto
 
     def __init__(self) -> None:
         """A fake with the gettoken and message/send routes."""
         super().__init__()
-        self.tokens: set[str] = set()
-        self.delivered: list[tuple[str, str]] = []
-        self._errcodes: list[int] = []
-        self._errlock = threading.Lock()
         self.crypto = WeChatCrypto(TOKEN, AES_KEY, CORP_ID)
         self.add_route("GET", r"/cgi-bin/gettoken", self._gettoken)
-        self.add_route("POST", r"/cgi-bin/message/send", self._send)
 
     def env(self) -> dict[str, str]:
         """WECOM_* variables, the API URL pointing at this fake."""
@@ -92,82 +80,29 @@ class FakeWeCom(FakePlatform):
         }
 
     # -- API -------------------------------------------------------------------------------------
-    def expire_tokens(self) -> None:
-        """Every token issued so far is now expired (errcode 42001)."""
-        with self._errlock:
-            self.tokens.clear()
-
-    def fail_errcode(self, errcode: int, n: int = 1) -> None:
-        """The next ``n`` message sends answer HTTP 200 with this ``errcode``."""
-        with self._errlock:
-            self._errcodes.extend([errcode] * n)
-
-    def reset(self) -> None:
-        """Forgets calls, failures and pending errcodes (tokens stay valid)."""
-        super().reset()
-        with self._errlock:
-            self._errcodes.clear()
-
     def _gettoken(self, call: Call) -> Reply:
         corp = call.query.get("corpid", [""])[0]
         secret = call.query.get("corpsecret", [""])[0]
         if corp != CORP_ID:
-            return Reply(json={"errcode": 40013, "errmsg": "invalid corpid"})
+            return errcode_reply(40013, "invalid corpid")
         if secret != SECRET:
-            return Reply(json={"errcode": 40001, "errmsg": "invalid credential"})
-        token = secrets.token_urlsafe(24)
-        with self._errlock:
-            self.tokens.add(token)
+            return errcode_reply(40001, "invalid credential")
+        token = self.issue_token()
         return Reply(
             json={"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": TOKEN_TTL_S}
         )
 
-    def _send(self, call: Call) -> Reply:
-        token = call.query.get("access_token", [""])[0]
-        with self._errlock:
-            if token not in self.tokens:
-                return Reply(json={"errcode": 42001, "errmsg": "access_token expired"})
-            if self._errcodes:
-                errcode = self._errcodes.pop(0)
-                return Reply(json={"errcode": errcode, "errmsg": "fake errcode"})
-        body = call.json if isinstance(call.json, dict) else {}
+    def refuse_send(self, body: dict[str, object]) -> Reply | None:
+        """Another app's ``agentid``: errcode 40056."""
         if str(body.get("agentid")) != AGENT_ID:
-            return Reply(json={"errcode": 40056, "errmsg": "invalid agentid"})
-        if body.get("msgtype") != "text" or not body.get("touser"):
-            return Reply(json={"errcode": 40008, "errmsg": "invalid message type"})
-        content = (body.get("text") or {}).get("content") or ""
-        if not content:
-            return Reply(json={"errcode": 44004, "errmsg": "empty content"})
-        if len(content.encode("utf-8")) > MAX_CONTENT_BYTES:
-            return Reply(json={"errcode": 45002, "errmsg": "content size out of limit"})
-        with self._errlock:
-            self.delivered.append((str(body["touser"]), content))
+            return errcode_reply(40056, "invalid agentid")
+        return None
+
+    def accepted(self) -> Reply:
+        """An accepted send: errcode 0 and a ``msgid``."""
         return Reply(json={"errcode": 0, "errmsg": "ok", "msgid": secrets.token_hex(8)})
 
-    def sent(self, user: str | None = None) -> list[dict[str, Any]]:
-        """The accepted message/send bodies (to ``user``, if given), oldest first."""
-        out = []
-        for call in self.calls_to(r"/cgi-bin/message/send$"):
-            body = call.json if isinstance(call.json, dict) else {}
-            if user is None or body.get("touser") == user:
-                out.append(body)
-        return out
-
-    def delivered_to(self, user: str) -> list[str]:
-        """The texts accepted for ``user`` (successful sends only), oldest first."""
-        with self._errlock:
-            return [text for to, text in self.delivered if to == user]
-
-    def sent_texts(self, user: str) -> list[str]:
-        """The texts sent to ``user`` (every attempt, failed ones too)."""
-        return [(b.get("text") or {}).get("content", "") for b in self.sent(user)]
-
     # -- callbacks -----------------------------------------------------------------------------
-    def encrypt(self, plaintext: str) -> str:
-        """The plaintext encrypted by wechatpy for this corp."""
-        key = base64.b64decode(AES_KEY + "=")
-        return bytes(PrpCrypto(key).encrypt(plaintext, CORP_ID)).decode("ascii")
-
     def signed_params(
         self, encrypted: str, *, timestamp: str | None = None, nonce: str | None = None
     ) -> dict[str, str]:
