@@ -104,7 +104,7 @@ async def telegram_hook(request: Request, background: BackgroundTasks) -> Respon
     try:
         telegram.verify(request.headers.get(telegram.SECRET_HEADER), settings.telegram_secret or "")
         body = await read_capped(request)
-        message = telegram.parse(body, settings.telegram_chat_id)
+        message = await run_in_threadpool(telegram.parse, body, settings.telegram_chat_id)
     except BodyTooLarge:
         return _refused(request, KIND_TELEGRAM, Refused(413, "body too large"))
     except Refused as refusal:
@@ -147,10 +147,11 @@ async def wecom_hook(
     if not settings.wecom_on:
         return PlainTextResponse(NOT_CONFIGURED, status_code=404)
     try:
-        if not (msg_signature and timestamp and nonce):
-            raise Refused(401, "no signature")
+        wecom.precheck(msg_signature, timestamp, nonce)
         body = await read_capped(request)
-        message = wecom.parse(settings, body, msg_signature, timestamp, nonce)
+        message = await run_in_threadpool(
+            wecom.parse, settings, body, msg_signature, timestamp, nonce
+        )
     except BodyTooLarge:
         return _refused(request, KIND_WECOM, Refused(413, "body too large"))
     except Refused as refusal:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import threading
 import time
 from typing import Any
@@ -39,6 +40,9 @@ TOKEN_MARGIN_S = 300
 #: WeCom's longest text message, in bytes.
 WECOM_MAX_BYTES = 2048
 MSG_TYPE_TEXT = "text"
+#: ``msg_signature`` is a SHA-1 in hex.
+SIGNATURE_RE = re.compile(r"[0-9a-fA-F]{40}")
+MAX_TS_DIGITS = 12
 
 
 class Ignored(Exception):
@@ -56,6 +60,23 @@ def _crypto(settings: HookSettings) -> WeChatCrypto:
         return WeChatCrypto(settings.wecom_token, settings.wecom_aes_key, settings.wecom_corp_id)
     except (AssertionError, ValueError) as error:  # a malformed EncodingAESKey
         raise Refused(503, "WECOM_ALERT_AES_KEY is not a valid EncodingAESKey") from error
+
+
+def precheck(msg_signature: str, timestamp: str, nonce: str, now: float | None = None) -> None:
+    """What can be checked before the body is read: the query's shape and the timestamp.
+
+    Raises:
+        Refused: 401 without a signature, 403 for a malformed one or a stale timestamp.
+    """
+    if not (msg_signature and timestamp and nonce):
+        raise Refused(401, "no signature")
+    if len(nonce) > MAX_PARAM_CHARS or not SIGNATURE_RE.fullmatch(msg_signature):
+        raise Refused(403, "bad signature")
+    moment = time.time() if now is None else now
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > MAX_TS_DIGITS:
+        raise Refused(403, "expired timestamp")
+    if abs(int(timestamp) - moment) > MAX_SKEW_S:
+        raise Refused(403, "expired timestamp")
 
 
 def _check(
@@ -109,6 +130,10 @@ def parse(
 ) -> FounderMessage:  # fmt: skip
     """Authenticates, decrypts and reads one callback (``POST``).
 
+    The query's signature shape and timestamp are checked before the body is parsed, the
+    signature over ``Encrypt`` right after the (linear-time) outer parse, and only then is
+    anything decrypted. Blocking: the route runs it in a worker thread.
+
     Returns:
         The founder's message (text empty when it is not a text message).
 
@@ -117,8 +142,7 @@ def parse(
             signature.
         Ignored: For an event, or a message of someone other than the founder.
     """
-    if not (msg_signature and timestamp and nonce):
-        raise Refused(401, "no signature")
+    precheck(msg_signature, timestamp, nonce, now)
     try:
         outer = parse_flat_xml(body)
     except XMLError:
