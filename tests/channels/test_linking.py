@@ -2,11 +2,17 @@
 
 An unlinked user gets no personal data; ``/start <code>`` links; then the same question is
 answered with the customer's own data; forged, expired and reused codes are refused politely;
-unlink works; a user is only ever linked to someone else's data by that person's code.
+unlink works; a user is only ever linked to someone else's data by that person's code. On
+DingTalk a link command in a group chat is refused (answers there reach the whole group) and
+the code still links in the private chat. The fakes are part of the suite: a missing one is
+a failure, never a skip.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
 import sqlite3
 import time
 
@@ -15,14 +21,16 @@ import pytest
 from analytics.core.identity import sign_link_code
 from analytics.demo.customers import DEMO_EN, DEMO_EN_LATEST_ORDER, DEMO_ZH, DEMO_ZH_LATEST_ORDER
 from tests.channels.conftest import ChannelStack
-
-pytest.importorskip("tests.channels.fakes.telegram")
-from tests.channels.fakes.telegram import FakeTelegram  # noqa: E402
+from tests.channels.fakes.dingtalk import FakeDingTalk
+from tests.channels.fakes.telegram import FakeTelegram
+from tests.e2e.stack import wait_for
 
 LINKED = "Linked: this chat is now connected to your account"
 INVALID = "This link code is invalid or has expired"
 USED = "This link code has already been used"
 UNLINKED = "Unlinked: this chat is no longer connected to your account"
+SENDER_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
+PRIVATE_ONLY = "please send the link code in a private chat with me"
 ORDER_EN = "where is my order?"
 ORDER_ZH = "我的订单到哪了"
 QUIET_S = 1.5
@@ -31,10 +39,15 @@ TIMEOUT_S = 60.0
 
 @pytest.fixture()
 def telegram(channel_stack: ChannelStack) -> FakeTelegram:
-    fake = channel_stack.fakes.get("telegram")
-    if fake is None:
-        pytest.skip("the Telegram fake has not landed")
+    fake = channel_stack.fakes["telegram"]
     assert isinstance(fake, FakeTelegram)
+    return fake
+
+
+@pytest.fixture()
+def dingtalk(channel_stack: ChannelStack) -> FakeDingTalk:
+    fake = channel_stack.fakes["dingtalk"]
+    assert isinstance(fake, FakeDingTalk)
     return fake
 
 
@@ -61,13 +74,40 @@ def code_for(stack: ChannelStack, customer: str, ttl: int = 900) -> str:
     return sign_link_code(customer, int(time.time()) + ttl, stack.secret)
 
 
-def binding(stack: ChannelStack, user: int) -> str | None:
+def binding(stack: ChannelStack, user: int | str, channel: str = "telegram") -> str | None:
     with sqlite3.connect(stack.tracker_db) as db:
         row = db.execute(
-            "SELECT customer_id FROM channel_bindings WHERE channel = 'telegram' AND user_id = ?",
-            (str(user),),
+            "SELECT customer_id FROM channel_bindings WHERE channel = ? AND user_id = ?",
+            (channel, str(user)),
         ).fetchone()
     return None if row is None else str(row[0])
+
+
+def dingtalk_says(
+    stack: ChannelStack, fake: FakeDingTalk, staff: str, text: str, *, group: bool
+) -> str:
+    """Sends a DingTalk message (in a group or privately); returns the bot's next answer."""
+    body = fake.message(text, staff, group=group)
+    target = str(body["conversationId"]) if group else staff
+    before = len(fake.delivered(target))
+    answer = fake.deliver_message(stack.rasa_url, body)
+    assert answer.status_code == 200, answer.text
+    wait_for(lambda: fake.delivered(target)[before:], TIMEOUT_S, f"an answer to {text!r}")
+    time.sleep(QUIET_S)  # let a multi-part answer arrive
+    return "\n".join(fake.text_of(call) for call in fake.delivered(target)[before:])
+
+
+def body_conversation(fake: FakeDingTalk, staff: str) -> str:
+    """The group conversation id the fake gives ``staff``'s group messages."""
+    return str(fake.message("", staff, group=True)["conversationId"])
+
+
+def sender_id_of(channel: str, user_id: str) -> str:
+    """The conversation id the bot gives a platform user (bot/channels/messaging/conversation.py)."""
+    plain = f"{channel}:{user_id}"
+    if SENDER_RE.match(plain):
+        return plain
+    return f"{channel}:h" + hashlib.sha256(user_id.encode()).hexdigest()[:40]
 
 
 def test_an_unlinked_user_gets_no_personal_data_until_the_code_links_them(
@@ -132,3 +172,34 @@ def test_linking_with_another_customers_code_replaces_the_binding(
     assert binding(channel_stack, user) == DEMO_ZH
     reply = ask(channel_stack, telegram, user, ORDER_ZH)
     assert DEMO_ZH_LATEST_ORDER in reply and DEMO_EN_LATEST_ORDER not in reply
+
+
+def test_a_link_command_in_a_group_chat_is_refused_and_the_code_still_links_privately(
+    channel_stack: ChannelStack, dingtalk: FakeDingTalk
+) -> None:
+    staff = "staff" + secrets.token_hex(6)
+    code = code_for(channel_stack, DEMO_EN)
+    refused = dingtalk_says(channel_stack, dingtalk, staff, f"link {code}", group=True)
+    assert PRIVATE_ONLY in refused and "群聊" in refused, refused
+    assert LINKED not in refused
+    with sqlite3.connect(channel_stack.tracker_db) as db:
+        stored = db.execute(
+            "SELECT user_id FROM channel_bindings WHERE channel = 'dingtalk' AND user_id LIKE ?",
+            (f"{staff}%",),
+        ).fetchall()
+    assert stored == []
+    # The group's conversation gets no personal data and no verified customer.
+    anonymous = dingtalk_says(channel_stack, dingtalk, staff, ORDER_EN, group=True)
+    assert DEMO_EN_LATEST_ORDER not in anonymous
+    group_user = f"{staff}@{body_conversation(dingtalk, staff)}"
+    group_events = channel_stack.events(sender_id_of("dingtalk", group_user), "user")
+    assert group_events, "the group's message is not in the tracker"
+    for event in group_events:
+        assert "verified_customer_id" not in (event.get("metadata") or {})
+    # The same code, sent in the private chat with the robot, links.
+    assert LINKED in dingtalk_says(channel_stack, dingtalk, staff, f"绑定 {code}", group=False)
+    assert binding(channel_stack, staff, "dingtalk") == DEMO_EN
+    # Still nothing personal in the group, even now that the person is linked.
+    assert DEMO_EN_LATEST_ORDER not in dingtalk_says(
+        channel_stack, dingtalk, staff, ORDER_EN, group=True
+    )
