@@ -66,8 +66,6 @@ ENCRYPT_TYPE_AES = "aes"
 CTX_REPLY_TO = "wx_reply_to"
 #: What WeChat's echostr looks like (it is echoed back: nothing else is).
 ECHOSTR_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
-#: Longest ``FromUserName`` (an OpenID) and ``ToUserName`` accepted.
-MAX_USER_CHARS = 128
 
 
 class WeChatInput(WeixinInput):
@@ -126,21 +124,16 @@ class WeChatInput(WeixinInput):
         """Safe mode only: checks ``msg_signature``, the timestamp and the app id."""
         if request.args.get("encrypt_type") != ENCRYPT_TYPE_AES:
             return refusal(403, "safe mode (encrypt_type=aes) required")
-        signed = self._signed(request)
-        if isinstance(signed, HTTPResponse):
-            return signed
-        return self._decrypt_body(request, *signed)
+        return super().verify(request)
 
     def parse(self, request: Request) -> list[Inbound] | HTTPResponse:
         """The text message (or subscribe event) inside, or an answer without processing."""
-        message = self._message(request)
-        if isinstance(message, HTTPResponse):
-            return message
-        user = message.get("FromUserName")
+        read = self._message(request)
+        if isinstance(read, HTTPResponse):
+            return read
+        message, user = read
         account = message.get("ToUserName")
-        if not isinstance(user, str) or not user or len(user) > MAX_USER_CHARS:
-            return refusal(400, "no sender")
-        if not isinstance(account, str) or not account or len(account) > MAX_USER_CHARS:
+        if not isinstance(account, str) or not account or len(account) > self.MAX_USER_CHARS:
             return refusal(400, "no account")
         setattr(request.ctx, CTX_REPLY_TO, (user, account))
         msg_type = message.get("MsgType")

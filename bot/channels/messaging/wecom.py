@@ -55,8 +55,6 @@ DEFAULT_API_URL = "https://qyapi.weixin.qq.com"
 #: Seconds the webhook waits for the bot before its empty 200 (WeCom gives up after 5 s):
 #: a failure within it gets a 500, so WeCom delivers the message again.
 ACK_WAIT_S = 3.0
-#: Longest ``FromUserName`` (a member's UserID) accepted.
-MAX_USER_CHARS = 256
 
 
 class WeComInput(WeixinInput):
@@ -78,6 +76,8 @@ class WeComInput(WeixinInput):
     TOKEN_PATH: ClassVar[str] = "/cgi-bin/gettoken"
     SEND_PATH: ClassVar[str] = "/cgi-bin/message/send"
     ENV_AES_KEY: ClassVar[str] = ENV_AES_KEY
+    #: Longest ``FromUserName`` (a member's UserID) accepted.
+    MAX_USER_CHARS: ClassVar[int] = 256
 
     def __init__(
         self,
@@ -115,22 +115,13 @@ class WeComInput(WeixinInput):
             return refusal(403, "bad signature")
         return response.text(plain.decode("utf-8", "replace"), content_type=PLAIN)
 
-    def verify(self, request: Request) -> HTTPResponse | None:
-        """Checks ``msg_signature``, the timestamp and the corp id; keeps the plaintext."""
-        signed = self._signed(request)
-        if isinstance(signed, HTTPResponse):
-            return signed
-        return self._decrypt_body(request, *signed)
-
     def parse(self, request: Request) -> list[Inbound] | HTTPResponse:
         """The text message inside, or an answer without processing (events, other types)."""
-        message = self._message(request)
-        if isinstance(message, HTTPResponse):
-            return message
-        user = message.get("FromUserName")
+        read = self._message(request)
+        if isinstance(read, HTTPResponse):
+            return read
+        message, user = read
         msg_type = message.get("MsgType")
-        if not isinstance(user, str) or not user or len(user) > MAX_USER_CHARS:
-            return refusal(400, "no sender")
         if msg_type == "event":
             return []
         if msg_type != "text":

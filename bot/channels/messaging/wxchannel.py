@@ -103,6 +103,8 @@ class WeixinInput(MessagingInput):
     TOKEN_PATH: ClassVar[str] = ""
     SEND_PATH: ClassVar[str] = ""
     ENV_AES_KEY: ClassVar[str] = ""
+    #: Longest ``FromUserName`` accepted.
+    MAX_USER_CHARS: ClassVar[int] = 128
 
     def __init__(
         self, token: str, aes_key: str, receive_id: str, secret: str, api_url: str
@@ -162,12 +164,23 @@ class WeixinInput(MessagingInput):
         setattr(request.ctx, CTX_PLAIN, plain)
         return None
 
-    def _message(self, request: Request) -> dict[str, Any] | HTTPResponse:
-        """The decrypted message's fields, or a 400."""
+    def verify(self, request: Request) -> HTTPResponse | None:
+        """Checks ``msg_signature``, the timestamp and the receive id; keeps the plaintext."""
+        signed = self._signed(request)
+        if isinstance(signed, HTTPResponse):
+            return signed
+        return self._decrypt_body(request, *signed)
+
+    def _message(self, request: Request) -> tuple[dict[str, Any], str] | HTTPResponse:
+        """The decrypted message's fields and its sender (``FromUserName``), or a 400."""
         try:
-            return parse_xml(getattr(request.ctx, CTX_PLAIN, b""))
+            message = parse_xml(getattr(request.ctx, CTX_PLAIN, b""))
         except XMLFormatError:
             return refusal(400, "malformed message")
+        user = message.get("FromUserName")
+        if not isinstance(user, str) or not user or len(user) > self.MAX_USER_CHARS:
+            return refusal(400, "no sender")
+        return message, user
 
     @staticmethod
     def _text_inbound(message: dict[str, Any], user: str) -> list[Inbound] | HTTPResponse:
