@@ -121,11 +121,14 @@ class FakeRasa:
         url: Its base URL.
         received: Every request so far.
         tracker_events: What ``GET /conversations/<id>/tracker`` answers with.
+        post_answers: Path suffix (``/message``) -> (status, JSON) a POST there answers
+            (default ``200 {"ok": true}``).
     """
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
     tracker_events: list[dict[str, Any]] = field(default_factory=list)
+    post_answers: dict[str, tuple[int, Any]] = field(default_factory=dict)
 
 
 def _handler(fake: FakeRasa) -> type[BaseHTTPRequestHandler]:
@@ -167,7 +170,11 @@ def _handler(fake: FakeRasa) -> type[BaseHTTPRequestHandler]:
                 self._answer(404, {"error": "not found"})
 
         def do_POST(self) -> None:  # noqa: N802
-            self._record()
+            item = self._record()
+            for suffix, (status, payload) in fake.post_answers.items():
+                if item.path.endswith(suffix):
+                    self._answer(status, payload)
+                    return
             self._answer(200, {"ok": True})
 
         def do_PUT(self) -> None:  # noqa: N802

@@ -75,9 +75,15 @@ def test_a_reply_to_the_acknowledgement_goes_to_the_same_alert(hooks: Hooks) -> 
     hooks.post_telegram(hooks.telegram.reply_update("Second", reply_to=ack_id, quoted=ack))
     _, second = hooks.founder_calls("message")
     assert hooks.first.sender_id in second.path and second.body == {"text": "Second"}
+    # A reply to the founder's own "#A2 ..." (its ref leads the text) goes to that alert.
     mine = f"#{hooks.second.ref} to the other customer"
     hooks.post_telegram(hooks.telegram.reply_update("Third", reply_to=77, quoted=mine))
     assert hooks.second.sender_id in hooks.founder_calls("message")[-1].path
+    # A ref that does not lead the quoted text is never taken: help, nothing sent.
+    inside = f"to the other customer, see #{hooks.second.ref}"
+    hooks.post_telegram(hooks.telegram.reply_update("Fourth", reply_to=78, quoted=inside))
+    assert len(hooks.founder_calls("message")) == 3
+    assert "Reply to an alert" in hooks.telegram.founder_texts()[-1]
 
 
 def test_a_redelivered_update_is_sent_once(hooks: Hooks) -> None:
@@ -107,7 +113,8 @@ def test_unknown_ref_and_no_target_get_help_and_send_nothing(hooks: Hooks) -> No
     hooks.post_telegram(hooks.telegram.reply_update("a reply to my own note", reply_to=12345))
     unknown, help_text, other = hooks.telegram.founder_texts()
     assert "A999999" in unknown and "找不到" in unknown and "There is no alert" in unknown
-    assert "#A17" in help_text and "Reply to an alert" in help_text
+    assert "#A<number>" in help_text and "Reply to an alert" in help_text
+    assert "#A17" not in help_text  # no real-looking ref in the help (a reply to it is lost)
     assert other == help_text
     assert hooks.rasa.received == []
     assert hooks.counts() == before

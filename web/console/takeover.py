@@ -72,8 +72,8 @@ class RasaBridge:
             raise TakeoverError(f"Rasa answered {response.status_code}: {response.text[:300]}")
         return response
 
-    def _widget(self, sender_id: str, what: str, payload: Any) -> None:
-        self._post(f"{WIDGET_PREFIX}/{quote(sender_id, safe=PATH_SAFE)}/{what}", payload)
+    def _widget(self, sender_id: str, what: str, payload: Any) -> httpx.Response:
+        return self._post(f"{WIDGET_PREFIX}/{quote(sender_id, safe=PATH_SAFE)}/{what}", payload)
 
     def _events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
         path = f"/conversations/{quote(sender_id, safe=PATH_SAFE)}/tracker/events"
@@ -93,12 +93,30 @@ class RasaBridge:
         else:
             self._events(sender_id, [{"event": "resume"}])
 
-    def say(self, sender_id: str, text: str) -> None:
-        """Sends the founder's message to the customer."""
+    def say(self, sender_id: str, text: str) -> dict[str, Any]:
+        """Sends the founder's message to the customer.
+
+        Returns:
+            Rasa's answer: ``{"ok": true, "timestamp": ..., "channel": ..., "delivered": ...}``
+            from the founder route, where ``delivered`` is ``true`` (the messaging platform
+            took it), ``false`` (the platform refused it: it is in the conversation, the
+            customer did not get it) or ``null`` (still being retried); without
+            ``delivered`` the conversation is not on a messaging app (widget, REST: the
+            message is recorded and reaches the customer there). Callers that only need
+            "Rasa took it" may ignore it.
+
+        Raises:
+            TakeoverError: Rasa refused the message or could not be reached.
+        """
         if self.via_widget:
-            self._widget(sender_id, "message", {"text": text})
-        else:
-            self._events(
-                sender_id,
-                [{"event": "bot", "text": text, "metadata": {"author": "founder"}}],
-            )
+            response = self._widget(sender_id, "message", {"text": text})
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = None
+            return answer if isinstance(answer, dict) else {"ok": True}
+        self._events(
+            sender_id,
+            [{"event": "bot", "text": text, "metadata": {"author": "founder"}}],
+        )
+        return {"ok": True}

@@ -5,7 +5,14 @@ the bot is paused in the conversation, then the founder's message goes to Rasa's
 route, which appends it to the tracker and delivers it on the conversation's own channel
 (widget socket, REST pending, or the messaging platform it came from). The store records
 the take-over as the console does. The founder then gets the acknowledgement in the app the
-message came from. Runs after the hook has answered the platform (WeCom retries a callback
+message came from, saying what Rasa reported (:meth:`RasaBridge.say`): sent; recorded in
+the conversation but refused by the customer's app (``delivered: false``, e.g. WeChat's
+48-hour window); or still being retried (``delivered: null``).
+
+When the message fails after the bot was paused, the bot is resumed (the customer is not
+left without answers, and nothing is half-done); if even that fails, the take-over is
+recorded so the console shows the conversation as taken over and the founder can hand it
+back there. Runs after the hook has answered the platform (WeCom retries a callback
 not answered within five seconds).
 """
 
@@ -49,11 +56,31 @@ def _author(settings: HookSettings, message: FounderMessage) -> str:
     return f"{settings.console_user} ({message.kind})"[:100]
 
 
+def _record_takeover(settings: HookSettings, message: FounderMessage, plan: Plan) -> None:
+    with writer()() as db:
+        conversation = db.get(Conversation, plan.conversation_id)
+        if conversation is not None:
+            takeover_queries.start_takeover(db, conversation, _author(settings, message))
+
+
+def _undo_pause(settings: HookSettings, message: FounderMessage, plan: Plan) -> str:
+    """After a refused message: resume the bot, else record the take-over; the answer."""
+    try:
+        deps.rasa_bridge().resume(plan.sender_id)
+    except TakeoverError as error:
+        logger.warning("Bot left paused for alert %s: %s", plan.ref, str(error)[:200])
+        _record_takeover(settings, message, plan)
+        return texts.NOT_SENT_PAUSED.format(ref=plan.ref, link=plan.link)
+    return texts.NOT_SENT.format(ref=plan.ref, link=plan.link)
+
+
 def _send(settings: HookSettings, message: FounderMessage, plan: Plan) -> str:
     bridge = deps.rasa_bridge()
+    paused = False
     try:
         bridge.pause(plan.sender_id)
-        bridge.say(plan.sender_id, plan.text)
+        paused = True
+        answer = bridge.say(plan.sender_id, plan.text)
     except TakeoverError as error:
         logger.warning(
             "Founder reply %s for alert %s not delivered: %s",
@@ -63,11 +90,17 @@ def _send(settings: HookSettings, message: FounderMessage, plan: Plan) -> str:
         )
         with writer()() as db:
             release(db, plan.event_key)
+        if paused:
+            return _undo_pause(settings, message, plan)
         return texts.NOT_SENT.format(ref=plan.ref, link=plan.link)
-    with writer()() as db:
-        conversation = db.get(Conversation, plan.conversation_id)
-        if conversation is not None:
-            takeover_queries.start_takeover(db, conversation, _author(settings, message))
+    _record_takeover(settings, message, plan)
+    delivered = answer.get("delivered", True)
+    if delivered is False:
+        logger.warning("Founder reply for alert %s refused by the customer's app", plan.ref)
+        return texts.DELIVERY_REFUSED.format(ref=plan.ref, link=plan.link)
+    if delivered is None:
+        logger.info("Founder reply for alert %s recorded, still being sent", plan.ref)
+        return texts.STILL_SENDING.format(ref=plan.ref)
     logger.info("Founder reply from %s sent to conversation of alert %s", message.kind, plan.ref)
     return texts.SENT.format(ref=plan.ref)
 

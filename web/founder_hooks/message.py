@@ -21,8 +21,9 @@ class FounderMessage:
         reply_to: The platform id of the message the founder replied to (Telegram), if any.
         message_id: The platform id of the founder's own message (the acknowledgement
             replies to it), if any.
-        reply_ref: The first alert ref (``A17``) in the text of the message replied to (an
-            acknowledgement, or the founder's own earlier ``#A17 ...``), if any.
+        reply_ref: The alert ref (``A17``) that *anchors* the text of the message replied
+            to: an acknowledgement's lead (``已发送给客户（#A17）``) or a leading ``#A17`` (an
+            alert's top line, the founder's own ``#A17 ...``); never a ref elsewhere in it.
     """
 
     kind: str

@@ -11,6 +11,7 @@ app's per-address rate limit and security headers apply to them (:mod:`web.app`)
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 
@@ -18,7 +19,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from web.founder_hooks import telegram, wecom
+from web.founder_hooks import telegram, texts, wecom
 from web.founder_hooks.config import HookSettings, get_hook_settings
 from web.founder_hooks.deliver import carry_out, writer
 from web.founder_hooks.door import REFUSALS, BodyTooLarge, Refused, read_capped
@@ -109,10 +110,25 @@ async def telegram_hook(request: Request, background: BackgroundTasks) -> Respon
         return _refused(request, KIND_TELEGRAM, Refused(413, "body too large"))
     except Refused as refusal:
         return _refused(request, KIND_TELEGRAM, refusal)
+    except telegram.NotPrivate as group:
+        _explain_group(settings, body, group, background)
+        return Response(status_code=200)
     except telegram.Ignored:
         return Response(status_code=200)
     await _accept(settings, message, background)
     return Response(status_code=200)
+
+
+def _explain_group(
+    settings: HookSettings, body: bytes, group: telegram.NotPrivate, background: BackgroundTasks
+) -> None:
+    """Tells a group why a message meant for the bot was not passed on (once per update)."""
+    if not group.addressed:
+        return
+    key = f"{KIND_TELEGRAM}:group:{hashlib.sha256(body).hexdigest()}"
+    if SEEN.take(key):
+        reply_to = None if group.message_id is None else str(group.message_id)
+        background.add_task(telegram.send_ack, settings, texts.GROUP_REFUSED, reply_to)
 
 
 @router.get("/wecom")

@@ -2,7 +2,9 @@
 
 * Telegram: the alert whose message the founder replied to (``reply_to_message`` ->
   ``founder_alert_deliveries.platform_message_id``), or the alert named by a leading ref
-  (``#A17 text``); both given and different: nothing is sent.
+  (``#A17 text``); both given and different: nothing is sent. A reply to a message that is
+  not a known alert counts only when the quoted text is anchored on a ref
+  (:func:`web.founder_hooks.telegram.quoted_ref`): a reply to the help text names nothing.
 * WeCom (no threads): a leading ref; without one, the one alert sent to WeCom within
   ``ALERT_CONVERSATION_QUIET_MINUTES`` — with several, the founder is asked for the ref
   (a reply never guesses between two customers).

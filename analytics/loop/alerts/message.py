@@ -2,7 +2,9 @@
 
 Plain text only: every value that comes from a customer (their name, the redacted excerpt
 of what they wrote) is cleaned of control and formatting characters (no bidi overrides, no
-line breaks of their own) and cut short; each notifier sends the text as plain text or
+line breaks of their own), stripped of ``#`` and ``＃`` (a customer cannot plant an alert
+ref like ``#A5`` for the founder's reply hooks to pick up) and cut short. Every alert
+starts with its ref as ``#A17`` on a line of its own; each notifier sends the text as plain text or
 escapes it for its platform (:mod:`analytics.loop.alerts.notifiers`).
 """
 
@@ -53,6 +55,8 @@ LEVEL_TEXTS: dict[str, tuple[str, str]] = {
     RISK_LEVEL_LOW: ("低", "low"),
 }
 UNKNOWN = ("未知", "unknown")
+#: Dropped from customer-supplied values: the marks of an alert ref.
+NO_REF_MARKS = str.maketrans("", "", "#＃﹟")
 NO_SEGMENT = ("未评分", "not scored")
 
 
@@ -90,10 +94,10 @@ class AlertFacts:
 def plain(value: object, limit: int) -> str:
     """A customer-supplied value as one clean line of at most ``limit`` characters.
 
-    Control, format (bidi overrides, zero-width), surrogate and private-use characters are
-    dropped, whitespace runs become one space.
+    Control, format (bidi overrides, zero-width), surrogate and private-use characters and
+    ``#``/``＃`` (no planted alert refs) are dropped, whitespace runs become one space.
     """
-    text = str(value or "")
+    text = str(value or "").translate(NO_REF_MARKS)
     kept = "".join(
         " " if ch.isspace() else ch
         for ch in text
@@ -171,10 +175,10 @@ def render(facts: AlertFacts, console_url: str) -> AlertText:
         en.append(f'Latest message: "{excerpt}"')
     tail = [
         f"打开对话 / Open the conversation: {link}",
-        f"回复本提醒即可答复客户（或引用 {facts.ref}）/ "
-        f"Reply to this alert to answer the customer (or quote {facts.ref}).",
+        f"回复本提醒即可答复客户（或以 #{facts.ref} 开头）/ "
+        f"Reply to this alert to answer the customer (or start with #{facts.ref}).",
     ]
-    text = "\n".join([*zh, "", *en, "", *tail])
+    text = "\n".join([f"#{facts.ref}", *zh, "", *en, "", *tail])
     data = {
         "ref": facts.ref,
         "conversation_id": facts.conversation_id,

@@ -137,7 +137,8 @@ def test_pending_deliveries_are_sent_on_each_channel(
     assert dispatcher.run_once() == 2
     assert dispatcher.run_once() == 0  # sent once, not again
     (text,) = telegram.sent_texts(CHAT_ID)
-    assert text.startswith("【叶与豆 · 客户提醒 A") and wecom.sent_texts(FOUNDER) == [text]
+    assert text.startswith("#A") and "\n【叶与豆 · 客户提醒 A" in text  # the ref on top
+    assert wecom.sent_texts(FOUNDER) == [text]
     sent = deliveries(empty_store, alert_id)
     assert {d.state for d in sent.values()} == {"sent"}
     assert all(d.attempts == 1 and d.sent_at == T0 and d.error is None for d in sent.values())
