@@ -8,14 +8,20 @@ flow, the same for all, at ``/webhooks/<name>/webhook`` (``GET`` and ``POST``):
 2. :meth:`MessagingInput.handshake` answers a URL verification (its answer, if any, is final);
 3. :meth:`MessagingInput.verify` checks the signature: a refused request gets its 401/403,
    writes nothing and is logged as one throttled warning per client address (no body);
-4. :meth:`MessagingInput.parse` decodes (decrypts) the deliveries (:class:`Inbound`);
+4. :meth:`MessagingInput.parse` decodes (decrypts) the deliveries (:class:`Inbound`) and
+   :meth:`MessagingInput.admit` may still refuse them (DingTalk: a sign used before);
 5. per delivery (:mod:`bot.channels.messaging.conversation`): the ledger claim (a redelivery is
    acknowledged and not processed), link/unlink commands, the customer a binding names,
    a numbered-button reply, the door's hygiene and rate limits, and Rasa;
 6. the answer (:meth:`MessagingInput.acknowledge`) waits at most :attr:`ACK_WITHIN_S` for the
    bot; processing goes on in a task the channel keeps referenced, and the replies are split
    and sent with retries (:mod:`bot.channels.messaging.outbound`). A delivery whose processing
-   failed within that time gets 500 (its claim released) so the platform retries it.
+   failed within that time gets 500 (its claim released) so the platform retries it. One
+   that fails after the 200 is not retried by any platform: it is logged as an error naming
+   the conversation and saying whether Rasa had recorded the message (its replies were then
+   not sent) or not (the message is lost);
+7. with a passive reply (WeChat) the remaining parts are sent only once the HTTP answer has
+   been written, and :data:`PASSIVE_FOLLOW_UP_DELAY_S` later, so they arrive after it.
 
 The conversation id is ``<name>:<user_id>`` (or ``<name>:h<sha256>`` for a user id outside
 ``[A-Za-z0-9_.:@-]``); the address where replies go is kept in the message metadata as
@@ -41,6 +47,7 @@ from bot.channels.limits import DoorGuard, DoorLimits, RateWindow, client_addres
 from bot.channels.log_throttle import LogThrottle
 from bot.channels.messaging import registry
 from bot.channels.messaging.conversation import Conversation, Outcome, sender_id_of
+from bot.channels.messaging.ledger import Ledger
 from bot.channels.messaging.outbound import (
     OutMessage,
     PlatformError,
@@ -64,6 +71,13 @@ ERROR_TOO_LARGE = "too_large"
 ERROR_METHOD = "method_not_allowed"
 ERROR_BAD_REQUEST = "bad_request"
 ERROR_FAILED = "processing_failed"
+#: Seconds after the HTTP answer (a passive reply) before the next parts go by the API: the
+#: platform handles the answer before a message sent a moment later.
+PASSIVE_FOLLOW_UP_DELAY_S = 1.0
+#: Longest wait for the HTTP answer to be written before the next parts are sent anyway.
+ANSWER_WRITE_WAIT_S = 10.0
+#: Request attribute: the event set once the HTTP answer (with a passive reply) is written.
+CTX_ANSWER_WRITTEN = "messaging_answer_written"
 
 __all__ = [
     "Inbound",
@@ -172,6 +186,18 @@ class MessagingInput(InputChannel):
         """
         raise NotImplementedError
 
+    async def admit(
+        self, request: Request, inbounds: list[Inbound], ledger: Ledger
+    ) -> HTTPResponse | None:
+        """A last check of an authentic, parsed request: None, or its refusal (stores nothing).
+
+        Args:
+            request: The request.
+            inbounds: Its deliveries (maybe none).
+            ledger: The delivery ledger (DingTalk claims its single-use signs in it).
+        """
+        return None
+
     def acknowledge(self, request: Request, passive: OutMessage | None) -> HTTPResponse:
         """The 200 answer of a processed request (``passive``: a reply riding on it)."""
         return response.json({"ok": True})
@@ -187,8 +213,16 @@ class MessagingInput(InputChannel):
             return response.json({"status": "ok"})
 
         @bp.route("/webhook", methods=["GET", "POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            return await self.handle_webhook(request, on_new_message)
+        async def webhook(request: Request) -> HTTPResponse | None:
+            answer = await self.handle_webhook(request, on_new_message)
+            if getattr(request.ctx, CTX_ANSWER_WRITTEN, None) is None:
+                return answer
+            try:  # a passive reply: write it now, then let the next parts go
+                sent = await request.respond(answer)
+                await sent.send(end_stream=True)
+            finally:
+                self.answer_written(request)
+            return None
 
         @bp.listener("before_server_stop")
         async def finish_sends(*_: Any) -> None:
@@ -248,13 +282,22 @@ class MessagingInput(InputChannel):
             return response.json({"error": ERROR_BAD_REQUEST}, status=400)
         if isinstance(parsed, HTTPResponse):
             return parsed
-        if not parsed:
-            return self.acknowledge(request, None)
         agent = getattr(request.app.ctx, "agent", None)
         conversation = Conversation(self, agent, on_new_message)
+        try:
+            refused = await self.admit(request, parsed, conversation.ledger)
+        except Exception as error:
+            logger.error("%s webhook: admitting a request failed: %s", self.name(), error)
+            return response.json({"error": ERROR_FAILED}, status=500)
+        if refused is not None:
+            self._log_refusal(request, f"a request that was not admitted ({refused.status})")
+            return refused
+        if not parsed:
+            return self.acknowledge(request, None)
         work = self.spawn(conversation.converse_all(parsed))
         passive: OutMessage | None = None
-        failed = False
+        failed = answered = False
+        written: asyncio.Event | None = None
         try:
             done, _ = await asyncio.wait({work}, timeout=self.ACK_WITHIN_S)
             if work in done:
@@ -263,12 +306,22 @@ class MessagingInput(InputChannel):
                 failed = work.exception() is not None or any(o.failed for o in work.result())
                 if not failed and self.PASSIVE_REPLY:
                     passive = self._take_passive(work.result())
+            answered = not failed
+            if passive is not None:
+                written = asyncio.Event()
+                setattr(request.ctx, CTX_ANSWER_WRITTEN, written)
         finally:
             # Runs also when the request is cancelled: the replies still go out.
-            self.spawn(self._deliver_outcomes(work))
+            self.spawn(self._deliver_outcomes(work, answered=answered, after=written))
         if failed:
             return response.json({"error": ERROR_FAILED}, status=500)
         return self.acknowledge(request, passive)
+
+    def answer_written(self, request: Request) -> None:
+        """Says that the HTTP answer of ``request`` is written (its next parts may go)."""
+        written = getattr(request.ctx, CTX_ANSWER_WRITTEN, None)
+        if written is not None:
+            written.set()
 
     def _take_passive(self, outcomes: list[Outcome]) -> OutMessage | None:
         """Takes the first part of the first reply off the send queue (WeChat OA)."""
@@ -284,13 +337,42 @@ class MessagingInput(InputChannel):
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _deliver_outcomes(self, work: asyncio.Task[list[Outcome]]) -> None:
+    async def _deliver_outcomes(
+        self,
+        work: asyncio.Task[list[Outcome]],
+        *,
+        answered: bool = False,
+        after: asyncio.Event | None = None,
+    ) -> None:
+        """Sends the outcomes' parts (after ``after`` is set and a moment, if given).
+
+        Args:
+            work: The processing task.
+            answered: Whether the platform was answered 200 before processing ended: a
+                failure is then final (no platform retries it) and logged as an error.
+            after: Set once the HTTP answer carrying a passive reply is written.
+        """
         try:
             outcomes = await work
         except Exception:
             logger.exception("%s webhook: processing failed", self.name())
             return
+        if after is not None:
+            try:
+                await asyncio.wait_for(after.wait(), ANSWER_WRITE_WAIT_S)
+            except asyncio.TimeoutError:
+                logger.warning("%s: the HTTP answer was not written in time", self.name())
+            await asyncio.sleep(PASSIVE_FOLLOW_UP_DELAY_S)
         for outcome in outcomes:
+            if outcome.failed and answered:
+                logger.error(
+                    "%s: answered 200, then processing the message of %s failed; %s",
+                    self.name(),
+                    outcome.sender_id,
+                    "Rasa had recorded it (in the tracker), its replies were not sent"
+                    if outcome.recorded
+                    else "it is lost (not in the tracker) and the platform will not retry",
+                )
             if outcome.parts:
                 await self.deliver_parts(outcome.sender_id, outcome.address, outcome.parts)
 

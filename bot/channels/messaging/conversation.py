@@ -3,7 +3,8 @@
 In order (:meth:`Conversation.converse`): the ledger claim (a redelivery is not processed),
 a link/unlink command (answered by :mod:`bot.channels.messaging.bindings`, never shown to
 Rasa), the sender's rate limits (:class:`~bot.channels.limits.DoorGuard`), a numbered-button
-reply (``1``, ``１`` or ``一`` picks the payload of the buttons of the bot's latest turn), the
+reply (``1``, ``１`` or ``一`` picks the payload of the buttons of the bot's latest turn) or a
+payload key (a button payload too long for the platform, :func:`payload_key`), the
 door's hygiene (:func:`bot.channels.door.prepare_message`: clean text, length, metadata), the
 customer a binding names (``verified_customer_id``: only from a binding, never in a group
 chat), then Rasa with ``message_id = "<name>:<delivery_id>"`` and the reply address as
@@ -59,6 +60,13 @@ CHINESE_NUMBERS = {
     "十": 10,
 }
 NUMBER_TRAILERS = ".．。、)）"
+#: A button payload too long for a platform's button (Telegram's 64-byte ``callback_data``)
+#: travels as ``lp:`` + 40 hex digits of its SHA-256, and is found again among the buttons the
+#: bot sent to the conversation (in its tracker: any server, after any restart).
+PAYLOAD_KEY_PREFIX = "lp:"
+PAYLOAD_KEY_RE = re.compile(r"^lp:[0-9a-f]{40}$")
+#: How many of a conversation's latest events are searched for a payload key's button.
+PAYLOAD_KEY_EVENTS = 1000
 
 
 def sender_id_of(name: str, user_id: str) -> str:
@@ -105,6 +113,29 @@ def latest_buttons(events: list[Any]) -> list[tuple[str, str]]:
     return []
 
 
+def payload_key(payload: str) -> str:
+    """The short stand-in of a button payload: ``lp:`` + 40 hex digits of its SHA-256."""
+    digest = hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
+    return PAYLOAD_KEY_PREFIX + digest[:40]
+
+
+def button_of_key(events: list[Any], key: str) -> tuple[str, str] | None:
+    """The (title, payload) of the bot's most recent button whose :func:`payload_key` is ``key``.
+
+    Only buttons the bot itself sent to this conversation are found (a forged key finds none).
+    """
+    for event in reversed(events[-PAYLOAD_KEY_EVENTS:]):
+        if not isinstance(event, BotUttered):
+            continue
+        for button in (event.data or {}).get("buttons") or []:
+            if not isinstance(button, dict):
+                continue
+            title, payload = button.get("title"), button.get("payload")
+            if isinstance(title, str) and isinstance(payload, str) and payload_key(payload) == key:
+                return title, payload
+    return None
+
+
 @functools.cache
 def collector_for(name: str) -> type[CollectingOutputChannel]:
     """A collecting output channel named like the messaging channel ``name``.
@@ -131,12 +162,14 @@ class Outcome:
         address: Where the platform delivers.
         parts: Rendered messages still to send.
         failed: Whether processing failed (the claim was released).
+        recorded: Whether Rasa had handled the message (it is in the tracker) when it failed.
     """
 
     sender_id: str
     address: dict[str, Any]
     parts: list[OutMessage] = field(default_factory=list)
     failed: bool = False
+    recorded: bool = False
 
 
 # The stores live as long as the process (one per database), and so do these.
@@ -209,7 +242,7 @@ class Conversation:
         group = is_group_chat(self.name, inbound.user_id, inbound.address) or bool(
             getattr(inbound, "group", False)
         )
-        admitted = False
+        admitted = recorded = False
         try:
             command = await self.bindings.handle_command(
                 self.name, inbound.user_id, inbound.text, group=group
@@ -248,6 +281,7 @@ class Conversation:
                     message_id=f"{self.name}:{inbound.delivery_id}",
                 )
             )
+            recorded = True
             await self.ledger.finish(self.name, inbound.delivery_id, owner)
             parts = [
                 part
@@ -261,22 +295,31 @@ class Conversation:
                 await self.ledger.release(self.name, inbound.delivery_id, owner)
             except Exception:
                 logger.exception("%s: could not release a failed claim", self.name)
-            return Outcome(sender_id, inbound.address, failed=True)
+            return Outcome(sender_id, inbound.address, failed=True, recorded=recorded)
         finally:
             keeper.cancel()
             if admitted:
                 self.channel.guard.done(sender_id)
 
     async def _numbered(self, sender_id: str, text: str) -> tuple[str, str | None]:
-        """A numbered reply's button payload and title, else the text and None."""
-        if not self.channel.NUMBERED_BUTTONS:
+        """A numbered reply's or payload key's button payload and title, else the text and None.
+
+        A payload key whose button is not found becomes an empty text (dropped, no reply).
+        """
+        keyed = PAYLOAD_KEY_RE.match(text) is not None
+        number = number_of(text) if self.channel.NUMBERED_BUTTONS else None
+        if number is None and not keyed:
             return text, None
-        number = number_of(text)
         store = getattr(self.agent, "tracker_store", None)
-        if number is None or store is None:
-            return text, None
-        tracker = await store.retrieve(sender_id)
-        buttons = latest_buttons(list(tracker.events)) if tracker is not None else []
+        tracker = await store.retrieve(sender_id) if store is not None else None
+        events = list(tracker.events) if tracker is not None else []
+        if keyed:
+            found = button_of_key(events, text)
+            if found is None:
+                logger.info("%s: a button of %s that is not in its tracker", self.name, sender_id)
+                return "", None
+            return found[1], found[0]
+        buttons = latest_buttons(events)
         if 1 <= number <= len(buttons):
             title, payload = buttons[number - 1]
             return payload, title

@@ -5,21 +5,27 @@ robot's message receiving address:
 
 * headers ``timestamp`` (ms) and ``sign`` = base64(HMAC-SHA256(key = ``DINGTALK_APP_SECRET``,
   ``timestamp + "\n" + DINGTALK_APP_SECRET``)); a missing header is 401, a wrong sign 403
-  (constant time), a timestamp more than an hour from now (the documented window) 401;
+  (constant time), a timestamp more than :data:`MAX_SKEW_MS` (10 minutes) from now 401;
+* the sign covers only the timestamp, never the body: whoever saw one valid (timestamp, sign)
+  pair could post any body with it while the timestamp is accepted. So each sign is *single
+  use* (:meth:`DingTalkInput.admit`): it is claimed in the delivery ledger as the pseudo
+  delivery ``sig:<sign>`` together with the ``msgId`` it came with; the same sign with the
+  same ``msgId`` (a redelivery) goes on to the ledger's duplicate check, the same sign with
+  another ``msgId`` is 401 and nothing is stored. DingTalk documents a one-hour window; we
+  accept 10 minutes because DingTalk signs each callback when it sends it;
 * ``msgtype: text`` messages (``text.content``) are answered; the base de-duplicates on
   ``msgId``;
 * group chats are anonymous conversations of one person in one group (user id
   ``<staff id>@<conversationId>``).
 
-Replies go through the delivery's ``sessionWebhook`` while it is valid
-(``sessionWebhookExpiredTime``, ms, minus a minute), otherwise (founder take-over, late
-answers) through the robot API with an access token (``POST /v1.0/oauth2/accessToken``,
+Replies always go through the robot API with an access token (``POST /v1.0/oauth2/accessToken``,
 appKey/appSecret, cached until shortly before ``expireIn``): ``/v1.0/robot/oToMessages/batchSend``
-to the person (robotCode ``DINGTALK_ROBOT_CODE``), ``/v1.0/robot/groupMessages/send`` to a group.
-A session webhook is a URL that arrives in the delivery: it is used only when it is HTTPS on
-``oapi.dingtalk.com`` or on ``DINGTALK_API_URL``'s own scheme, host and port, without user
-info, under ``/robot/``; anything else is dropped (it would let whoever controls a delivery make
-this server call any address), and redirects are never followed.
+to the person's staff id (robotCode ``DINGTALK_ROBOT_CODE``), ``/v1.0/robot/groupMessages/send``
+to a group's ``openConversationId``. The callback's ``sessionWebhook`` is never used: it is a
+URL taken from a body the sign does not cover, so a forged body could name a session of
+another organisation and receive a customer's answers. The reply address is made of the same
+ids as the conversation id, so a forged body can at most make the bot answer a person in
+their own chat.
 
 Buttons become numbered options (``1. title``; the customer answers ``1``): a DingTalk
 actionCard's buttons open URLs and interactive cards need templates registered in the
@@ -41,15 +47,18 @@ import logging
 import re
 import time
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sqlalchemy.exc import IntegrityError
 
 from bot.channels.messaging.base import Inbound, MessagingInput, OutMessage, PlatformError
 from bot.channels.messaging.http import AccessTokenCache, Answer, failure, post_json
+from bot.channels.messaging.ledger import Ledger
 from bot.channels.messaging.platform import with_image
+from bot.channels.messaging.store import DELIVERIES, ChannelStore
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +68,6 @@ ENV_APP_SECRET = "DINGTALK_APP_SECRET"
 ENV_ROBOT_CODE = "DINGTALK_ROBOT_CODE"
 ENV_API_URL = "DINGTALK_API_URL"
 DEFAULT_API_URL = "https://api.dingtalk.com"
-#: The host of DingTalk's session webhooks (``https://oapi.dingtalk.com/robot/sendBySession``).
-SESSION_WEBHOOK_HOST = "oapi.dingtalk.com"
-SESSION_WEBHOOK_PATH_PREFIX = "/robot/"
 
 HEADER_TIMESTAMP = "timestamp"
 HEADER_SIGN = "sign"
@@ -74,21 +80,23 @@ CONVERSATION_GROUP = "2"
 
 MAX_MESSAGE_CHARS = 2000
 ACK_SECONDS = 2.0
-#: Documented: a timestamp more than an hour from the server's clock is an illegal request.
-MAX_SKEW_MS = 3600 * 1000
-#: A session webhook is not used in its last minute.
-SESSION_MARGIN_MS = 60 * 1000
+#: DingTalk documents an hour; DingTalk signs each callback when it sends it, so 10 minutes
+#: is plenty for clock skew and shortens the time a captured sign could be tried.
+MAX_SKEW_MS = 10 * 60 * 1000
+#: The ledger's pseudo delivery id of a sign: ``sig:<sign>`` (a msgId may not look like it).
+SIGN_KEY_PREFIX = "sig:"
+#: The state of a sign's row (never ``processing``: the ledger never re-takes it).
+SIGN_STATE = "done"
+#: Hex digits of SHA-256(msgId) kept with a sign (the ledger's ``owner`` column holds 32).
+MSG_TAG_CHARS = 32
 #: An access token is kept at least this long (and its lifetime if DingTalk gives none).
 MIN_TOKEN_LIFETIME_S = 60
 DEFAULT_TOKEN_LIFETIME_S = 7200
 MAX_ID_CHARS = 128
-MAX_WEBHOOK_CHARS = 2048
 #: Error codes of the robot API meaning the access token is invalid or expired.
 TOKEN_INVALID_CODES = frozenset(
     {"InvalidAuthentication", "Forbidden.AccessDenied.AccessTokenInvalid"}
 )
-#: Session webhook errcodes of a rate limit.
-RATE_LIMIT_ERRCODES = frozenset({130101, 660026, 90018})
 
 _ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
 
@@ -104,35 +112,41 @@ def _printable_id(value: Any) -> str | None:
     return value if isinstance(value, str) and _ID_RE.match(value) else None
 
 
-def _origin(url: str) -> tuple[str, str, int | None] | None:
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    if not parts.hostname or parts.username is not None or parts.password is not None:
-        return None
-    default = {"https": 443, "http": 80}.get(parts.scheme)
-    if default is None:
-        return None
-    return parts.scheme, parts.hostname.lower(), port or default
+def claim_sign_now(store: ChannelStore, given_sign: str, msg_id: str, now: float) -> bool:
+    """Claims a callback's sign for its msgId (blocking); False if another msgId used it.
 
+    The row ``(dingtalk, sig:<sign>)`` of ``channel_deliveries`` keeps SHA-256(msgId) (first
+    :data:`MSG_TAG_CHARS` hex digits) in ``owner``; it is pruned with the ledger's rows.
 
-def session_webhook_allowed(url: Any, api_url: str) -> bool:
-    """Whether a delivery's ``sessionWebhook`` may be called (the SSRF guard).
+    Args:
+        store: The channel store (the ledger's).
+        given_sign: The callback's (verified) ``sign`` header.
+        msg_id: The callback's ``msgId``.
+        now: The current Unix time.
 
-    Allowed: ``https://oapi.dingtalk.com[:443]/robot/...``, or the same scheme, host and port
-    as ``api_url`` (``DINGTALK_API_URL``; a fake in tests) under ``/robot/``; never with user
-    info, other characters than printable ASCII, or over :data:`MAX_WEBHOOK_CHARS`.
+    Returns:
+        True for the first use of the sign or a redelivery of the same msgId with it.
     """
-    if not isinstance(url, str) or not 0 < len(url) <= MAX_WEBHOOK_CHARS:
-        return False
-    if not url.isascii() or any(ch <= " " or ch == "\x7f" or ch == "\\" for ch in url):
-        return False
-    origin = _origin(url)
-    if origin is None or not urlsplit(url).path.startswith(SESSION_WEBHOOK_PATH_PREFIX):
-        return False
-    return origin in (("https", SESSION_WEBHOOK_HOST, 443), _origin(api_url))
+    key = SIGN_KEY_PREFIX + given_sign
+    tag = hashlib.sha256(msg_id.encode("utf-8", "surrogatepass")).hexdigest()[:MSG_TAG_CHARS]
+    where = sa.and_(DELIVERIES.c.channel == CHANNEL_NAME, DELIVERIES.c.delivery_id == key)
+    try:
+        store.transact(
+            lambda c: c.execute(
+                DELIVERIES.insert().values(
+                    channel=CHANNEL_NAME,
+                    delivery_id=key,
+                    state=SIGN_STATE,
+                    claimed_at=now,
+                    owner=tag,
+                )
+            )
+        )
+        return True
+    except IntegrityError:
+        pass
+    owner = store.transact(lambda c: c.execute(sa.select(DELIVERIES.c.owner).where(where)).scalar())
+    return owner == tag
 
 
 def _refusal(status: int, error: str) -> HTTPResponse:
@@ -200,6 +214,8 @@ class DingTalkInput(MessagingInput):
         msg_id = body.get("msgId")
         if not isinstance(msg_id, str) or not 0 < len(msg_id) <= MAX_ID_CHARS:
             return _refusal(400, "bad_message")
+        if msg_id.startswith(SIGN_KEY_PREFIX):
+            return _refusal(400, "bad_message")  # it would collide with a sign's ledger row
         text = body.get("text")
         content = text.get("content") if isinstance(text, dict) else None
         if body.get("msgtype") != "text" or not isinstance(content, str) or not content.strip():
@@ -207,25 +223,18 @@ class DingTalkInput(MessagingInput):
         staff_id = _printable_id(body.get("senderStaffId"))
         person = staff_id or _printable_id(body.get("senderId"))
         conversation = _printable_id(body.get("conversationId"))
-        if person is None:
-            return []
         group = body.get("conversationType") == CONVERSATION_GROUP
-        if group and conversation is None:
+        if person is None or (group and conversation is None):
+            return []
+        if not group and staff_id is None:
+            # batchSend needs a staff id: a person outside the organisation cannot be answered.
+            logger.info("dingtalk: a one-to-one message without senderStaffId; ignored")
             return []
         address: dict[str, Any] = {
             "staff_id": staff_id or "",
             "conversation_id": conversation or "",
             "conversation_type": "group" if group else "single",
         }
-        webhook = body.get("sessionWebhook")
-        expires = body.get("sessionWebhookExpiredTime")
-        if webhook is not None and not session_webhook_allowed(webhook, self.api_url):
-            logger.warning("dingtalk: a delivery's sessionWebhook is not DingTalk's; ignored")
-        elif (
-            isinstance(webhook, str) and isinstance(expires, int) and not isinstance(expires, bool)
-        ):
-            address["session_webhook"] = webhook
-            address["session_webhook_expires_ms"] = expires
         return [
             Inbound(
                 delivery_id=msg_id,
@@ -235,8 +244,28 @@ class DingTalkInput(MessagingInput):
             )
         ]
 
+    async def admit(
+        self, request: Request, inbounds: list[Inbound], ledger: Ledger
+    ) -> HTTPResponse | None:
+        """Makes the callback's sign single use (see the module docstring): None, or 401.
+
+        Raises:
+            SQLAlchemyError: The ledger's database failed (the base answers 500).
+        """
+        try:  # parse() accepted it: a JSON object with a msgId
+            msg_id = json.loads(request.body or b"").get("msgId")
+        except (ValueError, UnicodeDecodeError, RecursionError, AttributeError):
+            msg_id = None
+        given = request.headers.get(HEADER_SIGN, "")
+        if not isinstance(msg_id, str) or not given:
+            return None
+        fresh = await ledger.store.call(claim_sign_now, ledger.store, given, msg_id, time.time())
+        if fresh:
+            return None
+        return _refusal(401, "sign_reused")
+
     def acknowledge(self, request: Request, passive: OutMessage | None) -> HTTPResponse:
-        """200 with ``{}`` (replies go through the session webhook or the robot API)."""
+        """200 with ``{}`` (replies go through the robot API)."""
         return response.json({})
 
     # -- outbound ------------------------------------------------------------------------
@@ -260,40 +289,13 @@ class DingTalkInput(MessagingInput):
         raise _api_error("accessToken", answer)
 
     async def send(self, address: dict[str, Any], message: OutMessage) -> None:
-        """One call: the session webhook while valid, else the robot API.
+        """One robot API call: ``batchSend`` to the staff id, or to the group.
 
         Raises:
-            PlatformError: DingTalk refused (``retryable`` for 429/5xx, rate limits, an expired
-                token and network errors).
+            PlatformError: DingTalk refused (``retryable`` for 429/5xx, throttling, flow
+                control, an expired token and network errors).
         """
-        text = with_image(message.text, message.image)
-        webhook = address.get("session_webhook")
-        expires = address.get("session_webhook_expires_ms")
-        now_ms = time.time() * 1000
-        if (
-            session_webhook_allowed(webhook, self.api_url)
-            and isinstance(expires, int)
-            and now_ms < expires - SESSION_MARGIN_MS
-        ):
-            await self._send_by_session(str(webhook), text)
-            return
-        await self._send_by_api(address, text)
-
-    async def _send_by_session(self, webhook: str, text: str) -> None:
-        answer = await post_json(
-            webhook,
-            {"msgtype": "text", "text": {"content": text}},
-            what="dingtalk sessionWebhook",
-        )
-        errcode = answer.data.get("errcode")
-        if answer.status == 200 and errcode == 0:
-            return
-        raise failure(
-            "dingtalk sessionWebhook",
-            answer,
-            f"errcode {errcode}",
-            retryable=errcode in RATE_LIMIT_ERRCODES,
-        )
+        await self._send_by_api(address, with_image(message.text, message.image))
 
     async def _send_by_api(self, address: dict[str, Any], text: str) -> None:
         param = json.dumps({"content": text}, ensure_ascii=False)

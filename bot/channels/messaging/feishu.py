@@ -12,7 +12,9 @@ The app's *request URL* receives event subscription v2 deliveries (``"schema": "
   the first 16 bytes of the base64-decoded data, PKCS#7 padding;
 * ``im.message.receive_v1`` text (and rich-text ``post``) messages from users are answered,
   ``@`` mentions removed; ``card.action.trigger`` (a button of our card pressed) is the button's
-  payload; the base de-duplicates on ``header.event_id`` (Feishu redelivers after 3 s);
+  payload, always answered to the presser in their private chat (the event does not tell a
+  group's card from a private one); the base de-duplicates on ``header.event_id`` (Feishu
+  redelivers after 3 s);
 * group chats are anonymous conversations of one person in one group (user id
   ``<open_id>@<chat_id>``): an account bound in the private chat never answers personal data
   in front of a group.
@@ -291,22 +293,17 @@ class FeishuInput(MessagingInput):
         value = action.get("value")  # type: ignore[union-attr]
         payload = value.get("payload") if isinstance(value, dict) else None
         message_id = _id(context.get("open_message_id"))  # type: ignore[union-attr]
-        chat_id = _id(context.get("open_chat_id"))  # type: ignore[union-attr]
         if open_id is None or message_id is None or not isinstance(payload, str) or not payload:
             return None
-        # A press on a card sent to a group stays the group's anonymous conversation.
-        group = bool(chat_id) and isinstance(value, dict) and value.get("group") is True
+        # The event does not say whether the card is in a private chat or a group (a card can
+        # be forwarded, and its value is not the chat's): a press is always answered to the
+        # presser, in their private chat (a new message to the open_id, never a reply in the
+        # chat of the card), as their private conversation.
         return Inbound(
             delivery_id=event_id,
-            user_id=f"{open_id}@{chat_id}" if group else open_id,
+            user_id=open_id,
             text=payload,
-            address={
-                "message_id": message_id,
-                "chat_id": chat_id or "",
-                "chat_type": "group" if group else CHAT_P2P,
-                "open_id": open_id,
-                "received_at": time.time(),
-            },
+            address={"chat_id": "", "chat_type": CHAT_P2P, "open_id": open_id},
         )
 
     def acknowledge(self, request: Request, passive: OutMessage | None) -> HTTPResponse:
@@ -351,7 +348,7 @@ class FeishuInput(MessagingInput):
         text = with_image(message.text, message.image)
         if message.buttons:
             msg_type = "interactive"
-            content = card_of(text, message.buttons, group=group)
+            content = card_of(text, message.buttons)
         else:
             msg_type, content = "text", {"text": text}
         body: dict[str, Any] = {

@@ -24,12 +24,10 @@ The webhook is never registered at start-up: ``docs/channels/telegram.md`` gives
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
 import re
-from collections import OrderedDict
 from typing import Any, ClassVar
 
 from sanic import response
@@ -37,6 +35,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.messaging.base import Inbound, MessagingInput, OutMessage, PlatformError
+from bot.channels.messaging.conversation import payload_key
 from bot.channels.messaging.http import Answer, failure, post_json
 from bot.channels.messaging.platform import with_image
 
@@ -54,10 +53,6 @@ HEADER_SECRET = "X-Telegram-Bot-Api-Secret-Token"
 MAX_MESSAGE_CHARS = 4096
 #: ``callback_data`` of an inline button: 1-64 bytes.
 CALLBACK_DATA_MAX_BYTES = 64
-#: Prefix of the ``callback_data`` standing for a payload too long to travel as it is.
-LONG_PAYLOAD_PREFIX = "lp:"
-#: Payloads remembered for long-payload buttons (most recent first out).
-MAX_REMEMBERED_PAYLOADS = 10_000
 PRIVATE_CHAT = "private"
 #: What a bare ``/start`` (the first message of every Telegram chat) stands for: a hello in
 #: the language of the customer's Telegram app, so the bot greets them in it.
@@ -128,7 +123,6 @@ class TelegramInput(MessagingInput):
         self.webhook_secret = webhook_secret
         self.api_url = api_url.rstrip("/")
         self.bot_username = bot_username
-        self._long_payloads: OrderedDict[str, str] = OrderedDict()
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -193,8 +187,7 @@ class TelegramInput(MessagingInput):
         chat_id, user_id = _id_of(chat.get("id")), _id_of(sender.get("id"))
         if chat_id is None or user_id is None or not isinstance(data, str):
             return None
-        if data.startswith(LONG_PAYLOAD_PREFIX):
-            data = self._long_payloads.get(data, "")
+        # A payload key (``lp:...``) is resolved from the tracker by the conversation.
         return Inbound(
             delivery_id=update_id, user_id=user_id, text=data, address={"chat_id": chat_id}
         )
@@ -215,16 +208,16 @@ class TelegramInput(MessagingInput):
 
     # -- outbound ------------------------------------------------------------------------
 
-    def _callback_data(self, payload: str) -> str:
-        """The button's ``callback_data``: the payload, or a key for one over 64 bytes."""
-        if 0 < len(payload.encode("utf-8")) <= CALLBACK_DATA_MAX_BYTES:
+    @staticmethod
+    def _callback_data(payload: str) -> str:
+        """The button's ``callback_data``: the payload, or its key if over 64 bytes.
+
+        The key (:func:`~bot.channels.messaging.conversation.payload_key`) is resolved from
+        the conversation's tracker when pressed, so it works on any server after any restart.
+        """
+        if 0 < len(payload.encode("utf-8", "surrogatepass")) <= CALLBACK_DATA_MAX_BYTES:
             return payload
-        key = LONG_PAYLOAD_PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
-        self._long_payloads[key] = payload
-        self._long_payloads.move_to_end(key)
-        while len(self._long_payloads) > MAX_REMEMBERED_PAYLOADS:
-            self._long_payloads.popitem(last=False)
-        return key
+        return payload_key(payload)
 
     def request_of(self, address: dict[str, Any], message: OutMessage) -> dict[str, Any]:
         """The ``sendMessage`` body of one message (one button per row)."""

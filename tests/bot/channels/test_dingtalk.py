@@ -1,4 +1,4 @@
-"""The DingTalk robot channel (Rasa environment): sign, clock skew, parsing, SSRF guard, sends.
+"""The DingTalk robot channel (Rasa environment): sign, single-use signs, parsing, sends.
 
 Vectors: tests/fixtures/channel_vectors.json["dingtalk"] (computed by the main environment's
 fake with the standard library). Sends go to a loopback fake (``wx_helpers.FakeAPI``).
@@ -6,6 +6,7 @@ fake with the standard library). Sends go to a loopback fake (``wx_helpers.FakeA
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from sanic import Sanic
 from sanic.compat import Header
 from sanic.request import Request
 
@@ -23,9 +25,10 @@ from bot.channels.messaging.dingtalk import (
     ONE_TO_ONE_PATH,
     TOKEN_PATH,
     DingTalkInput,
-    session_webhook_allowed,
     sign,
 )
+from bot.channels.messaging.ledger import Ledger
+from bot.channels.messaging.store import ChannelStore
 from tests.bot.channels.wx_helpers import FakeAPI, run
 
 VECTORS = json.loads(
@@ -34,6 +37,7 @@ VECTORS = json.loads(
 SECRET = "app-secret-钉"
 API = "https://api.dingtalk.com"
 SESSION = "https://oapi.dingtalk.com/robot/sendBySession?session=abc"
+APP = Sanic("dingtalk_unit")
 
 
 def channel(api_url: str = API) -> DingTalkInput:
@@ -43,6 +47,7 @@ def channel(api_url: str = API) -> DingTalkInput:
 def request(body: bytes, headers: dict[str, str] | None = None) -> Request:
     req = Request(b"/webhooks/dingtalk/webhook", Header(headers or {}), "1.1", "POST", None, None)
     req.body = body
+    req.app = APP
     return req
 
 
@@ -109,60 +114,96 @@ def test_private_text() -> None:
         "staff01",
         "我的订单到哪了？",
     )
-    assert inbound.address["session_webhook"] == SESSION
-    assert inbound.address["staff_id"] == "staff01"
+    # The sessionWebhook of the body is never kept: replies go through the robot API.
+    assert inbound.address == {
+        "staff_id": "staff01",
+        "conversation_id": "cid+abc/def==",
+        "conversation_type": "single",
+    }
 
 
 def test_group_is_anonymous_per_group() -> None:
     [inbound] = parsed(message(conversationType="2"))
     assert inbound.user_id == "staff01@cid+abc/def=="
     assert inbound.address["conversation_type"] == "group"
+    assert "session_webhook" not in inbound.address
 
 
 def test_nothing_to_answer_or_bad() -> None:
     assert parsed(message(msgtype="picture")) == []
     assert parsed(message("   ")) == []
+    assert parsed(message(senderStaffId=None)) == []  # one to one: batchSend needs a staff id
     not_object = message()
     not_object["text"] = "not an object"
     assert parsed(not_object) == []
     dingtalk = channel()
-    for body in (b"\xff\xfe", b"[1]", b"{", json.dumps(message(msgId="")).encode()):
+    for body in (
+        b"\xff\xfe",
+        b"[1]",
+        b"{",
+        json.dumps(message(msgId="")).encode(),
+        json.dumps(message(msgId="sig:abc")).encode(),
+    ):
         assert dingtalk.parse(signed(body)).status == 400  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://oapi.dingtalk.com/robot/sendBySession?session=a",  # not HTTPS
-        "https://oapi.dingtalk.com.evil.test/robot/sendBySession",
-        "https://evil.test/robot/sendBySession?x=oapi.dingtalk.com",
-        "https://oapi.dingtalk.com@evil.test/robot/sendBySession",
-        "https://user:pw@oapi.dingtalk.com/robot/sendBySession",
-        "https://oapi.dingtalk.com:8443/robot/sendBySession",
-        "https://oapi.dingtalk.com/admin",
-        "https://127.0.0.1/robot/sendBySession",
-        "http://169.254.169.254/latest/meta-data/",
-        "https://oapi.dingtalk.com/robot/send\nBySession",
-        "https://oapi.dingtalk.com\\@evil.test/robot/",
-        "file:///etc/passwd",
-        "https://oapi.dingtalk.com/robot/" + "a" * 3000,
-        "",
-        None,
-        12,
-    ],
-)
-def test_ssrf_session_webhooks_refused(url: Any) -> None:
-    assert not session_webhook_allowed(url, API)
-    [inbound] = parsed(message(sessionWebhook=url))
-    assert "session_webhook" not in inbound.address
+def admitted(dingtalk: DingTalkInput, req: Request, ledger: Ledger) -> int | None:
+    """The admit step's refusal status (None: admitted) after parsing ``req``."""
+    inbounds = dingtalk.parse(req)
+    assert isinstance(inbounds, list)
+    refused = run(dingtalk.admit(req, inbounds, ledger))
+    return None if refused is None else refused.status
 
 
-def test_allowed_session_webhooks() -> None:
-    assert session_webhook_allowed(SESSION, API)
-    assert session_webhook_allowed("https://OAPI.dingtalk.com:443/robot/sendBySession?s=1", API)
-    fake = "http://127.0.0.1:8123"
-    assert session_webhook_allowed(f"{fake}/robot/sendBySession?session=1", fake)
-    assert not session_webhook_allowed("http://127.0.0.1:8124/robot/sendBySession", fake)
+def test_a_sign_is_single_use_across_message_ids() -> None:
+    dingtalk, ledger = channel(), Ledger(ChannelStore.in_memory())
+    ts = str(int(time.time() * 1000))
+    headers = {"timestamp": ts, "sign": sign(ts, SECRET)}
+    first = json.dumps(message("你好", msgId="m-1")).encode()
+    assert admitted(dingtalk, request(first, headers), ledger) is None
+    # DingTalk redelivering the same message with the same headers: admitted (the ledger's
+    # msgId claim then makes it a duplicate).
+    assert admitted(dingtalk, request(first, headers), ledger) is None
+    forged = json.dumps(message("我的订单", msgId="m-2", senderStaffId="victim")).encode()
+    assert admitted(dingtalk, request(forged, headers), ledger) == 401
+    # A non-text body claims its sign too (the sign cannot be kept for a later text).
+    ts2 = str(int(ts) + 1)
+    headers2 = {"timestamp": ts2, "sign": sign(ts2, SECRET)}
+    picture = json.dumps(message(msgId="m-3", msgtype="picture")).encode()
+    assert admitted(dingtalk, request(picture, headers2), ledger) is None
+    assert admitted(dingtalk, request(forged, headers2), ledger) == 401
+
+
+def test_a_reused_sign_with_another_body_is_refused_and_leaves_nothing() -> None:
+    """Through the base's real webhook flow: the forged body never reaches Rasa or the API."""
+    seen: list[Any] = []
+
+    async def bot(user_message: Any) -> None:
+        seen.append(user_message)
+        await user_message.output_channel.send_text_message(user_message.sender_id, "您好")
+
+    async def scenario() -> tuple[list[int], list[str]]:
+        async with fake_api() as api:
+            dingtalk = channel(api.url)
+            ts = str(int(time.time() * 1000) - 9 * 60 * 1000)  # captured 9 minutes ago
+            headers = {"timestamp": ts, "sign": sign(ts, SECRET)}
+            first = json.dumps(message("你好", msgId=f"m{time.time_ns()}")).encode()
+            forged = message("我的订单呢", msgId=f"f{time.time_ns()}", senderStaffId="victim")
+            forged["sessionWebhook"] = f"{api.url}/robot/sendBySession?session=attacker"
+            statuses = []
+            for body in (first, first, json.dumps(forged).encode()):
+                answer = await dingtalk.handle_webhook(request(body, headers), bot)
+                statuses.append(answer.status)
+            for _ in range(100):
+                if not dingtalk._tasks:
+                    break
+                await asyncio.sleep(0.05)
+            return statuses, [path for path, _, _ in api.calls]
+
+    statuses, paths = run(scenario())
+    assert statuses == [200, 200, 401]
+    assert [m.sender_id for m in seen] == ["dingtalk:staff01"]
+    assert paths == [TOKEN_PATH, ONE_TO_ONE_PATH]  # the session webhook is never called
 
 
 def fake_api() -> FakeAPI:
@@ -182,7 +223,7 @@ def fake_api() -> FakeAPI:
     )
 
 
-def test_session_webhook_while_valid_then_robot_api() -> None:
+def test_replies_always_go_through_the_robot_api() -> None:
     async def scenario() -> list[tuple[str, dict[str, str], Any]]:
         async with fake_api() as api:
             dingtalk = channel(api.url)
@@ -190,37 +231,36 @@ def test_session_webhook_while_valid_then_robot_api() -> None:
                 message(sessionWebhook=f"{api.url}/robot/sendBySession?s=1"), api.url
             )
             await dingtalk.send(inbound.address, OutMessage("您好"))
-            expired = dict(inbound.address, session_webhook_expires_ms=int(time.time() * 1000))
-            await dingtalk.send(expired, OutMessage("later", image="https://x.test/a.png"))
-            await dingtalk.send(expired, OutMessage("again"))
-            group = dict(expired, conversation_type="group", conversation_id="cid1")
-            await dingtalk.send(group, OutMessage("group"))
+            await dingtalk.send(inbound.address, OutMessage("later", image="https://x.test/a.png"))
+            [group] = parsed(message(conversationType="2", conversationId="cid1"), api.url)
+            await dingtalk.send(group.address, OutMessage("group"))
             return api.calls
 
     calls = run(scenario())
     assert [path for path, _, _ in calls] == [
-        "/robot/sendBySession",
         TOKEN_PATH,
         ONE_TO_ONE_PATH,
         ONE_TO_ONE_PATH,
         GROUP_PATH,
     ]
-    assert calls[0][2] == {"msgtype": "text", "text": {"content": "您好"}}
-    assert calls[2][2]["userIds"] == ["staff01"] and calls[2][2]["robotCode"] == "dingrobot"
+    assert calls[1][2]["userIds"] == ["staff01"] and calls[1][2]["robotCode"] == "dingrobot"
+    assert json.loads(calls[1][2]["msgParam"]) == {"content": "您好"}
     assert json.loads(calls[2][2]["msgParam"]) == {"content": "later\nhttps://x.test/a.png"}
-    assert calls[4][2]["openConversationId"] == "cid1"
+    assert calls[3][2]["openConversationId"] == "cid1" and "userIds" not in calls[3][2]
 
 
-def test_forged_address_never_reaches_another_host() -> None:
+def test_an_old_address_with_a_session_webhook_is_not_used() -> None:
+    """Addresses stored before the fix (in trackers) may still hold a session webhook."""
+
     async def scenario() -> list[str]:
         async with fake_api() as api:
             dingtalk = channel(api.url)
-            forged = {
+            stored = {
                 "staff_id": "staff01",
-                "session_webhook": "http://127.0.0.1:1/robot/sendBySession",
+                "session_webhook": f"{api.url}/robot/sendBySession?session=x",
                 "session_webhook_expires_ms": int(time.time() * 1000) + 3_600_000,
             }
-            await dingtalk.send(forged, OutMessage("hi"))
+            await dingtalk.send(stored, OutMessage("hi"))
             return [path for path, _, _ in api.calls]
 
     assert run(scenario()) == [TOKEN_PATH, ONE_TO_ONE_PATH]
@@ -229,11 +269,10 @@ def test_forged_address_never_reaches_another_host() -> None:
 @pytest.mark.parametrize(
     ("path", "answer", "retryable"),
     [
-        ("/robot/sendBySession", {"errcode": 130101, "errmsg": "send too fast"}, True),
-        ("/robot/sendBySession", {"_status": 502}, True),
-        ("/robot/sendBySession", {"errcode": 300001, "errmsg": "no session"}, False),
         (ONE_TO_ONE_PATH, {"_status": 401, "code": "InvalidAuthentication"}, True),
         (ONE_TO_ONE_PATH, {"_status": 400, "code": "invalidParameter"}, False),
+        (ONE_TO_ONE_PATH, {"_status": 502}, True),
+        (ONE_TO_ONE_PATH, {"_status": 429, "code": "Throttling.Api"}, True),
         (ONE_TO_ONE_PATH, {"flowControlledStaffIdList": ["staff01"]}, True),
         (ONE_TO_ONE_PATH, {"invalidStaffIdList": ["staff01"]}, False),
         (TOKEN_PATH, {"_status": 400, "code": "invalidClientIdOrSecret"}, False),
@@ -244,14 +283,8 @@ def test_failures_classified(path: str, answer: dict[str, Any], retryable: bool)
         api = fake_api()
         api.routes[path] = lambda _: dict(answer)
         async with api:
-            address = {"staff_id": "staff01"}
-            if path == "/robot/sendBySession":
-                address.update(
-                    session_webhook=f"{api.url}/robot/sendBySession?s=1",
-                    session_webhook_expires_ms=int(time.time() * 1000) + 3_600_000,
-                )
             with pytest.raises(PlatformError) as caught:
-                await channel(api.url).send(address, OutMessage("hi"))
+                await channel(api.url).send({"staff_id": "staff01"}, OutMessage("hi"))
             return caught.value
 
     error = run(scenario())

@@ -256,8 +256,17 @@ def test_card_press() -> None:
     }
     [inbound] = parsed(payload)
     assert (inbound.user_id, inbound.text) == (OPEN_ID, "/affirm")
-    payload["event"]["action"]["value"]["group"] = True
-    assert parsed(payload)[0].user_id == f"{OPEN_ID}@{CHAT_ID}"
+    private = {"chat_id": "", "chat_type": "p2p", "open_id": OPEN_ID}
+    assert inbound.address == private
+    # The card's value does not say where the press came from (a card forwarded to a group
+    # keeps its value): a press is always the presser's private conversation, answered by a
+    # new message to their open_id, never a reply in the card's chat.
+    for value in ({"payload": "/affirm", "group": True}, {"payload": "/affirm", "group": False}):
+        payload["event"]["action"]["value"] = value
+        [press] = parsed(payload)
+        assert (press.user_id, press.address) == (OPEN_ID, private)
+    path, body = channel().request_of(private, OutMessage("hi"))
+    assert path.endswith("receive_id_type=open_id") and body["receive_id"] == OPEN_ID
 
 
 def test_undecryptable_or_bad_event_is_400() -> None:

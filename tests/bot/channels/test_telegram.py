@@ -23,11 +23,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.messaging.base import Inbound, OutMessage, PlatformError
-from bot.channels.messaging.telegram import (
-    HEADER_SECRET,
-    LONG_PAYLOAD_PREFIX,
-    TelegramInput,
-)
+from bot.channels.messaging.conversation import PAYLOAD_KEY_PREFIX, Conversation
+from bot.channels.messaging.telegram import HEADER_SECRET, TelegramInput
 
 VECTORS = json.loads(
     (Path(__file__).parents[2] / "fixtures" / "channel_vectors.json").read_text("utf-8")
@@ -186,21 +183,49 @@ def test_malformed_bodies_are_400(body: bytes | str) -> None:
 
 
 def test_buttons_become_an_inline_keyboard_and_long_payloads_come_back() -> None:
+    """A long payload travels as a key found again in the tracker: after a restart too."""
+    from types import SimpleNamespace
+
+    from rasa.core.tracker_store import InMemoryTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import BotUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
     tg = channel()
     long_payload = '/inform{"product": "' + "乌龙" * 30 + '"}'
-    body = tg.request_of(
-        {"chat_id": "42"}, OutMessage("选一个", (("好的", "/affirm"), ("长", long_payload)))
-    )
+    buttons = (("好的", "/affirm"), ("长", long_payload))
+    body = tg.request_of({"chat_id": "42"}, OutMessage("选一个", buttons))
     keyboard = body["reply_markup"]["inline_keyboard"]
     assert body["chat_id"] == "42" and body["text"] == "选一个"
     assert keyboard[0] == [{"text": "好的", "callback_data": "/affirm"}]
     data = keyboard[1][0]["callback_data"]
-    assert data.startswith(LONG_PAYLOAD_PREFIX) and len(data.encode()) <= 64
+    assert data.startswith(PAYLOAD_KEY_PREFIX) and len(data.encode()) <= 64
+    assert "reply_markup" not in tg.request_of({"chat_id": "42"}, OutMessage("hi"))
+
     press = json.loads(json.dumps(DOC["callback_query"]["body"]))
     press["callback_query"]["data"] = data
-    parsed = tg.parse(post(press))
-    assert isinstance(parsed, list) and parsed[0].text == long_payload
-    assert "reply_markup" not in tg.request_of({"chat_id": "42"}, OutMessage("hi"))
+    restarted = channel()  # another process: nothing of ``tg`` is known to it
+    [inbound] = restarted.parse(post(press))  # type: ignore[misc]
+    sender_id = f"telegram:{inbound.user_id}"
+    store = InMemoryTrackerStore(Domain.empty())
+    tracker = DialogueStateTracker(sender_id, slots=[])
+    buttons_data = [{"title": t, "payload": p} for t, p in buttons]
+    tracker.update(BotUttered("选一个", {"buttons": buttons_data}))
+    seen: list[Any] = []
+
+    async def handler(message: Any) -> None:
+        seen.append(message)
+
+    async def scenario() -> None:
+        await store.save(tracker)
+        conversation = Conversation(restarted, SimpleNamespace(tracker_store=store), handler)
+        await conversation.converse(inbound)
+        forged = Inbound("forged-1", inbound.user_id, PAYLOAD_KEY_PREFIX + "0" * 40, {})
+        await conversation.converse(forged)  # a key of no button the bot sent: dropped
+
+    run(scenario())
+    assert [m.text for m in seen] == [long_payload]
+    assert seen[0].metadata["display_text"] == "长"
 
 
 def run(coroutine: Any) -> Any:

@@ -263,9 +263,12 @@ def run_window(delay: float, window: float) -> tuple[Any, list[Any]]:
         async with FakeAPI(api.routes()) as fake:
             wechat = channel(fake.url)
             wechat.ACK_WITHIN_S = window  # type: ignore[misc]
-            answer = await wechat.handle_webhook(
-                webhook_request(message(msg_id=f"{time.time_ns()}")), bot
-            )
+            request = webhook_request(message(msg_id=f"{time.time_ns()}"))
+            answer = await wechat.handle_webhook(request, bot)
+            await asyncio.sleep(0.3)
+            if answer.body != b"success":  # a passive reply: the rest waits for its writing
+                assert not [path for path, _, _ in fake.calls if path.endswith("/custom/send")]
+            wechat.answer_written(request)  # what the route does once the answer is written
             for _ in range(100):
                 if not wechat._tasks:
                     break
@@ -286,3 +289,85 @@ def test_a_late_answer_gets_success_and_everything_goes_by_api() -> None:
     answer, sent = run_window(delay=0.6, window=0.2)
     assert answer.body == b"success"
     assert [body["text"]["content"] for body in sent] == ["第一条回复", "second reply"]
+
+
+def order_scenario() -> tuple[bytes, float, list[float]]:
+    """One push through a real Sanic server whose bot answers two texts.
+
+    Returns:
+        The HTTP answer's body, when it was read, and when the API sends arrived.
+    """
+    from uuid import uuid4
+
+    import aiohttp
+    from sanic import Sanic
+
+    api = WeChatAPI()
+    sent_at: list[float] = []
+
+    def send(request: web.Request) -> dict[str, Any]:
+        sent_at.append(time.monotonic())
+        return api.send(request)
+
+    async def bot(message_: Any) -> None:
+        await message_.output_channel.send_text_message(message_.sender_id, "第一条回复")
+        await message_.output_channel.send_text_message(message_.sender_id, "second reply")
+
+    async def scenario() -> tuple[bytes, float, list[float]]:
+        async with FakeAPI(dict(api.routes(), **{"/cgi-bin/message/custom/send": send})) as fake:
+            wechat = channel(fake.url)
+            app = Sanic(f"wxorder{uuid4().hex}")
+            app.blueprint(wechat.blueprint(bot), url_prefix="/webhooks/wechat")
+            server = await app.create_server(host="127.0.0.1", port=0, return_asyncio_server=True)
+            await server.startup()
+            port = server.server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            pushed = push(message(msg_id=f"{time.time_ns()}"))
+            url = f"http://127.0.0.1:{port}/webhooks/wechat/webhook?{pushed.query_string}"
+            try:
+                async with aiohttp.ClientSession() as session:
+                    async with session.post(url, data=pushed.body) as answer:
+                        body = await answer.read()
+                        answered_at = time.monotonic()
+                for _ in range(100):
+                    if sent_at:
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                server.close()
+                await server.wait_closed()
+            return body, answered_at, sent_at
+
+    return run(scenario())
+
+
+def test_the_rest_is_sent_after_the_passive_reply_is_written() -> None:
+    """Through a real Sanic server: part 2 reaches the API only after the HTTP answer.
+
+    In a child process: Sanic 21.12 cannot start a second app in a process (its start-up
+    rewrites its own methods), and test_base_flow starts one.
+    """
+    import base64
+    import subprocess
+    import sys
+
+    from bot.channels.messaging.base import PASSIVE_FOLLOW_UP_DELAY_S
+
+    code = (
+        "import base64, json\n"
+        "from tests.bot.channels.test_wechat import order_scenario\n"
+        "body, answered_at, sent_at = order_scenario()\n"
+        "print(json.dumps([base64.b64encode(body).decode(), answered_at, sent_at]))\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[3],
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    body, answered_at, sent_at = json.loads(child.stdout.strip().splitlines()[-1])
+    assert decrypt_passive(base64.b64decode(body))["Content"] == "第一条回复"
+    assert len(sent_at) == 1
+    assert sent_at[0] >= answered_at + PASSIVE_FOLLOW_UP_DELAY_S * 0.8
