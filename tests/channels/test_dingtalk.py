@@ -1,11 +1,11 @@
 """DingTalk (钉钉) robot callbacks through the real Rasa server, against the fake DingTalk.
 
 Callbacks are signed by the fake (standard library, independently of the bot). Covers: zh and
-en answered in their language through the session webhook, the robot API (batchSend) once the
-session webhook is about to expire, forged and stale signs refused with nothing stored, a
-redelivered msgId answered once, API failures and an expired token retried, a long founder
-message split, numbered buttons and picking "1", a session webhook on a foreign host never
-called (SSRF), and hostile bodies.
+en answered in their language through the robot API (batchSend one to one, groupMessages to a
+group), forged and stale signs refused with nothing stored, a valid sign re-used with another
+body refused with nothing stored, a redelivered msgId answered once, API failures and an
+expired token retried, a long founder message split, numbered buttons and picking "1", the
+body's sessionWebhook (DingTalk's or a forged one) never called, and hostile bodies.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ REPLY_TIMEOUT_S = 60.0
 SETTLE_S = 2.0
 MAX_CHARS = 2000
 ONE_TO_ONE = "/v1.0/robot/oToMessages/batchSend"
+GROUP = "/v1.0/robot/groupMessages/send"
 #: Simultaneous messages of one person (the door lets 3 be in flight).
 FLOOD = 12
 VECTORS = json.loads(
@@ -81,20 +82,46 @@ def test_a_message_is_answered_in_its_language(
     reply = "\n".join(FakeDingTalk.text_of(call) for call in calls)
     assert bool(HAN.search(reply)) is chinese, reply
     assert ("登录" in reply) if chinese else ("sign in" in reply.lower()), reply
-    assert {call.path for call in calls} == {SESSION_PATH}
-    assert channel_stack.user_texts(f"dingtalk:{user}") == [text]
-
-
-def test_an_expiring_session_webhook_falls_back_to_the_robot_api(
-    channel_stack: ChannelStack, dingtalk: FakeDingTalk
-) -> None:
-    user = new_user()
-    soon = int(time.time() * 1000) + 30_000  # inside the last minute: not used
-    say(channel_stack, dingtalk, user, "你好", expires_ms=soon)
-    calls = replies(dingtalk, user)
     assert {call.path for call in calls} == {ONE_TO_ONE}
     assert calls[0].json["userIds"] == [user]
     assert calls[0].headers["x-acs-dingtalk-access-token"] in dingtalk.tokens
+    assert dingtalk.calls_to(SESSION_PATH) == []
+    assert channel_stack.user_texts(f"dingtalk:{user}") == [text]
+
+
+def test_a_group_is_answered_through_group_messages(
+    channel_stack: ChannelStack, dingtalk: FakeDingTalk
+) -> None:
+    user = new_user()
+    body = dingtalk.message("你好", user, group=True)
+    assert dingtalk.deliver_message(channel_stack.rasa_url, body).status_code == 200
+    calls = replies(dingtalk, body["conversationId"])
+    assert {call.path for call in calls} == {GROUP}
+    assert calls[0].json["openConversationId"] == body["conversationId"]
+    assert dingtalk.calls_to(SESSION_PATH) == []
+
+
+def test_a_reused_sign_with_another_body_is_refused_and_stores_nothing(
+    channel_stack: ChannelStack, dingtalk: FakeDingTalk
+) -> None:
+    """A captured (timestamp, sign) pair cannot carry another message (issue 16 review)."""
+    user, victim = new_user(), new_user()
+    captured = dingtalk.signed_headers()
+    first = json.dumps(dingtalk.message("你好", user)).encode()
+    assert dingtalk.deliver(channel_stack.rasa_url, first, headers=captured).status_code == 200
+    answered = replies(dingtalk, user)
+    dingtalk.message("hello", victim)  # the victim is a known staff member
+    forged = dingtalk.message("我的订单到哪了", victim)
+    forged["sessionWebhook"] = f"{dingtalk.url}{SESSION_PATH}?session=attacker"
+    raw = json.dumps(forged).encode()
+    assert dingtalk.deliver(channel_stack.rasa_url, raw, headers=captured).status_code == 401
+    # DingTalk redelivering the first message with its own headers: 200, answered once.
+    assert dingtalk.deliver(channel_stack.rasa_url, first, headers=captured).status_code == 200
+    time.sleep(SETTLE_S)
+    assert f"dingtalk:{victim}" not in channel_stack.senders()
+    assert dingtalk.delivered(victim) == [] and dingtalk.calls_to(SESSION_PATH) == []
+    assert len(dingtalk.delivered(user)) == len(answered)
+    assert channel_stack.user_texts(f"dingtalk:{user}") == ["你好"]
 
 
 def test_forged_and_stale_signs_are_refused_and_store_nothing(
@@ -104,15 +131,19 @@ def test_forged_and_stale_signs_are_refused_and_store_nothing(
     raw = json.dumps(dingtalk.message("我的订单到哪了", user)).encode()
     url = channel_stack.rasa_url
     old = str(int(time.time() * 1000) - 3_700_000)
+    eleven_minutes = str(int(time.time() * 1000) - 11 * 60 * 1000)  # over our 10 minutes
     statuses = [
         dingtalk.deliver(url, raw).status_code,
         dingtalk.deliver(url, raw, headers=dingtalk.signed_headers(secret="guess")).status_code,
         dingtalk.deliver(url, raw, headers=dingtalk.signed_headers(timestamp=old)).status_code,
         dingtalk.deliver(
+            url, raw, headers=dingtalk.signed_headers(timestamp=eleven_minutes)
+        ).status_code,
+        dingtalk.deliver(
             url, raw, headers={"timestamp": str(int(time.time() * 1000)), "sign": "x" * 44}
         ).status_code,
     ]
-    assert statuses == [401, 403, 401, 403]
+    assert statuses == [401, 403, 401, 401, 403]
     time.sleep(SETTLE_S)
     assert f"dingtalk:{user}" not in channel_stack.senders()
     assert dingtalk.sends() == []
@@ -134,13 +165,11 @@ def test_a_redelivered_message_is_answered_once(
 
 def test_api_failures_are_retried(channel_stack: ChannelStack, dingtalk: FakeDingTalk) -> None:
     user = new_user()
-    dingtalk.fail_next(1, 502, path=SESSION_PATH)
-    dingtalk.fail_next(
-        1, 200, json={"errcode": 130101, "errmsg": "send too fast"}, path=SESSION_PATH
-    )
+    dingtalk.fail_next(1, 502, path=ONE_TO_ONE)
+    dingtalk.fail_next(1, 429, json={"code": "Throttling.Api", "message": "限流"}, path=ONE_TO_ONE)
     say(channel_stack, dingtalk, user, "你好")
     (reply,) = replies(dingtalk, user)
-    attempts = dingtalk.calls_to(SESSION_PATH)
+    attempts = dingtalk.calls_to(ONE_TO_ONE)
     assert len(attempts) >= 3 and attempts[-1] is reply
     assert FakeDingTalk.text_of(attempts[0]) == FakeDingTalk.text_of(reply)
 
@@ -149,12 +178,11 @@ def test_an_expired_token_is_fetched_again(
     channel_stack: ChannelStack, dingtalk: FakeDingTalk
 ) -> None:
     user = new_user()
-    soon = int(time.time() * 1000) + 30_000
-    say(channel_stack, dingtalk, user, "hello", expires_ms=soon)
+    say(channel_stack, dingtalk, user, "hello")
     replies(dingtalk, user)
     fetched = len(dingtalk.calls_to("oauth2/accessToken"))
     dingtalk.expire_tokens()
-    say(channel_stack, dingtalk, user, "are you a bot?", expires_ms=soon)
+    say(channel_stack, dingtalk, user, "are you a bot?")
     replies(dingtalk, user, 2)
     assert len(dingtalk.calls_to("oauth2/accessToken")) == fetched + 1
 
@@ -210,6 +238,7 @@ def test_a_foreign_session_webhook_is_never_called(
         time.sleep(SETTLE_S)
         assert evil.calls == []
     assert {call.path for call in dingtalk.delivered(user)} == {ONE_TO_ONE}
+    assert dingtalk.calls_to(SESSION_PATH) == []
 
 
 @pytest.mark.parametrize(

@@ -211,7 +211,28 @@ def test_buttons_are_a_card_and_a_press_is_understood(
         "the button press",
     )
     assert events[0]["parse_data"]["intent"]["name"] == "human_handoff", (title, events[0])
-    replies(feishu, "om_fake_card")  # the answer to the press quotes the card
+    answers = replies(feishu, user)  # a new message to the presser, not a reply to the card
+    assert all(call.query.get("receive_id_type") == ["open_id"] for call in answers), answers
+    assert feishu.delivered("om_fake_card") == []
+
+
+def test_a_press_in_a_group_is_answered_privately_to_the_presser(
+    channel_stack: ChannelStack, feishu: FakeFeishu
+) -> None:
+    """A card forwarded to a group (its value says nothing of the group, or anything): the
+    press is the presser's private conversation and its answer never reaches the group."""
+    user, group = new_user(), "oc_group" + secrets.token_hex(8)
+    for extra in ({}, {"group": False}):
+        press = feishu.card_event(
+            "/human_handoff", user, "om_group_card", chat_id=group, value=extra
+        )
+        assert feishu.deliver_event(channel_stack.rasa_url, press).status_code == 200
+    answers = replies(feishu, user, n=2)
+    assert all(call.query.get("receive_id_type") == ["open_id"] for call in answers), answers
+    time.sleep(SETTLE_S)
+    assert feishu.delivered(group) == [] and feishu.delivered("om_group_card") == []
+    assert f"feishu:{user}@{group}" not in channel_stack.senders()
+    assert len(channel_stack.user_texts(f"feishu:{user}")) == 2
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,11 @@ inline keyboard and a press answered, and hostile bodies with the server still a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -215,3 +217,43 @@ def test_hostile_bodies(channel_stack: ChannelStack, telegram: FakeTelegram) -> 
     other = new_user()
     assert say(channel_stack, telegram, other, "hello").status_code == 200
     sent(telegram, other)
+
+
+def test_a_long_button_payload_is_found_in_the_tracker(
+    channel_stack: ChannelStack, telegram: FakeTelegram
+) -> None:
+    """A payload over 64 bytes travels as ``lp:<sha256[:40]>`` and is read back from the
+    tracker: this Rasa process never rendered the button (it is written to the tracker store
+    directly, as another server would have), yet the press carries the full payload."""
+    user = new_user()
+    sender = f"telegram:{user}"
+    say(channel_stack, telegram, user, "你好")
+    long_payload = '/human_handoff{"topic": "' + "修改收货地址" * 8 + '"}'
+    assert len(long_payload.encode()) > 64
+    bot = {
+        "event": "bot",
+        "timestamp": time.time(),
+        "metadata": {},
+        "text": "请选择",
+        "data": {"buttons": [{"title": "转人工", "payload": long_payload}]},
+    }
+    with sqlite3.connect(channel_stack.tracker_db) as db:
+        db.execute(
+            "INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, ?, ?, ?)",
+            (sender, "bot", bot["timestamp"], json.dumps(bot)),
+        )
+    key = "lp:" + hashlib.sha256(long_payload.encode()).hexdigest()[:40]
+    before = len(channel_stack.user_texts(sender))
+    forged = "lp:" + "0" * 40  # no button of this conversation: dropped
+    dropped = telegram.post_update(channel_stack.rasa_url, telegram.callback_update(forged, user))
+    assert dropped.status_code == 200
+    answer = telegram.post_update(channel_stack.rasa_url, telegram.callback_update(key, user))
+    assert answer.status_code == 200
+    texts = wait_for(
+        lambda: channel_stack.user_texts(sender)[before:] or None,
+        REPLY_TIMEOUT_S,
+        "the pressed payload in the tracker",
+    )
+    assert texts == [long_payload]
+    (event,) = channel_stack.events(sender, "user")[before:]
+    assert event["parse_data"]["intent"]["name"] == "human_handoff"

@@ -2,13 +2,15 @@
 
 It answers ``POST /v1.0/oauth2/accessToken`` (``{"accessToken", "expireIn"}``; 400
 ``invalidClientIdOrSecret`` for wrong credentials), the robot's one-to-one
-``/v1.0/robot/oToMessages/batchSend`` and ``/v1.0/robot/groupMessages/send`` (header
-``x-acs-dingtalk-access-token``; 401 ``InvalidAuthentication`` for a token it did not issue;
-``invalidStaffIdList`` for an unknown user), and the session webhook
-``/robot/sendBySession?session=...`` (``{"errcode": 0, "errmsg": "ok"}``; errcode 300001 for an
-unknown session), and builds robot callbacks (HTTP mode) with the ``timestamp`` and ``sign``
-headers: base64(HMAC-SHA256(app secret, ``timestamp + "\\n" + app secret``)), computed here
-with the standard library, independently of the bot.
+``/v1.0/robot/oToMessages/batchSend`` (``robotCode``, ``userIds``, ``msgKey: sampleText``,
+``msgParam``; ``invalidStaffIdList`` for an unknown user) and group
+``/v1.0/robot/groupMessages/send`` (``openConversationId`` of a group the robot is in) with
+the header ``x-acs-dingtalk-access-token`` (401 ``InvalidAuthentication`` for a token it did
+not issue), and the session webhook ``/robot/sendBySession?session=...`` (which the bot must
+never call: it is recorded so tests can say so), and builds robot callbacks (HTTP mode) with
+the ``timestamp`` and ``sign`` headers: base64(HMAC-SHA256(app secret, ``timestamp + "\\n" +
+app secret``)), computed here with the standard library, independently of the bot. Like
+DingTalk, each callback is signed when it is sent: no two get the same timestamp.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
 from typing import Any
 
@@ -56,6 +59,10 @@ class FakeDingTalk(FakeTokenAPI):
         #: Session webhook tokens issued, and whose conversation each belongs to.
         self.sessions: dict[str, str] = {}
         self.staff: set[str] = set()
+        #: Open conversation ids of the groups the robot is in.
+        self.groups: set[str] = set()
+        self._last_ms = 0
+        self._stamp_lock = threading.Lock()
         self.add_route("POST", r"/v1\.0/oauth2/accessToken", self._token)
         self.add_route("POST", r"/v1\.0/robot/oToMessages/batchSend", self._batch_send)
         self.add_route("POST", r"/v1\.0/robot/groupMessages/send", self._group_send)
@@ -110,7 +117,10 @@ class FakeDingTalk(FakeTokenAPI):
         refused = self._authorized(call)
         if refused is not None:
             return refused
-        self.accept([(call.json or {}).get("openConversationId", "")], call)
+        group = (call.json or {}).get("openConversationId", "")
+        if group not in self.groups:
+            return Reply(400, {"code": "invalidParameter", "message": "openConversationId"})
+        self.accept([group], call)
         return Reply(json={"processQueryKey": f"pqk{self.next_id()}"})
 
     def _session_send(self, call: Call) -> Reply:
@@ -158,6 +168,8 @@ class FakeDingTalk(FakeTokenAPI):
         conversation = "cid" + base64.b64encode(staff_id.encode()).decode()
         self.sessions[session] = conversation if group else staff_id
         self.staff.add(staff_id)
+        if group:
+            self.groups.add(conversation)
         now_ms = int(time.time() * 1000)
         return {
             "conversationId": conversation,
@@ -181,8 +193,11 @@ class FakeDingTalk(FakeTokenAPI):
     def signed_headers(
         self, *, timestamp: str | None = None, secret: str | None = None
     ) -> dict[str, str]:
-        """The ``timestamp`` (ms) and ``sign`` headers of a callback."""
-        timestamp = timestamp or str(int(time.time() * 1000))
+        """The ``timestamp`` (ms, never the same twice) and ``sign`` headers of a callback."""
+        if timestamp is None:
+            with self._stamp_lock:
+                self._last_ms = max(int(time.time() * 1000), self._last_ms + 1)
+                timestamp = str(self._last_ms)
         return {
             "Content-Type": "application/json; charset=utf-8",
             "timestamp": timestamp,

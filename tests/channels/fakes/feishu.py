@@ -219,20 +219,31 @@ class FakeFeishu(FakeTokenAPI):
         }
 
     def card_event(
-        self, payload: str, open_id: str, message_id: str, *, event_id: str | None = None
+        self,
+        payload: str,
+        open_id: str,
+        message_id: str,
+        *,
+        event_id: str | None = None,
+        chat_id: str | None = None,
+        value: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A ``card.action.trigger`` event: the user pressed a button of our card."""
+        """A ``card.action.trigger`` event: the user pressed a button of our card.
+
+        The event's ``context`` names the message and chat of the card (``open_chat_id``: the
+        user's private chat unless ``chat_id``), never the chat's type.
+        """
         return {
             "schema": "2.0",
             "header": self._header("card.action.trigger", event_id),
             "event": {
                 "operator": {"open_id": open_id, "tenant_key": "tenant_fake"},
                 "token": "c-" + secrets.token_hex(8),
-                "action": {"tag": "button", "value": {"payload": payload}},
+                "action": {"tag": "button", "value": {"payload": payload, **(value or {})}},
                 "host": "im_message",
                 "context": {
                     "open_message_id": message_id,
-                    "open_chat_id": f"oc_{hashlib.md5(open_id.encode()).hexdigest()}",
+                    "open_chat_id": chat_id or f"oc_{hashlib.md5(open_id.encode()).hexdigest()}",
                 },
             },
         }
