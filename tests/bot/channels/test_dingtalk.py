@@ -302,3 +302,32 @@ def test_buttons_are_numbered() -> None:
     parts = channel().rendered(OutMessage("选一个", buttons=(("是", "/affirm"), ("否", "/deny"))))
     assert len(parts) == 1 and not parts[0].buttons
     assert "1. 是" in parts[0].text and "2. 否" in parts[0].text
+
+
+def test_a_failure_after_the_200_is_an_error_naming_the_conversation(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No platform retries a message it got 200 for: the loss is logged, not silent."""
+
+    async def bot(_: Any) -> None:
+        await asyncio.sleep(0.3)
+        raise RuntimeError("the tracker store is down")
+
+    async def scenario() -> int:
+        async with fake_api() as api:
+            dingtalk = channel(api.url)
+            dingtalk.ACK_WITHIN_S = 0.05  # type: ignore[misc]
+            body = json.dumps(message("你好", msgId=f"late{time.time_ns()}")).encode()
+            answer = await dingtalk.handle_webhook(signed(body), bot)
+            for _ in range(100):
+                if not dingtalk._tasks:
+                    break
+                await asyncio.sleep(0.05)
+            assert api.calls == []
+            return answer.status
+
+    with caplog.at_level("ERROR", logger="bot.channels.messaging.base"):
+        assert run(scenario()) == 200
+    errors = [r.getMessage() for r in caplog.records if r.name == "bot.channels.messaging.base"]
+    assert any("answered 200" in e and "dingtalk:staff01" in e and "lost" in e for e in errors)
+    assert not any("你好" in e for e in errors)
