@@ -129,15 +129,12 @@ def message_text(message: dict[str, Any]) -> str | None:
     return _MENTION_RE.sub("", text).strip()
 
 
-def card_of(
-    text: str, buttons: tuple[tuple[str, str], ...], *, group: bool = False
-) -> dict[str, Any]:
+def card_of(text: str, buttons: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     """An interactive card: the text, then one button per quick reply.
 
     A button's ``value`` (signed back to us by Feishu when pressed, not editable by the
-    customer) holds the payload and whether the card went to a group chat.
+    customer) holds the payload; a press is answered in the presser's private chat.
     """
-    value_extra = {"group": True} if group else {}
     elements: list[dict[str, Any]] = []
     if text:
         elements.append({"tag": "div", "text": {"tag": "plain_text", "content": text}})
@@ -149,7 +146,7 @@ def card_of(
                     "tag": "button",
                     "text": {"tag": "plain_text", "content": title},
                     "type": "default",
-                    "value": {"payload": payload, **value_extra},
+                    "value": {"payload": payload},
                 }
                 for title, payload in buttons
             ],

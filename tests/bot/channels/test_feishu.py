@@ -156,12 +156,9 @@ def test_text_mentions_removed_and_post_read() -> None:
 
 
 def test_card_buttons_carry_payload() -> None:
-    card = card_of("选一个 / Pick one", (("是", "/affirm"), ("否", "/deny")), group=True)
+    card = card_of("选一个 / Pick one", (("是", "/affirm"), ("否", "/deny")))
     actions = card["elements"][1]["actions"]
-    assert [a["value"] for a in actions] == [
-        {"payload": "/affirm", "group": True},
-        {"payload": "/deny", "group": True},
-    ]
+    assert [a["value"] for a in actions] == [{"payload": "/affirm"}, {"payload": "/deny"}]
     assert card["elements"][0]["text"]["content"] == "选一个 / Pick one"
 
 
