@@ -48,7 +48,7 @@ from analytics.core.setting_types import (
     StoreLocation,
     Switch,
 )
-from analytics.core.settings_channels import ChannelSettings
+from analytics.core.settings_channels import FIELD_RULES, ChannelSettings
 from analytics.core.settings_sources import (
     DEFAULT_DB_FILE,
     DEMO_MARKER_FILE,
@@ -106,17 +106,7 @@ class Settings(ChannelSettings):
     """Every setting of the main environment; read-only once built (see the module)."""
 
     model_config = SettingsConfigDict(
-        env_file=DEFAULT_ENV_FILE,
-        env_file_encoding="utf-8",
-        case_sensitive=True,
-        alias_generator=str.upper,
-        validate_by_name=True,
-        validate_by_alias=True,
-        extra="ignore",
-        frozen=True,
-        validate_default=True,
-        hide_input_in_errors=True,
-        use_attribute_docstrings=True,
+        **FIELD_RULES, env_file=DEFAULT_ENV_FILE, env_file_encoding="utf-8"
     )
 
     # Secrets (make env writes random ones)

@@ -15,6 +15,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from analytics.core.setting_types import AlertKinds, Port
 
+#: How every settings class reads its fields (``Settings`` adds its sources to these): the
+#: variable is the field's name in upper case, unknown variables are ignored, values are
+#: read-only, and each field's docstring is its description.
+FIELD_RULES = SettingsConfigDict(
+    case_sensitive=True,
+    alias_generator=str.upper,
+    validate_by_name=True,
+    validate_by_alias=True,
+    extra="ignore",
+    frozen=True,
+    validate_default=True,
+    hide_input_in_errors=True,
+    use_attribute_docstrings=True,
+)
 #: Seconds in a day: the longest life of an account-link code.
 DAY_SECONDS = 24 * 3600
 
@@ -22,15 +36,7 @@ DAY_SECONDS = 24 * 3600
 class ChannelSettings(BaseSettings):
     """Founder alerts, their channels, and account-link codes."""
 
-    model_config = SettingsConfigDict(
-        case_sensitive=True,
-        alias_generator=str.upper,
-        validate_by_name=True,
-        validate_by_alias=True,
-        extra="ignore",
-        frozen=True,
-        use_attribute_docstrings=True,
-    )
+    model_config = FIELD_RULES
 
     # Founder alerts (docs/alerts.md)
     alert_channels: AlertKinds = ()
