@@ -25,6 +25,7 @@ from sanic.response import HTTPResponse
 from bot.channels.messaging.base import Inbound, OutMessage, PlatformError
 from bot.channels.messaging.conversation import PAYLOAD_KEY_PREFIX, Conversation
 from bot.channels.messaging.telegram import HEADER_SECRET, TelegramInput
+from tests.bot.channels.wx_helpers import serve_loopback
 
 VECTORS = json.loads(
     (Path(__file__).parents[2] / "fixtures" / "channel_vectors.json").read_text("utf-8")
@@ -69,14 +70,7 @@ class ScriptedAPI:
     _runner: web.AppRunner | None = None
 
     async def __aenter__(self) -> ScriptedAPI:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve_loopback(self._handle)
         return self
 
     async def __aexit__(self, *_: object) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -32,6 +32,24 @@ def sanic_request(
     return request
 
 
+async def serve_loopback(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> tuple[web.AppRunner, str]:
+    """Serves ``handler`` for every method and path on a free loopback port.
+
+    Returns:
+        The runner (``await runner.cleanup()`` stops it) and the server's base URL.
+    """
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
 @dataclass
 class FakeAPI:
     """A loopback HTTP API: routes by path, recorded requests (path, query, JSON body)."""
@@ -42,14 +60,7 @@ class FakeAPI:
     _runner: web.AppRunner | None = None
 
     async def __aenter__(self) -> FakeAPI:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve_loopback(self._handle)
         return self
 
     async def __aexit__(self, *_: object) -> None:
